@@ -1,0 +1,137 @@
+//! Rows → read models. What is at rest is parsed like input: an unknown enum text or a malformed
+//! definition is an internal error naming the row, never a panic.
+
+use std::str::FromStr;
+
+use super::entity::{
+    environment, experiment, experiment_metric, feature, metric, organisation, project, user,
+};
+use crate::domain::feature::Variant;
+use crate::domain::metric::MetricDefinition;
+use crate::domain::model::{
+    Environment, Experiment, ExperimentMetric, Feature, Metric, Organisation, Project, User,
+};
+use crate::domain::DomainError;
+
+fn parse<T: FromStr<Err = String>>(table: &str, id: &str, text: &str) -> Result<T, DomainError> {
+    text.parse()
+        .map_err(|e| DomainError::internal(format!("{table} row {id}: {e}")))
+}
+
+impl From<user::Model> for User {
+    fn from(m: user::Model) -> Self {
+        User {
+            id: m.id,
+            email: m.email,
+            name: m.name,
+        }
+    }
+}
+
+impl From<organisation::Model> for Organisation {
+    fn from(m: organisation::Model) -> Self {
+        Organisation {
+            id: m.id,
+            name: m.name,
+            experimentation_enabled: m.experimentation_enabled,
+        }
+    }
+}
+
+impl From<project::Model> for Project {
+    fn from(m: project::Model) -> Self {
+        Project {
+            id: m.id,
+            organisation_id: m.organisation_id,
+            name: m.name,
+        }
+    }
+}
+
+impl From<environment::Model> for Environment {
+    fn from(m: environment::Model) -> Self {
+        Environment {
+            id: m.id,
+            project_id: m.project_id,
+            name: m.name,
+            key: m.key,
+            created_at: m.created_at,
+        }
+    }
+}
+
+impl TryFrom<feature::Model> for Feature {
+    type Error = DomainError;
+    fn try_from(m: feature::Model) -> Result<Self, DomainError> {
+        let variants: Vec<Variant> = serde_json::from_value(m.variants)
+            .map_err(|e| DomainError::internal(format!("features row {}: variants: {e}", m.id)))?;
+        Ok(Feature {
+            id: m.id,
+            project_id: m.project_id,
+            name: m.name,
+            variants,
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl TryFrom<experiment::Model> for Experiment {
+    type Error = DomainError;
+    fn try_from(m: experiment::Model) -> Result<Self, DomainError> {
+        Ok(Experiment {
+            status: parse("experiments", &m.id, &m.status)?,
+            id: m.id,
+            environment_id: m.environment_id,
+            feature_id: m.feature_id,
+            name: m.name,
+            hypothesis: m.hypothesis,
+            exposure_event: m.exposure_event,
+            control_variant: m.control_variant,
+            started_at: m.started_at,
+            ended_at: m.ended_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            deleted_at: m.deleted_at,
+        })
+    }
+}
+
+impl TryFrom<metric::Model> for Metric {
+    type Error = DomainError;
+    fn try_from(m: metric::Model) -> Result<Self, DomainError> {
+        let definition = MetricDefinition::from_stored(m.definition)
+            .map_err(|e| DomainError::internal(format!("metrics row {}: {e}", m.id)))?;
+        Ok(Metric {
+            metric_type: parse("metrics", &m.id, &m.metric_type)?,
+            aggregation: parse("metrics", &m.id, &m.aggregation)?,
+            direction: parse("metrics", &m.id, &m.direction)?,
+            id: m.id,
+            environment_id: m.environment_id,
+            name: m.name,
+            description: m.description,
+            definition,
+            created_at: m.created_at,
+            deleted_at: m.deleted_at,
+        })
+    }
+}
+
+impl TryFrom<experiment_metric::Model> for ExperimentMetric {
+    type Error = DomainError;
+    fn try_from(m: experiment_metric::Model) -> Result<Self, DomainError> {
+        Ok(ExperimentMetric {
+            expected_direction: parse("experiment_metrics", &m.id, &m.expected_direction)?,
+            role: parse("experiment_metrics", &m.id, &m.role)?,
+            id: m.id,
+            experiment_id: m.experiment_id,
+            metric_id: m.metric_id,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+/// Converts every row, failing on the first that does not parse.
+pub fn all<M, T: TryFrom<M, Error = DomainError>>(rows: Vec<M>) -> Result<Vec<T>, DomainError> {
+    rows.into_iter().map(T::try_from).collect()
+}

@@ -1,0 +1,42 @@
+//! Persistence: the only module that names SeaORM entities.
+//!
+//! - `entity/`  one SeaORM entity per table (rows never leave `db/`);
+//! - `scope`    named query scopes; soft-deleted rows are invisible unless a name says
+//!              `_including_deleted`; a bare `Entity::find()` appears nowhere else (checked by a test);
+//! - `convert`  rows → `domain::model` read models (parse, don't trust, what is at rest);
+//! - `page`     keyset pagination on UUIDv7 ids, newest first;
+//! - `repo/`    reads and writes, each `fn(&impl ConnectionTrait, ..)` so they run inside a
+//!              transaction or outside one alike.
+
+pub mod connect;
+mod convert;
+pub mod entity;
+pub mod page;
+pub mod repo;
+mod scope;
+
+pub use connect::{begin_write, connect, Db};
+pub use page::{Page, PageRequest};
+
+use crate::domain::DomainError;
+
+impl From<sea_orm::DbErr> for DomainError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        DomainError::Internal(anyhow::Error::new(err).context("database error"))
+    }
+}
+
+/// A fresh UUIDv7 id: unique, and ordered by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Maps a unique-index violation to `CONFLICT` with `message`; anything else stays internal.
+pub(crate) fn conflict_on_unique(err: sea_orm::DbErr, message: impl Into<String>) -> DomainError {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            DomainError::Conflict(message.into())
+        }
+        _ => err.into(),
+    }
+}

@@ -1,0 +1,68 @@
+//! Keyset pagination. Ids are UUIDv7 strings, so ordering by id descending is newest first and a
+//! cursor is just the last id seen: pages stay stable while rows are inserted.
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
+};
+
+use crate::domain::DomainError;
+
+/// A page request, already checked at the boundary (`first` in 1..=100).
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub first: u64,
+    /// The id of the last row of the previous page.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+    pub total_count: u64,
+}
+
+impl<T> Page<T> {
+    pub fn try_map<U>(
+        self,
+        f: impl FnMut(T) -> Result<U, DomainError>,
+    ) -> Result<Page<U>, DomainError> {
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
+            has_next_page: self.has_next_page,
+            total_count: self.total_count,
+        })
+    }
+}
+
+/// Runs `select` as one page ordered by `id` descending, plus a count of all matching rows.
+pub async fn fetch<E, C>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    id: C,
+    request: &PageRequest,
+) -> Result<Page<E::Model>, DomainError>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+    C: ColumnTrait,
+{
+    let total_count = select.clone().count(db).await?;
+    let mut page = select;
+    if let Some(after) = &request.after {
+        page = page.filter(id.lt(after.clone()));
+    }
+    let mut items = page
+        .order_by_desc(id)
+        .limit(request.first + 1)
+        .all(db)
+        .await?;
+    let has_next_page = items.len() as u64 > request.first;
+    items.truncate(request.first as usize);
+    Ok(Page {
+        items,
+        has_next_page,
+        total_count,
+    })
+}

@@ -1,0 +1,108 @@
+//! Metrics attached to experiments (`experiment_metrics`). Rows are never soft-deleted: detaching
+//! removes the row, and an attachment whose experiment or metric is soft-deleted is hidden by scope.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use crate::db::convert;
+use crate::db::entity::experiment_metric;
+use crate::db::scope::LiveScope;
+use crate::db::{conflict_on_unique, new_id};
+use crate::domain::experiment::{ExpectedDirection, MetricRole};
+use crate::domain::model::ExperimentMetric;
+use crate::domain::DomainError;
+
+pub async fn live_for_update(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<ExperimentMetric>, DomainError> {
+    experiment_metric::Entity::find_live()
+        .filter(experiment_metric::Column::Id.eq(id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .map(ExperimentMetric::try_from)
+        .transpose()
+}
+
+pub async fn of_experiment(
+    db: &impl ConnectionTrait,
+    experiment_id: &str,
+) -> Result<Vec<ExperimentMetric>, DomainError> {
+    let rows = experiment_metric::Entity::find_live()
+        .filter(experiment_metric::Column::ExperimentId.eq(experiment_id))
+        .order_by_asc(experiment_metric::Column::Id)
+        .all(db)
+        .await?;
+    convert::all(rows)
+}
+
+pub async fn of_metric(
+    db: &impl ConnectionTrait,
+    metric_id: &str,
+) -> Result<Vec<ExperimentMetric>, DomainError> {
+    let rows = experiment_metric::Entity::find_live()
+        .filter(experiment_metric::Column::MetricId.eq(metric_id))
+        .order_by_asc(experiment_metric::Column::Id)
+        .all(db)
+        .await?;
+    convert::all(rows)
+}
+
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    experiment_id: &str,
+    metric_id: &str,
+    expected_direction: ExpectedDirection,
+    role: MetricRole,
+) -> Result<ExperimentMetric, DomainError> {
+    let now = Utc::now();
+    let row = experiment_metric::ActiveModel {
+        id: Set(new_id()),
+        experiment_id: Set(experiment_id.to_owned()),
+        metric_id: Set(metric_id.to_owned()),
+        expected_direction: Set(expected_direction.as_str().to_owned()),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| conflict_on_unique(e, "this metric is already attached to this experiment"))?;
+    ExperimentMetric::try_from(row)
+}
+
+pub async fn save(
+    db: &impl ConnectionTrait,
+    next: &ExperimentMetric,
+) -> Result<ExperimentMetric, DomainError> {
+    let now = Utc::now();
+    experiment_metric::Entity::update_many()
+        .col_expr(
+            experiment_metric::Column::ExpectedDirection,
+            Expr::value(next.expected_direction.as_str()),
+        )
+        .col_expr(
+            experiment_metric::Column::Role,
+            Expr::value(next.role.as_str()),
+        )
+        .col_expr(experiment_metric::Column::UpdatedAt, Expr::value(now))
+        .filter(experiment_metric::Column::Id.eq(&next.id))
+        .exec(db)
+        .await?;
+    Ok(ExperimentMetric {
+        updated_at: now,
+        ..next.clone()
+    })
+}
+
+pub async fn delete(db: &impl ConnectionTrait, id: &str) -> Result<(), DomainError> {
+    experiment_metric::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await?;
+    Ok(())
+}

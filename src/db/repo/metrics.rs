@@ -1,0 +1,147 @@
+//! The metric library.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set,
+};
+
+use crate::db::entity::{experiment, experiment_metric, metric};
+use crate::db::page::{self, Page, PageRequest};
+use crate::db::scope::LiveScope;
+use crate::db::{conflict_on_unique, new_id};
+use crate::domain::experiment::ExperimentStatus;
+use crate::domain::metric::NewMetric;
+use crate::domain::model::Metric;
+use crate::domain::DomainError;
+
+pub async fn live(db: &impl ConnectionTrait, id: &str) -> Result<Option<Metric>, DomainError> {
+    metric::Entity::find_live()
+        .filter(metric::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .map(Metric::try_from)
+        .transpose()
+}
+
+pub async fn live_for_update(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<Metric>, DomainError> {
+    metric::Entity::find_live()
+        .filter(metric::Column::Id.eq(id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .map(Metric::try_from)
+        .transpose()
+}
+
+/// Live metrics of an environment, newest first; `search` matches names case-insensitively.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    environment_id: &str,
+    search: Option<&str>,
+    request: &PageRequest,
+) -> Result<Page<Metric>, DomainError> {
+    let mut select =
+        metric::Entity::find_live().filter(metric::Column::EnvironmentId.eq(environment_id));
+    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        select = select.filter(
+            Expr::expr(Func::lower(Expr::col(metric::Column::Name)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    page::fetch(db, select, metric::Column::Id, request)
+        .await?
+        .try_map(Metric::try_from)
+}
+
+/// Escapes LIKE wildcards so a search for `50%` matches the text `50%`, not everything.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    environment_id: &str,
+    new: &NewMetric,
+) -> Result<Metric, DomainError> {
+    let row = metric::ActiveModel {
+        id: Set(new_id()),
+        environment_id: Set(environment_id.to_owned()),
+        name: Set(new.name.clone()),
+        description: Set(new.description.clone()),
+        metric_type: Set(new.metric_type.as_str().to_owned()),
+        aggregation: Set(new.aggregation.as_str().to_owned()),
+        direction: Set(new.direction.as_str().to_owned()),
+        definition: Set(new.definition.to_stored()),
+        created_at: Set(Utc::now()),
+        deleted_at: Set(None),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        conflict_on_unique(
+            e,
+            format!(
+                "a metric named {:?} already exists in this environment",
+                new.name
+            ),
+        )
+    })?;
+    Metric::try_from(row)
+}
+
+pub async fn soft_delete(
+    db: &impl ConnectionTrait,
+    metric: &Metric,
+) -> Result<Metric, DomainError> {
+    let now = Utc::now();
+    metric::Entity::update_many()
+        .col_expr(metric::Column::DeletedAt, Expr::value(now))
+        .filter(metric::Column::Id.eq(&metric.id))
+        .exec(db)
+        .await?;
+    Ok(Metric {
+        deleted_at: Some(now),
+        ..metric.clone()
+    })
+}
+
+/// How many live, not yet completed experiments use this metric.
+pub async fn active_experiment_count(
+    db: &impl ConnectionTrait,
+    metric_id: &str,
+) -> Result<u64, DomainError> {
+    let active_experiments = Query::select()
+        .column(experiment::Column::Id)
+        .from(experiment::Entity)
+        .and_where(experiment::Column::DeletedAt.is_null())
+        .and_where(experiment::Column::Status.ne(ExperimentStatus::Completed.as_str()))
+        .take();
+    Ok(experiment_metric::Entity::find_live()
+        .filter(experiment_metric::Column::MetricId.eq(metric_id))
+        .filter(Expr::col(experiment_metric::Column::ExperimentId).in_subquery(active_experiments))
+        .count(db)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+}

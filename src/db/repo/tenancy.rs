@@ -1,0 +1,366 @@
+//! Organisations, users, projects, environments, features and the permission grants between them.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+};
+
+use crate::db::entity::{
+    environment, environment_permission, feature, organisation, organisation_membership, project,
+    project_permission, user,
+};
+use crate::db::page::{self, Page, PageRequest};
+use crate::db::scope::find_all;
+use crate::db::{conflict_on_unique, new_id};
+use crate::domain::feature::Variant;
+use crate::domain::model::{Environment, Feature, Organisation, Project, User};
+use crate::domain::permission::{Grants, OrganisationRole};
+use crate::domain::DomainError;
+
+pub async fn user_by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<User>, DomainError> {
+    Ok(find_all::<user::Entity>()
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await?
+        .map(User::from))
+}
+
+pub async fn environment_by_key(
+    db: &impl ConnectionTrait,
+    key: &str,
+) -> Result<Option<Environment>, DomainError> {
+    Ok(find_all::<environment::Entity>()
+        .filter(environment::Column::Key.eq(key))
+        .one(db)
+        .await?
+        .map(Environment::from))
+}
+
+pub async fn environment_by_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<Environment>, DomainError> {
+    Ok(find_all::<environment::Entity>()
+        .filter(environment::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .map(Environment::from))
+}
+
+pub async fn project_by_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<Project>, DomainError> {
+    Ok(find_all::<project::Entity>()
+        .filter(project::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .map(Project::from))
+}
+
+pub async fn organisation_by_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<Organisation>, DomainError> {
+    Ok(find_all::<organisation::Entity>()
+        .filter(organisation::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .map(Organisation::from))
+}
+
+/// The grants `user_id` holds on `environment` (whose project is `project`).
+pub async fn grants(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    environment: &Environment,
+    project: &Project,
+) -> Result<Grants, DomainError> {
+    let membership = find_all::<organisation_membership::Entity>()
+        .filter(organisation_membership::Column::OrganisationId.eq(&project.organisation_id))
+        .filter(organisation_membership::Column::UserId.eq(user_id))
+        .one(db)
+        .await?;
+    let organisation_role = match membership {
+        Some(m) => Some(m.role.parse::<OrganisationRole>().map_err(|e| {
+            DomainError::internal(format!("organisation_memberships row {}: {e}", m.id))
+        })?),
+        None => None,
+    };
+    let project_grant = find_all::<project_permission::Entity>()
+        .filter(project_permission::Column::ProjectId.eq(&project.id))
+        .filter(project_permission::Column::UserId.eq(user_id))
+        .one(db)
+        .await?;
+    let environment_grant = find_all::<environment_permission::Entity>()
+        .filter(environment_permission::Column::EnvironmentId.eq(&environment.id))
+        .filter(environment_permission::Column::UserId.eq(user_id))
+        .one(db)
+        .await?;
+    Ok(Grants {
+        organisation_role,
+        project: project_grant.map(|p| p.admin),
+        environment: environment_grant.map(|e| e.admin),
+    })
+}
+
+/// Every environment `user_id` can at least view, ordered by key.
+pub async fn environments_visible_to(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Vec<Environment>, DomainError> {
+    let admin_orgs = Query::select()
+        .column(organisation_membership::Column::OrganisationId)
+        .from(organisation_membership::Entity)
+        .and_where(organisation_membership::Column::UserId.eq(user_id))
+        .and_where(organisation_membership::Column::Role.eq(OrganisationRole::Admin.as_str()))
+        .take();
+    let projects_of_admin_orgs = Query::select()
+        .column(project::Column::Id)
+        .from(project::Entity)
+        .and_where(Expr::col(project::Column::OrganisationId).in_subquery(admin_orgs))
+        .take();
+    let permitted_projects = Query::select()
+        .column(project_permission::Column::ProjectId)
+        .from(project_permission::Entity)
+        .and_where(project_permission::Column::UserId.eq(user_id))
+        .take();
+    let permitted_environments = Query::select()
+        .column(environment_permission::Column::EnvironmentId)
+        .from(environment_permission::Entity)
+        .and_where(environment_permission::Column::UserId.eq(user_id))
+        .take();
+    let rows = find_all::<environment::Entity>()
+        .filter(
+            Condition::any()
+                .add(Expr::col(environment::Column::ProjectId).in_subquery(projects_of_admin_orgs))
+                .add(Expr::col(environment::Column::ProjectId).in_subquery(permitted_projects))
+                .add(Expr::col(environment::Column::Id).in_subquery(permitted_environments)),
+        )
+        .order_by_asc(environment::Column::Key)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(Environment::from).collect())
+}
+
+pub async fn feature_by_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<Feature>, DomainError> {
+    find_all::<feature::Entity>()
+        .filter(feature::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .map(Feature::try_from)
+        .transpose()
+}
+
+pub async fn features_page(
+    db: &impl ConnectionTrait,
+    project_id: &str,
+    request: &PageRequest,
+) -> Result<Page<Feature>, DomainError> {
+    let select = find_all::<feature::Entity>().filter(feature::Column::ProjectId.eq(project_id));
+    page::fetch(db, select, feature::Column::Id, request)
+        .await?
+        .try_map(Feature::try_from)
+}
+
+// --- Administration (the `lift admin` and `lift demo` commands) -------------------------------
+
+pub async fn insert_organisation(
+    db: &impl ConnectionTrait,
+    name: &str,
+    experimentation_enabled: bool,
+) -> Result<Organisation, DomainError> {
+    let row = organisation::ActiveModel {
+        id: Set(new_id()),
+        name: Set(name.to_owned()),
+        experimentation_enabled: Set(experimentation_enabled),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(row.into())
+}
+
+pub async fn set_experimentation(
+    db: &impl ConnectionTrait,
+    organisation_id: &str,
+    enabled: bool,
+) -> Result<bool, DomainError> {
+    let result = organisation::Entity::update_many()
+        .col_expr(
+            organisation::Column::ExperimentationEnabled,
+            Expr::value(enabled),
+        )
+        .filter(organisation::Column::Id.eq(organisation_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Creates the user, or returns the existing one with that email.
+pub async fn ensure_user(
+    db: &impl ConnectionTrait,
+    email: &str,
+    name: &str,
+) -> Result<User, DomainError> {
+    let email = email.trim().to_lowercase();
+    if let Some(existing) = user_by_email(db, &email).await? {
+        return Ok(existing);
+    }
+    let row = user::ActiveModel {
+        id: Set(new_id()),
+        email: Set(email.clone()),
+        name: Set(name.to_owned()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| conflict_on_unique(e, format!("a user with email {email:?} already exists")))?;
+    Ok(row.into())
+}
+
+pub async fn insert_project(
+    db: &impl ConnectionTrait,
+    organisation_id: &str,
+    name: &str,
+) -> Result<Project, DomainError> {
+    let row = project::ActiveModel {
+        id: Set(new_id()),
+        organisation_id: Set(organisation_id.to_owned()),
+        name: Set(name.to_owned()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(row.into())
+}
+
+pub async fn insert_environment(
+    db: &impl ConnectionTrait,
+    project_id: &str,
+    name: &str,
+    key: &str,
+) -> Result<Environment, DomainError> {
+    let row = environment::ActiveModel {
+        id: Set(new_id()),
+        project_id: Set(project_id.to_owned()),
+        name: Set(name.to_owned()),
+        key: Set(key.to_owned()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        conflict_on_unique(e, format!("an environment with key {key:?} already exists"))
+    })?;
+    Ok(row.into())
+}
+
+pub async fn insert_feature(
+    db: &impl ConnectionTrait,
+    project_id: &str,
+    name: &str,
+    variants: &[Variant],
+) -> Result<Feature, DomainError> {
+    let variants_json =
+        serde_json::to_value(variants).map_err(|e| DomainError::Internal(e.into()))?;
+    let row = feature::ActiveModel {
+        id: Set(new_id()),
+        project_id: Set(project_id.to_owned()),
+        name: Set(name.to_owned()),
+        variants: Set(variants_json),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        conflict_on_unique(
+            e,
+            format!("a feature named {name:?} already exists in this project"),
+        )
+    })?;
+    Feature::try_from(row)
+}
+
+pub async fn grant_organisation(
+    db: &impl ConnectionTrait,
+    organisation_id: &str,
+    user_id: &str,
+    role: OrganisationRole,
+) -> Result<(), DomainError> {
+    organisation_membership::Entity::insert(organisation_membership::ActiveModel {
+        id: Set(new_id()),
+        organisation_id: Set(organisation_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        role: Set(role.as_str().to_owned()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            organisation_membership::Column::OrganisationId,
+            organisation_membership::Column::UserId,
+        ])
+        .update_column(organisation_membership::Column::Role)
+        .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn grant_project(
+    db: &impl ConnectionTrait,
+    project_id: &str,
+    user_id: &str,
+    admin: bool,
+) -> Result<(), DomainError> {
+    project_permission::Entity::insert(project_permission::ActiveModel {
+        id: Set(new_id()),
+        project_id: Set(project_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        admin: Set(admin),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            project_permission::Column::ProjectId,
+            project_permission::Column::UserId,
+        ])
+        .update_column(project_permission::Column::Admin)
+        .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn grant_environment(
+    db: &impl ConnectionTrait,
+    environment_id: &str,
+    user_id: &str,
+    admin: bool,
+) -> Result<(), DomainError> {
+    environment_permission::Entity::insert(environment_permission::ActiveModel {
+        id: Set(new_id()),
+        environment_id: Set(environment_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        admin: Set(admin),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            environment_permission::Column::EnvironmentId,
+            environment_permission::Column::UserId,
+        ])
+        .update_column(environment_permission::Column::Admin)
+        .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Rules and value types of lift, with no IO: nothing here touches the database, HTTP or GraphQL.
+//!
+//! Inputs arrive as `*Draft` structs (plain data from the API boundary) and leave as parsed values
+//! (`NewMetric`, `NewExperiment`) that the rest of the code trusts. Every rejection is a
+//! [`DomainError`], whose variants map one-to-one onto the API's `extensions.code`.
+
+pub mod error;
+pub mod experiment;
+pub mod feature;
+pub mod metric;
+pub mod model;
+pub mod permission;
+mod string_enum;
+mod text;
+
+pub use error::DomainError;

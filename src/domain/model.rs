@@ -1,0 +1,88 @@
+//! Read models: what the rest of lift knows about stored objects, parsed from their rows.
+
+use chrono::{DateTime, Utc};
+
+use super::experiment::{ExpectedDirection, ExperimentStatus, MetricRole};
+use super::feature::Variant;
+use super::metric::{Aggregation, Direction, MetricDefinition, MetricType};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub experimentation_enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub organisation_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub variants: Vec<Variant>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub id: String,
+    pub environment_id: String,
+    pub feature_id: String,
+    pub name: String,
+    pub hypothesis: String,
+    pub status: ExperimentStatus,
+    pub exposure_event: String,
+    pub control_variant: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub id: String,
+    pub environment_id: String,
+    pub name: String,
+    pub description: String,
+    pub metric_type: MetricType,
+    pub aggregation: Aggregation,
+    pub direction: Direction,
+    pub definition: MetricDefinition,
+    pub created_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExperimentMetric {
+    pub id: String,
+    pub experiment_id: String,
+    pub metric_id: String,
+    pub expected_direction: ExpectedDirection,
+    pub role: MetricRole,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

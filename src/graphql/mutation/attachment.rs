@@ -1,0 +1,47 @@
+use async_graphql::{Context, Object, ID};
+
+use crate::graphql::context::{db, viewer};
+use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::types::attachment::{
+    AttachMetricInput, ExperimentMetric, UpdateExperimentMetricInput,
+};
+use crate::service;
+
+#[derive(Default)]
+pub struct AttachmentMutation;
+
+#[Object]
+impl AttachmentMutation {
+    /// Attaches a metric of the same environment to an experiment that is not completed.
+    async fn attach_metric(
+        &self,
+        ctx: &Context<'_>,
+        input: AttachMetricInput,
+    ) -> GqlResult<ExperimentMetric> {
+        let attachment = service::attachments::attach(db(ctx)?, viewer(ctx)?, input.into())
+            .await
+            .gql()?;
+        Ok(ExperimentMetric(attachment))
+    }
+
+    async fn update_experiment_metric(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateExperimentMetricInput,
+    ) -> GqlResult<ExperimentMetric> {
+        let attachment = service::attachments::update(db(ctx)?, viewer(ctx)?, &id, input.into())
+            .await
+            .gql()?;
+        Ok(ExperimentMetric(attachment))
+    }
+
+    /// Removes a metric from an experiment that is not completed; returns what was removed.
+    async fn detach_metric(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ExperimentMetric> {
+        Ok(ExperimentMetric(
+            service::attachments::detach(db(ctx)?, viewer(ctx)?, &id)
+                .await
+                .gql()?,
+        ))
+    }
+}

@@ -1,0 +1,34 @@
+use async_graphql::{Context, Object, ID};
+
+use crate::graphql::context::{db, viewer};
+use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::types::metric::{CreateMetricInput, Metric};
+use crate::service;
+
+#[derive(Default)]
+pub struct MetricMutation;
+
+#[Object]
+impl MetricMutation {
+    /// Adds a metric to an environment's library (environment admins).
+    async fn create_metric(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateMetricInput,
+    ) -> GqlResult<Metric> {
+        let key = input.environment_key.clone();
+        let metric = service::metrics::create(db(ctx)?, viewer(ctx)?, &key, input.into())
+            .await
+            .gql()?;
+        Ok(Metric(metric))
+    }
+
+    /// Soft-deletes a metric; `CONFLICT` while an experiment that is not completed uses it.
+    async fn delete_metric(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Metric> {
+        Ok(Metric(
+            service::metrics::delete(db(ctx)?, viewer(ctx)?, &id)
+                .await
+                .gql()?,
+        ))
+    }
+}

@@ -1,0 +1,14 @@
+//! The `Mutation` root, merged from one object per domain.
+
+mod attachment;
+mod experiment;
+mod metric;
+
+use async_graphql::MergedObject;
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    metric::MetricMutation,
+    experiment::ExperimentMutation,
+    attachment::AttachmentMutation,
+);

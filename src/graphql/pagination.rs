@@ -1,0 +1,88 @@
+//! Relay connections (`edges { cursor node }`, `pageInfo`, `totalCount`) over keyset pages.
+//! Cursors are opaque: base64 of a versioned prefix and the row id.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{OutputType, SimpleObject};
+use base64::Engine;
+
+use crate::db::page::{Page, PageRequest};
+use crate::domain::DomainError;
+
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+pub const MAX_PAGE_SIZE: i32 = 100;
+const CURSOR_PREFIX: &str = "c1:";
+
+#[derive(SimpleObject)]
+pub struct TotalCount {
+    /// How many items match, across all pages.
+    pub total_count: u64,
+}
+
+pub type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
+
+/// Checks `first` (1..=100, default 20) and decodes `after`.
+pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest, DomainError> {
+    let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&first) {
+        return Err(DomainError::validation(
+            "first",
+            format!("first must be between 1 and {MAX_PAGE_SIZE} (got {first})"),
+        ));
+    }
+    let after = after.map(|cursor| decode_cursor(&cursor)).transpose()?;
+    Ok(PageRequest {
+        first: first as u64,
+        after,
+    })
+}
+
+pub fn encode_cursor(id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, DomainError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_owned))
+        .ok_or_else(|| {
+            DomainError::validation("after", "after is not a cursor returned by this API")
+        })
+}
+
+/// Wraps a page; `id` names each item's id (the cursor), `node` builds its output object.
+pub fn connection<T, N: OutputType>(
+    page: Page<T>,
+    id: impl Fn(&T) -> &str,
+    node: impl Fn(T) -> N,
+) -> Conn<N> {
+    let mut conn = Connection::with_additional_fields(
+        false,
+        page.has_next_page,
+        TotalCount {
+            total_count: page.total_count,
+        },
+    );
+    conn.edges.extend(
+        page.items
+            .into_iter()
+            .map(|item| Edge::new(encode_cursor(id(&item)), node(item))),
+    );
+    conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let req = page_request(Some(5), Some(encode_cursor("0192-abc"))).expect("valid");
+        assert_eq!(req.after.as_deref(), Some("0192-abc"));
+        assert!(page_request(None, Some("not a cursor".into())).is_err());
+        assert!(page_request(Some(0), None).is_err());
+        assert!(page_request(Some(101), None).is_err());
+        assert_eq!(page_request(None, None).map(|r| r.first).ok(), Some(20));
+    }
+}

@@ -1,0 +1,85 @@
+//! `ExperimentMetric`: a metric attached to an experiment, with its role and expected direction.
+
+use async_graphql::{Context, InputObject, Object, ID};
+use chrono::{DateTime, Utc};
+
+use super::enums::{ExpectedDirection, MetricRole};
+use super::experiment::Experiment;
+use super::metric::Metric;
+use crate::domain::experiment as domain;
+use crate::domain::model;
+use crate::graphql::context::db;
+use crate::graphql::error::{GqlResult, IntoGql};
+use crate::service;
+use crate::service::attachments::{AttachDraft, AttachmentPatch};
+
+pub struct ExperimentMetric(pub model::ExperimentMetric);
+
+#[Object]
+impl ExperimentMetric {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn expected_direction(&self) -> ExpectedDirection {
+        self.0.expected_direction.into()
+    }
+    async fn role(&self) -> MetricRole {
+        self.0.role.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn experiment(&self, ctx: &Context<'_>) -> GqlResult<Experiment> {
+        Ok(Experiment(
+            service::attachments::experiment_of(db(ctx)?, &self.0)
+                .await
+                .gql()?,
+        ))
+    }
+    async fn metric(&self, ctx: &Context<'_>) -> GqlResult<Metric> {
+        Ok(Metric(
+            service::attachments::metric_of(db(ctx)?, &self.0)
+                .await
+                .gql()?,
+        ))
+    }
+}
+
+#[derive(InputObject)]
+pub struct AttachMetricInput {
+    pub experiment_id: ID,
+    /// A metric of the same environment as the experiment.
+    pub metric_id: ID,
+    pub expected_direction: ExpectedDirection,
+    #[graphql(default_with = "MetricRole::Primary")]
+    pub role: MetricRole,
+}
+
+impl From<AttachMetricInput> for AttachDraft {
+    fn from(input: AttachMetricInput) -> Self {
+        AttachDraft {
+            experiment_id: input.experiment_id.0,
+            metric_id: input.metric_id.0,
+            expected_direction: domain::ExpectedDirection::from(input.expected_direction),
+            role: domain::MetricRole::from(input.role),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct UpdateExperimentMetricInput {
+    pub expected_direction: Option<ExpectedDirection>,
+    pub role: Option<MetricRole>,
+}
+
+impl From<UpdateExperimentMetricInput> for AttachmentPatch {
+    fn from(input: UpdateExperimentMetricInput) -> Self {
+        AttachmentPatch {
+            expected_direction: input.expected_direction.map(Into::into),
+            role: input.role.map(Into::into),
+        }
+    }
+}

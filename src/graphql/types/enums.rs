@@ -1,0 +1,85 @@
+//! GraphQL enums, each mirroring a domain enum (`remote` derives the conversions both ways).
+
+use async_graphql::Enum;
+
+use crate::domain::{experiment, metric};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "metric::MetricType")]
+/// NUMERIC metrics measure an amount per identity; CONVERSION metrics are 0/1 per identity.
+pub enum MetricType {
+    Numeric,
+    Conversion,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "metric::Aggregation")]
+/// How an identity's events become its value. CONVERSION metrics use OCCURRENCE; NUMERIC ones COUNT, SUM or MEAN.
+pub enum Aggregation {
+    Count,
+    Sum,
+    Mean,
+    Occurrence,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "metric::Direction")]
+/// Which way is good for the business.
+pub enum Direction {
+    Up,
+    Down,
+    Informational,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "metric::FilterOp")]
+/// Comparison applied to an event property.
+pub enum FilterOp {
+    Eq,
+    Neq,
+    In,
+    NotIn,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Contains,
+    Exists,
+    NotExists,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+/// Where SUM and MEAN metrics read each event's number from.
+pub enum ValueSourceKind {
+    /// The event's own numeric value.
+    EventValue,
+    /// A numeric property of the event (name it in `property`).
+    Property,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "experiment::ExperimentStatus")]
+pub enum ExperimentStatus {
+    Created,
+    Running,
+    Paused,
+    Completed,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "experiment::ExpectedDirection")]
+/// What the experimenter expects the metric to do under treatment.
+pub enum ExpectedDirection {
+    Increase,
+    Decrease,
+    NotIncrease,
+    NotDecrease,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "experiment::MetricRole")]
+pub enum MetricRole {
+    Primary,
+    Secondary,
+    Guardrail,
+}

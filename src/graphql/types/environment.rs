@@ -1,0 +1,110 @@
+//! `Environment`: the scope of a metric library and its experiments.
+
+use async_graphql::{Context, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use super::enums::ExperimentStatus;
+use super::experiment::Experiment;
+use super::feature::Feature;
+use super::metric::Metric;
+use crate::domain::permission::Access;
+use crate::graphql::context::db;
+use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::pagination::{connection, page_request, Conn};
+use crate::service;
+use crate::service::access::EnvironmentAccess;
+
+pub struct Environment(pub EnvironmentAccess);
+
+#[derive(SimpleObject)]
+pub struct Organisation {
+    pub id: ID,
+    pub name: String,
+    /// The feature gate: without it, metrics and experiments are unavailable.
+    pub experimentation_enabled: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct Project {
+    pub id: ID,
+    pub name: String,
+}
+
+#[Object]
+impl Environment {
+    async fn id(&self) -> ID {
+        ID(self.0.environment.id.clone())
+    }
+    /// The public key that identifies the environment.
+    async fn key(&self) -> &str {
+        &self.0.environment.key
+    }
+    async fn name(&self) -> &str {
+        &self.0.environment.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.environment.created_at
+    }
+    async fn project(&self) -> Project {
+        Project {
+            id: ID(self.0.project.id.clone()),
+            name: self.0.project.name.clone(),
+        }
+    }
+    async fn organisation(&self) -> Organisation {
+        Organisation {
+            id: ID(self.0.organisation.id.clone()),
+            name: self.0.organisation.name.clone(),
+            experimentation_enabled: self.0.organisation.experimentation_enabled,
+        }
+    }
+    /// Whether the viewer may create and change metrics and experiments here.
+    async fn viewer_can_administer(&self) -> bool {
+        self.0.access == Access::Admin
+    }
+
+    /// The metric library, newest first. `search` matches names, ignoring case.
+    async fn metrics(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> GqlResult<Conn<Metric>> {
+        let page = page_request(first, after).gql()?;
+        let metrics = service::metrics::list(db(ctx)?, &self.0, search.as_deref(), &page)
+            .await
+            .gql()?;
+        Ok(connection(metrics, |m| &m.id, Metric))
+    }
+
+    /// Experiments, newest first, optionally only those with `status`.
+    async fn experiments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<ExperimentStatus>,
+    ) -> GqlResult<Conn<Experiment>> {
+        let page = page_request(first, after).gql()?;
+        let experiments =
+            service::experiments::list(db(ctx)?, &self.0, status.map(Into::into), &page)
+                .await
+                .gql()?;
+        Ok(connection(experiments, |e| &e.id, Experiment))
+    }
+
+    /// Features of this environment's project, newest first.
+    async fn features(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Conn<Feature>> {
+        let page = page_request(first, after).gql()?;
+        let features = service::environments::features(db(ctx)?, &self.0, &page)
+            .await
+            .gql()?;
+        Ok(connection(features, |f| &f.id, Feature))
+    }
+}

@@ -1,0 +1,123 @@
+//! `Experiment` and its inputs.
+
+use async_graphql::{Context, InputObject, Object, ID};
+use chrono::{DateTime, Utc};
+
+use super::attachment::ExperimentMetric;
+use super::enums::ExperimentStatus;
+use super::environment::Environment;
+use super::feature::Feature;
+use crate::domain::experiment::{ExperimentDraft, ExperimentPatch};
+use crate::domain::model;
+use crate::graphql::context::{db, viewer};
+use crate::graphql::error::{GqlResult, IntoGql};
+use crate::service;
+
+pub struct Experiment(pub model::Experiment);
+
+#[Object]
+impl Experiment {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn hypothesis(&self) -> &str {
+        &self.0.hypothesis
+    }
+    async fn status(&self) -> ExperimentStatus {
+        self.0.status.into()
+    }
+    /// The event that records which variant an identity saw.
+    async fn exposure_event(&self) -> &str {
+        &self.0.exposure_event
+    }
+    /// The variant every other variant is compared against.
+    async fn control_variant(&self) -> &str {
+        &self.0.control_variant
+    }
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at
+    }
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ended_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Set only on the result of `deleteExperiment`: deleted experiments are otherwise invisible.
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+    async fn feature(&self, ctx: &Context<'_>) -> GqlResult<Feature> {
+        Ok(Feature(
+            service::experiments::feature(db(ctx)?, &self.0)
+                .await
+                .gql()?,
+        ))
+    }
+    async fn environment(&self, ctx: &Context<'_>) -> GqlResult<Environment> {
+        let env = service::environments::by_id(db(ctx)?, viewer(ctx)?, &self.0.environment_id)
+            .await
+            .gql()?;
+        Ok(Environment(env))
+    }
+    /// Attached metrics (deleted metrics are not shown), in the order they were attached.
+    async fn metrics(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExperimentMetric>> {
+        let rows = service::experiments::attachments(db(ctx)?, &self.0)
+            .await
+            .gql()?;
+        Ok(rows.into_iter().map(ExperimentMetric).collect())
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateExperimentInput {
+    pub environment_key: String,
+    /// A feature of the environment's project with at least two variants.
+    pub feature_id: ID,
+    /// 1–255 characters.
+    pub name: String,
+    pub hypothesis: Option<String>,
+    /// Defaults to `$flag_exposure`.
+    pub exposure_event: Option<String>,
+    /// One of the feature's variant keys; defaults to `control`.
+    pub control_variant: Option<String>,
+}
+
+impl CreateExperimentInput {
+    pub fn into_parts(self) -> (String, String, ExperimentDraft) {
+        let draft = ExperimentDraft {
+            name: self.name,
+            hypothesis: self.hypothesis,
+            exposure_event: self.exposure_event,
+            control_variant: self.control_variant,
+        };
+        (self.environment_key, self.feature_id.0, draft)
+    }
+}
+
+/// Fields left out stay as they are. The feature cannot change; the exposure event and control
+/// variant only before the first start; nothing after completion.
+#[derive(InputObject)]
+pub struct UpdateExperimentInput {
+    pub name: Option<String>,
+    pub hypothesis: Option<String>,
+    pub exposure_event: Option<String>,
+    pub control_variant: Option<String>,
+}
+
+impl From<UpdateExperimentInput> for ExperimentPatch {
+    fn from(input: UpdateExperimentInput) -> Self {
+        ExperimentPatch {
+            name: input.name,
+            hypothesis: input.hypothesis,
+            exposure_event: input.exposure_event,
+            control_variant: input.control_variant,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! GraphQL object types. Outputs wrap read models (rows never reach this layer); inputs convert
+//! into domain drafts with `From`, leaving every rule to `domain`.
+
+pub mod attachment;
+pub mod definition;
+pub mod enums;
+pub mod environment;
+pub mod experiment;
+pub mod feature;
+pub mod metric;
+pub mod viewer;

@@ -1,0 +1,66 @@
+//! The HTTP surface: `GET /graphql` serves GraphiQL, `POST /graphql` runs operations, `GET /health`
+//! answers when the database does.
+
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::Router;
+
+use crate::auth::{authenticate, JwtKeys};
+use crate::db::Db;
+use crate::domain::DomainError;
+use crate::graphql::AppSchema;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub db: Db,
+    pub jwt: Arc<JwtKeys>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/health", get(health))
+        .with_state(state)
+}
+
+async fn graphiql() -> impl IntoResponse {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let request = request.into_inner();
+    match authenticate(&state.db, &state.jwt, header).await {
+        Ok(auth) => state.schema.execute(request.data(auth)).await.into(),
+        Err(err) => {
+            let err: DomainError = err;
+            tracing::error!(error.cause_chain = ?err, "authentication failed");
+            let response =
+                async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
+                    "internal error: could not authenticate the request",
+                    None,
+                )]);
+            response.into()
+        }
+    }
+}
+
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}

@@ -1,0 +1,24 @@
+//! lift: a GraphQL API server for warehouse-native A/B experiment metrics.
+//!
+//! # Layout
+//! - [`configuration`]  typed settings from flags and `LIFT_*` env vars (the only reader of env);
+//! - [`telemetry`]      tracing subscriber set-up;
+//! - [`startup`]        `Application::build` → `run_until_stopped(shutdown)`;
+//! - [`http`]           axum router: GraphiQL, `POST /graphql`, `/health`;
+//! - [`auth`]           JWT verification and issue, the request's `Viewer`;
+//! - [`domain`]         pure rules and value types (metrics, experiments, permissions), no IO;
+//! - [`db`]             SeaORM entities, soft-delete scopes, repositories, pagination;
+//! - [`service`]        one function per use-case: authorize → rules → repo, in a transaction;
+//! - [`graphql`]        the API boundary: schema, input/output types, error codes;
+//! - [`admin`]          `lift admin …` and `lift demo` seeding.
+
+pub mod admin;
+pub mod auth;
+pub mod configuration;
+pub mod db;
+pub mod domain;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod startup;
+pub mod telemetry;

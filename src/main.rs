@@ -1,0 +1,159 @@
+//! The `lift` binary: parses the command line, sets up logging, and hands over to the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use lift::admin::{self, AdminCommand};
+use lift::auth::JwtKeys;
+use lift::configuration::{log_filter, AuthSettings, DatabaseSettings, Settings};
+use lift::startup::{connect_and_migrate, shutdown_signal, Application};
+use lift::{graphql, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "lift",
+    version,
+    about = "GraphQL API server for warehouse-native A/B experiment metrics"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the GraphQL server (migrations are applied on start).
+    Serve(Settings),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseSettings),
+    /// Print the GraphQL SDL; with `--check FILE`, fail when FILE differs from it.
+    Schema {
+        #[arg(long, value_name = "FILE")]
+        check: Option<std::path::PathBuf>,
+    },
+    /// Print a signed token for a user.
+    Token {
+        #[arg(long)]
+        email: String,
+        /// Lifetime: seconds, or a number with s, m, h or d (e.g. `12h`).
+        #[arg(long, default_value = "24h", value_parser = parse_ttl)]
+        ttl: Duration,
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        auth: AuthSettings,
+    },
+    /// Manage organisations, projects, environments, users, features and permissions.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Seed a demo organisation (idempotent) and print a token for each demo user.
+    Demo {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        auth: AuthSettings,
+    },
+}
+
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 3600, 90m or 24h"))?;
+    let seconds = match unit {
+        's' => n,
+        'm' => n * 60,
+        'h' => n * 3600,
+        'd' => n * 86_400,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    if seconds == 0 {
+        return Err("the lifetime must be positive".into());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(&log_filter());
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(settings) => {
+            let app = Application::build(&settings).await?;
+            app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate(database) => {
+            connect_and_migrate(&database.database_url).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Schema { check } => {
+            let sdl = graphql::sdl();
+            match check {
+                None => print!("{sdl}"),
+                Some(path) => {
+                    let committed = std::fs::read_to_string(&path)?;
+                    if committed != sdl {
+                        anyhow::bail!(
+                            "{} is out of date: run `lift schema > {}`",
+                            path.display(),
+                            path.display()
+                        );
+                    }
+                    println!("{} matches the schema", path.display());
+                }
+            }
+            Ok(())
+        }
+        Command::Token {
+            email,
+            ttl,
+            database,
+            auth,
+        } => {
+            let jwt = JwtKeys::from_settings(&auth, &database.database_url)?;
+            println!("{}", jwt.issue(&email, ttl)?);
+            Ok(())
+        }
+        Command::Admin { command, database } => {
+            let db = connect_and_migrate(&database.database_url).await?;
+            println!("{}", admin::run(&db, command).await?);
+            Ok(())
+        }
+        Command::Demo { database, auth } => {
+            let db = connect_and_migrate(&database.database_url).await?;
+            let jwt = JwtKeys::from_settings(&auth, &database.database_url)?;
+            let users = admin::seed_demo(&db).await?;
+            println!(
+                "Demo environment `{}` is ready. Tokens (valid 24h):",
+                admin::DEMO_ENVIRONMENT_KEY
+            );
+            for email in users {
+                println!(
+                    "  {email:<22} {}",
+                    jwt.issue(email, Duration::from_secs(86_400))?
+                );
+            }
+            Ok(())
+        }
+    }
+}

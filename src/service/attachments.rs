@@ -1,0 +1,138 @@
+//! Attaching metrics to experiments.
+
+use crate::auth::Viewer;
+use crate::db::{begin_write, repo, Db};
+use crate::domain::error::DomainResult;
+use crate::domain::experiment::{check_attachments_editable, ExpectedDirection, MetricRole};
+use crate::domain::model::{Experiment, ExperimentMetric, Metric};
+use crate::domain::permission::{Access, Need};
+use crate::domain::DomainError;
+
+use super::access;
+
+const WHAT: &str = "experiment metric";
+
+/// What `attachMetric` asks for.
+#[derive(Debug, Clone)]
+pub struct AttachDraft {
+    pub experiment_id: String,
+    pub metric_id: String,
+    pub expected_direction: ExpectedDirection,
+    pub role: MetricRole,
+}
+
+/// What `updateExperimentMetric` may change; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct AttachmentPatch {
+    pub expected_direction: Option<ExpectedDirection>,
+    pub role: Option<MetricRole>,
+}
+
+/// The experiment an attachment belongs to, and the attachment's metric.
+pub async fn experiment_of(db: &Db, attachment: &ExperimentMetric) -> DomainResult<Experiment> {
+    repo::experiments::live(db, &attachment.experiment_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("experiment"))
+}
+
+pub async fn metric_of(db: &Db, attachment: &ExperimentMetric) -> DomainResult<Metric> {
+    repo::metrics::live(db, &attachment.metric_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("metric"))
+}
+
+#[tracing::instrument(name = "attachments.attach", skip_all, fields(viewer_id = %viewer.user_id()))]
+pub async fn attach(
+    db: &Db,
+    viewer: &Viewer,
+    draft: AttachDraft,
+) -> DomainResult<ExperimentMetric> {
+    let txn = begin_write(db).await?;
+    let experiment = repo::experiments::live_for_update(&txn, &draft.experiment_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("experiment"))?;
+    access::by_id(&txn, viewer, &experiment.environment_id, "experiment")
+        .await?
+        .require(Need::Admin, "experiment")?;
+    check_attachments_editable(experiment.status)?;
+    let metric = repo::metrics::live_for_update(&txn, &draft.metric_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("metric"))?;
+    if metric.environment_id != experiment.environment_id {
+        // Say "another environment" only to someone who can see that environment.
+        let theirs = access::resolve(
+            &txn,
+            viewer,
+            repo::tenancy::environment_by_id(&txn, &metric.environment_id)
+                .await?
+                .ok_or_else(|| DomainError::not_found("metric"))?,
+        )
+        .await?;
+        if theirs.access == Access::None {
+            return Err(DomainError::not_found("metric"));
+        }
+        return Err(DomainError::validation(
+            "metricId",
+            "the metric belongs to another environment than the experiment",
+        ));
+    }
+    let attachment = repo::attachments::insert(
+        &txn,
+        &experiment.id,
+        &metric.id,
+        draft.expected_direction,
+        draft.role,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(attachment)
+}
+
+#[tracing::instrument(name = "attachments.update", skip_all, fields(viewer_id = %viewer.user_id(), attachment_id = %id))]
+pub async fn update(
+    db: &Db,
+    viewer: &Viewer,
+    id: &str,
+    patch: AttachmentPatch,
+) -> DomainResult<ExperimentMetric> {
+    let txn = begin_write(db).await?;
+    let current = load_for_change(&txn, viewer, id).await?;
+    let next = ExperimentMetric {
+        expected_direction: patch
+            .expected_direction
+            .unwrap_or(current.expected_direction),
+        role: patch.role.unwrap_or(current.role),
+        ..current
+    };
+    let saved = repo::attachments::save(&txn, &next).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+#[tracing::instrument(name = "attachments.detach", skip_all, fields(viewer_id = %viewer.user_id(), attachment_id = %id))]
+pub async fn detach(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<ExperimentMetric> {
+    let txn = begin_write(db).await?;
+    let current = load_for_change(&txn, viewer, id).await?;
+    repo::attachments::delete(&txn, &current.id).await?;
+    txn.commit().await?;
+    Ok(current)
+}
+
+/// Loads and locks a live attachment whose experiment the viewer administers and may still change.
+async fn load_for_change(
+    txn: &impl sea_orm::ConnectionTrait,
+    viewer: &Viewer,
+    id: &str,
+) -> DomainResult<ExperimentMetric> {
+    let attachment = repo::attachments::live_for_update(txn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(WHAT))?;
+    let experiment = repo::experiments::live_for_update(txn, &attachment.experiment_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(WHAT))?;
+    access::by_id(txn, viewer, &experiment.environment_id, WHAT)
+        .await?
+        .require(Need::Admin, WHAT)?;
+    check_attachments_editable(experiment.status)?;
+    Ok(attachment)
+}

@@ -1,0 +1,31 @@
+//! Environments and their features.
+
+use crate::auth::Viewer;
+use crate::db::page::{Page, PageRequest};
+use crate::db::{repo, Db};
+use crate::domain::error::DomainResult;
+use crate::domain::model::{Environment, Feature};
+
+use super::access::{self, EnvironmentAccess};
+
+pub async fn by_key(db: &Db, viewer: &Viewer, key: &str) -> DomainResult<EnvironmentAccess> {
+    access::by_key(db, viewer, key).await
+}
+
+pub async fn by_id(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<EnvironmentAccess> {
+    access::by_id(db, viewer, id, "environment").await
+}
+
+/// Every environment the viewer can at least view.
+pub async fn visible_to(db: &Db, viewer: &Viewer) -> DomainResult<Vec<Environment>> {
+    repo::tenancy::environments_visible_to(db, viewer.user_id()).await
+}
+
+/// Features of the environment's project (features are defined per project).
+pub async fn features(
+    db: &Db,
+    environment: &EnvironmentAccess,
+    page: &PageRequest,
+) -> DomainResult<Page<Feature>> {
+    repo::tenancy::features_page(db, &environment.project.id, page).await
+}

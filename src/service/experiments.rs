@@ -1,0 +1,145 @@
+//! Experiments: read, create, update, lifecycle transitions, delete.
+
+use chrono::Utc;
+
+use crate::auth::Viewer;
+use crate::db::page::{Page, PageRequest};
+use crate::db::{begin_write, repo, Db};
+use crate::domain::error::DomainResult;
+use crate::domain::experiment::{
+    apply_patch, check_deletable, ExperimentDraft, ExperimentPatch, ExperimentStatus,
+    NewExperiment, Transition,
+};
+use crate::domain::model::{Experiment, ExperimentMetric, Feature};
+use crate::domain::permission::Need;
+use crate::domain::DomainError;
+
+use super::access::{self, EnvironmentAccess};
+
+const WHAT: &str = "experiment";
+
+#[tracing::instrument(name = "experiments.get", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id))]
+pub async fn get(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Experiment> {
+    let experiment = repo::experiments::live(db, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(WHAT))?;
+    access::by_id(db, viewer, &experiment.environment_id, WHAT)
+        .await?
+        .require(Need::View, WHAT)?;
+    Ok(experiment)
+}
+
+pub async fn list(
+    db: &Db,
+    environment: &EnvironmentAccess,
+    status: Option<ExperimentStatus>,
+    page: &PageRequest,
+) -> DomainResult<Page<Experiment>> {
+    environment.require(Need::View, "environment")?;
+    repo::experiments::page(db, &environment.environment.id, status, page).await
+}
+
+pub async fn feature(db: &Db, experiment: &Experiment) -> DomainResult<Feature> {
+    repo::tenancy::feature_by_id(db, &experiment.feature_id)
+        .await?
+        .ok_or_else(|| {
+            DomainError::internal(format!("experiment {} has no feature", experiment.id))
+        })
+}
+
+/// Attachments of live metrics, in the order they were attached.
+pub async fn attachments(db: &Db, experiment: &Experiment) -> DomainResult<Vec<ExperimentMetric>> {
+    repo::attachments::of_experiment(db, &experiment.id).await
+}
+
+#[tracing::instrument(name = "experiments.create", skip_all, fields(viewer_id = %viewer.user_id(), environment = %environment_key))]
+pub async fn create(
+    db: &Db,
+    viewer: &Viewer,
+    environment_key: &str,
+    feature_id: &str,
+    draft: ExperimentDraft,
+) -> DomainResult<Experiment> {
+    let txn = begin_write(db).await?;
+    let environment = access::by_key(&txn, viewer, environment_key).await?;
+    environment.require(Need::Admin, "environment")?;
+    let feature = repo::tenancy::feature_by_id(&txn, feature_id)
+        .await?
+        .filter(|f| f.project_id == environment.project.id)
+        .ok_or_else(|| {
+            DomainError::validation("featureId", "no such feature in this environment's project")
+        })?;
+    let new = NewExperiment::parse(draft, &feature.variants)?;
+    let experiment =
+        repo::experiments::insert(&txn, &environment.environment.id, &feature.id, &new).await?;
+    txn.commit().await?;
+    Ok(experiment)
+}
+
+#[tracing::instrument(name = "experiments.update", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id))]
+pub async fn update(
+    db: &Db,
+    viewer: &Viewer,
+    id: &str,
+    patch: ExperimentPatch,
+) -> DomainResult<Experiment> {
+    let txn = begin_write(db).await?;
+    let current = load_for_change(&txn, viewer, id).await?;
+    let feature = repo::tenancy::feature_by_id(&txn, &current.feature_id)
+        .await?
+        .ok_or_else(|| DomainError::internal(format!("experiment {id} has no feature")))?;
+    let next = apply_patch(&current, patch, &feature.variants)?;
+    let saved = repo::experiments::save(&txn, &next).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Start, pause or complete. `started_at` is set on the first start, `ended_at` on completion.
+#[tracing::instrument(name = "experiments.transition", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id, ?transition))]
+pub async fn transition(
+    db: &Db,
+    viewer: &Viewer,
+    id: &str,
+    transition: Transition,
+) -> DomainResult<Experiment> {
+    let txn = begin_write(db).await?;
+    let current = load_for_change(&txn, viewer, id).await?;
+    let status = current.status.apply(transition)?;
+    let now = Utc::now();
+    let next = Experiment {
+        status,
+        started_at: current
+            .started_at
+            .or((status == ExperimentStatus::Running).then_some(now)),
+        ended_at: (status == ExperimentStatus::Completed).then_some(now),
+        ..current
+    };
+    let saved = repo::experiments::save(&txn, &next).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+#[tracing::instrument(name = "experiments.delete", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id))]
+pub async fn delete(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Experiment> {
+    let txn = begin_write(db).await?;
+    let current = load_for_change(&txn, viewer, id).await?;
+    check_deletable(current.status)?;
+    let deleted = repo::experiments::soft_delete(&txn, &current).await?;
+    txn.commit().await?;
+    Ok(deleted)
+}
+
+/// Loads and locks a live experiment the viewer administers.
+async fn load_for_change(
+    txn: &impl sea_orm::ConnectionTrait,
+    viewer: &Viewer,
+    id: &str,
+) -> DomainResult<Experiment> {
+    let experiment = repo::experiments::live_for_update(txn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(WHAT))?;
+    access::by_id(txn, viewer, &experiment.environment_id, WHAT)
+        .await?
+        .require(Need::Admin, WHAT)?;
+    Ok(experiment)
+}

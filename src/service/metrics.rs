@@ -1,0 +1,78 @@
+//! The metric library: read, create, delete.
+
+use crate::auth::Viewer;
+use crate::db::page::{Page, PageRequest};
+use crate::db::{begin_write, repo, Db};
+use crate::domain::error::DomainResult;
+use crate::domain::metric::{MetricDraft, NewMetric};
+use crate::domain::model::{ExperimentMetric, Metric};
+use crate::domain::permission::Need;
+use crate::domain::DomainError;
+
+use super::access::{self, EnvironmentAccess};
+
+const WHAT: &str = "metric";
+
+#[tracing::instrument(name = "metrics.get", skip_all, fields(viewer_id = %viewer.user_id(), metric_id = %id))]
+pub async fn get(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Metric> {
+    let metric = repo::metrics::live(db, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(WHAT))?;
+    access::by_id(db, viewer, &metric.environment_id, WHAT)
+        .await?
+        .require(Need::View, WHAT)?;
+    Ok(metric)
+}
+
+pub async fn list(
+    db: &Db,
+    environment: &EnvironmentAccess,
+    search: Option<&str>,
+    page: &PageRequest,
+) -> DomainResult<Page<Metric>> {
+    environment.require(Need::View, "environment")?;
+    repo::metrics::page(db, &environment.environment.id, search, page).await
+}
+
+/// Attachments of a metric to live experiments.
+pub async fn attachments(db: &Db, metric: &Metric) -> DomainResult<Vec<ExperimentMetric>> {
+    repo::attachments::of_metric(db, &metric.id).await
+}
+
+#[tracing::instrument(name = "metrics.create", skip_all, fields(viewer_id = %viewer.user_id(), environment = %environment_key))]
+pub async fn create(
+    db: &Db,
+    viewer: &Viewer,
+    environment_key: &str,
+    draft: MetricDraft,
+) -> DomainResult<Metric> {
+    let txn = begin_write(db).await?;
+    let environment = access::by_key(&txn, viewer, environment_key).await?;
+    environment.require(Need::Admin, "environment")?;
+    let new = NewMetric::parse(draft)?;
+    let metric = repo::metrics::insert(&txn, &environment.environment.id, &new).await?;
+    txn.commit().await?;
+    Ok(metric)
+}
+
+/// Soft-deletes a metric that no live, not yet completed experiment uses.
+#[tracing::instrument(name = "metrics.delete", skip_all, fields(viewer_id = %viewer.user_id(), metric_id = %id))]
+pub async fn delete(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Metric> {
+    let txn = begin_write(db).await?;
+    let metric = repo::metrics::live_for_update(&txn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(WHAT))?;
+    access::by_id(&txn, viewer, &metric.environment_id, WHAT)
+        .await?
+        .require(Need::Admin, WHAT)?;
+    let in_use = repo::metrics::active_experiment_count(&txn, &metric.id).await?;
+    if in_use > 0 {
+        return Err(DomainError::Conflict(format!(
+            "metric {:?} is attached to {in_use} experiment(s) that are not completed: detach it or complete them first",
+            metric.name
+        )));
+    }
+    let deleted = repo::metrics::soft_delete(&txn, &metric).await?;
+    txn.commit().await?;
+    Ok(deleted)
+}

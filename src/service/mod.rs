@@ -1,0 +1,12 @@
+//! Use-cases, one function per query or mutation. A mutation runs
+//! `begin_write → load (locked) → authorize → domain rules → repo writes → commit`; returning early
+//! with an error drops the transaction, which rolls it back, so a failed mutation changes nothing.
+//!
+//! Reads of nested objects (an experiment's metrics, a metric's attachments) take the parent that an
+//! authorized call already returned, so they do not authorize again.
+
+pub mod access;
+pub mod attachments;
+pub mod environments;
+pub mod experiments;
+pub mod metrics;

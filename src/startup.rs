@@ -1,0 +1,111 @@
+//! Building and running the server: connect, migrate, bind, serve until the shutdown future resolves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use tokio::net::TcpListener;
+
+use crate::auth::JwtKeys;
+use crate::configuration::Settings;
+use crate::db::{self, Db};
+use crate::graphql::build_schema;
+use crate::http::{router, AppState};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations, prepares JWT keys and binds the
+    /// listener (port 0 picks a free port; see `local_addr`).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = connect_and_migrate(&settings.database.database_url).await?;
+        let jwt = JwtKeys::from_settings(&settings.auth, &settings.database.database_url)?;
+        let listener = TcpListener::bind(&settings.server.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let state = AppState {
+            schema: build_schema(db.clone()),
+            db,
+            jwt: Arc::new(jwt),
+        };
+        Ok(Application { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.listener.local_addr()?, "lift is listening; GraphiQL at /graphql");
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Opens the database and brings its schema up to date.
+pub async fn connect_and_migrate(database_url: &str) -> anyhow::Result<Db> {
+    let db = db::connect(database_url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(database_url)))?;
+    Migrator::up(&db, None)
+        .await
+        .context("applying migrations")?;
+    Ok(db)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://data/lift.db"), "sqlite://data/lift.db");
+    }
+}

@@ -1,0 +1,11 @@
+//! Logging set-up: one `tracing` subscriber, filtered by `RUST_LOG` (default `info,sqlx=warn`).
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber, writing to stderr. Safe to call more than once (later calls no-op).
+pub fn init(filter: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
