@@ -44,7 +44,13 @@ async fn graphql(
         .and_then(|v| v.to_str().ok());
     let request = request.into_inner();
     match authenticate(&state.db, &state.jwt, header).await {
-        Ok(auth) => state.schema.execute(request.data(auth)).await.into(),
+        Ok(auth) => {
+            let mut response = state.schema.execute(request.data(auth)).await;
+            for error in &mut response.errors {
+                coded_as_bad_input(error);
+            }
+            response.into()
+        }
         Err(err) => {
             let err: DomainError = err;
             tracing::error!(error.cause_chain = ?err, "authentication failed");
@@ -55,6 +61,15 @@ async fn graphql(
                 )]);
             response.into()
         }
+    }
+}
+
+/// Errors raised by async-graphql itself (syntax, validation, argument coercion) have no code: they
+/// are all the client's to fix, so they get `BAD_USER_INPUT`. Codes set by `graphql/error.rs` stay.
+fn coded_as_bad_input(error: &mut async_graphql::ServerError) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", crate::graphql::BAD_USER_INPUT);
     }
 }
 

@@ -351,12 +351,15 @@ impl MigrationTrait for Migration {
                     ),
                     (Experiments::Table, Experiments::Id),
                 ))
-                .index(
-                    Index::create()
-                        .name("ix_snapshot_experiment_computed")
-                        .col(MetricResultSnapshots::ExperimentId)
-                        .col(MetricResultSnapshots::ComputedAt),
-                )
+                .take(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_snapshot_experiment_computed")
+                .table(MetricResultSnapshots::Table)
+                .col(MetricResultSnapshots::ExperimentId)
+                .col(MetricResultSnapshots::ComputedAt)
                 .take(),
         )
         .await?;

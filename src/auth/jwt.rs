@@ -32,7 +32,9 @@ pub struct JwtKeys {
 struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sub: Option<String>,
-    exp: u64,
+    /// Optional here so that a missing `exp` is reported as such by the validation (which requires it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exp: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,7 +171,7 @@ impl JwtKeys {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: Some(email.to_owned()),
-            exp: now + ttl.as_secs(),
+            exp: Some(now + ttl.as_secs()),
             iat: Some(now),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),

@@ -80,7 +80,7 @@ pub fn authorize(access: Access, need: Need, what: &str) -> DomainResult<()> {
     match (access, need) {
         (Access::None, _) => Err(DomainError::not_found(what)),
         (Access::View, Need::Admin) => Err(DomainError::Forbidden(format!(
-            "you can view this {what} but changing it needs admin permission on its environment"
+            "you can view this {what}, but changing it needs admin permission on the environment"
         ))),
         _ => Ok(()),
     }

@@ -15,4 +15,5 @@ mod query;
 mod schema;
 mod types;
 
+pub use error::code::BAD_USER_INPUT;
 pub use schema::{build_schema, sdl, AppSchema};

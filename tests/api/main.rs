@@ -1,0 +1,14 @@
+//! Black-box API tests: each test starts the real server on a free port over a fresh database and
+//! talks GraphQL over HTTP. `db_test!` runs every test on SQLite and on PostgreSQL.
+
+#[macro_use]
+mod helpers;
+
+mod attachments;
+mod auth;
+mod cli;
+mod experiments;
+mod metrics;
+mod pagination;
+mod permissions;
+mod schema;
