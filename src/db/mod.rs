@@ -1,12 +1,12 @@
 //! Persistence: the only module that names SeaORM entities.
 //!
-//! - `entity/`  one SeaORM entity per table (rows never leave `db/`);
-//! - `scope`    named query scopes; soft-deleted rows are invisible unless a name says
-//!              `_including_deleted`; no other file calls an entity's `find` (checked by a test);
-//! - `convert`  rows → `domain::model` read models (parse, don't trust, what is at rest);
-//! - `page`     keyset pagination on UUIDv7 ids, newest first;
-//! - `repo/`    reads and writes, each `fn(&impl ConnectionTrait, ..)` so they run inside a
-//!              transaction or outside one alike.
+//! - `entity/`: one SeaORM entity per table (rows never leave `db/`);
+//! - `scope`: named query scopes; soft-deleted rows are invisible unless a name says
+//!   `_including_deleted`; no other file calls an entity's `find` (checked by a test);
+//! - `convert`: rows → `domain::model` read models (parse, don't trust, what is at rest);
+//! - `page`: keyset pagination on UUIDv7 ids, newest first;
+//! - `repo/`: reads and writes, each `fn(&impl ConnectionTrait, ..)` so they run inside a
+//!   transaction or outside one alike.
 
 pub mod connect;
 mod convert;

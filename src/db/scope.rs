@@ -93,17 +93,12 @@ mod tests {
         let sql = experiment_metric::Entity::find_live()
             .build(DbBackend::Postgres)
             .to_string();
-        assert!(
-            sql.contains(
-                r#""experiment_id" IN (SELECT "id" FROM "experiments" WHERE "deleted_at" IS NULL)"#
-            ),
-            "{sql}"
-        );
-        assert!(
-            sql.contains(
-                r#""metric_id" IN (SELECT "id" FROM "metrics" WHERE "deleted_at" IS NULL)"#
-            ),
-            "{sql}"
+        let (_, where_clause) = sql
+            .split_once(r#"FROM "experiment_metrics" WHERE "#)
+            .expect("a WHERE clause");
+        assert_eq!(
+            where_clause,
+            r#""experiment_id" IN (SELECT "id" FROM "experiments" WHERE "experiments"."deleted_at" IS NULL) AND "metric_id" IN (SELECT "id" FROM "metrics" WHERE "metrics"."deleted_at" IS NULL)"#
         );
     }
 }
