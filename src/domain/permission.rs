@@ -6,9 +6,9 @@
 //! - a project permission ⇒ view of the project's environments, admin with `admin = true`;
 //! - an environment permission ⇒ view, admin with `admin = true`.
 //!
-//! The strongest grant wins. Decisions are then: no access ⇒ `NOT_FOUND` (existence is not leaked);
-//! experimentation disabled ⇒ `EXPERIMENTATION_DISABLED` (even for admins); view where admin is
-//! needed ⇒ `FORBIDDEN`.
+//! The strongest grant wins. Decisions are then, in this order: no access ⇒ `NOT_FOUND` (existence
+//! is not leaked); experimentation disabled ⇒ `EXPERIMENTATION_DISABLED` (for everyone who can see
+//! the environment, admins included); view where admin is needed ⇒ `FORBIDDEN`.
 
 use super::error::{DomainError, DomainResult};
 use super::string_enum::string_enum;
@@ -68,11 +68,13 @@ pub fn authorize_experimentation(
     need: Need,
     what: &str,
 ) -> DomainResult<()> {
-    authorize(access, need, what)?;
+    // Visibility first (existence never leaks), then the feature gate (for everyone who can see),
+    // then the admin requirement.
+    authorize(access, Need::View, what)?;
     if !experimentation_enabled {
         return Err(DomainError::ExperimentationDisabled);
     }
-    Ok(())
+    authorize(access, need, what)
 }
 
 /// Decides an operation on the environment itself (no experimentation gate).
@@ -126,6 +128,12 @@ mod tests {
     #[test]
     fn the_feature_gate_applies_to_admins() {
         let err = authorize_experimentation(Access::Admin, false, Need::Admin, "metric");
+        assert!(matches!(err, Err(DomainError::ExperimentationDisabled)));
+    }
+
+    #[test]
+    fn the_feature_gate_comes_before_forbidden() {
+        let err = authorize_experimentation(Access::View, false, Need::Admin, "metric");
         assert!(matches!(err, Err(DomainError::ExperimentationDisabled)));
     }
 
