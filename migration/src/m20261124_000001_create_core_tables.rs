@@ -266,6 +266,9 @@ impl MigrationTrait for Migration {
                 .col(id_pk(Metrics::Id))
                 .col(id_ref(Metrics::EnvironmentId))
                 .col(string_len(Metrics::Name, 255))
+                // Rust's full Unicode lower-casing of `name`, for search: SQLite's lower() only
+                // folds ASCII, and PostgreSQL's depends on the collation.
+                .col(text(Metrics::NameLower))
                 .col(text(Metrics::Description))
                 .col(string_len(Metrics::MetricType, 16))
                 .col(string_len(Metrics::Aggregation, 16))
@@ -517,6 +520,7 @@ enum Metrics {
     Id,
     EnvironmentId,
     Name,
+    NameLower,
     Description,
     MetricType,
     Aggregation,

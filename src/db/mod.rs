@@ -26,6 +26,13 @@ impl From<sea_orm::DbErr> for DomainError {
     }
 }
 
+/// The current time at the precision both databases store (microseconds), so that what a mutation
+/// returns equals what a later read returns.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
 /// A fresh UUIDv7 id: unique, and ordered by creation time.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -1,7 +1,5 @@
 //! Experiments: read, create, update, lifecycle transitions, delete.
 
-use chrono::Utc;
-
 use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{begin_write, repo, Db};
@@ -105,7 +103,7 @@ pub async fn transition(
     let txn = begin_write(db).await?;
     let current = load_for_change(&txn, viewer, id).await?;
     let status = current.status.apply(transition)?;
-    let now = Utc::now();
+    let now = crate::db::now();
     let next = Experiment {
         status,
         started_at: current

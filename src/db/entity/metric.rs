@@ -9,6 +9,8 @@ pub struct Model {
     pub id: String,
     pub environment_id: String,
     pub name: String,
+    /// `name` lower-cased in Rust (full Unicode), matched by search.
+    pub name_lower: String,
     pub description: String,
     pub metric_type: String,
     pub aggregation: String,

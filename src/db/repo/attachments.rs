@@ -1,7 +1,6 @@
 //! Metrics attached to experiments (`experiment_metrics`). Rows are never soft-deleted: detaching
 //! removes the row, and an attachment whose experiment or metric is soft-deleted is hidden by scope.
 
-use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -11,7 +10,7 @@ use sea_orm::{
 use crate::db::convert;
 use crate::db::entity::experiment_metric;
 use crate::db::scope::LiveScope;
-use crate::db::{conflict_on_unique, new_id};
+use crate::db::{conflict_on_unique, new_id, now};
 use crate::domain::experiment::{ExpectedDirection, MetricRole};
 use crate::domain::model::ExperimentMetric;
 use crate::domain::DomainError;
@@ -60,7 +59,7 @@ pub async fn insert(
     expected_direction: ExpectedDirection,
     role: MetricRole,
 ) -> Result<ExperimentMetric, DomainError> {
-    let now = Utc::now();
+    let now = now();
     let row = experiment_metric::ActiveModel {
         id: Set(new_id()),
         experiment_id: Set(experiment_id.to_owned()),
@@ -80,7 +79,7 @@ pub async fn save(
     db: &impl ConnectionTrait,
     next: &ExperimentMetric,
 ) -> Result<ExperimentMetric, DomainError> {
-    let now = Utc::now();
+    let now = now();
     experiment_metric::Entity::update_many()
         .col_expr(
             experiment_metric::Column::ExpectedDirection,

@@ -1,6 +1,5 @@
 //! Experiments.
 
-use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
@@ -9,7 +8,7 @@ use sea_orm::{
 use crate::db::entity::experiment;
 use crate::db::page::{self, Page, PageRequest};
 use crate::db::scope::LiveScope;
-use crate::db::{conflict_on_unique, new_id};
+use crate::db::{conflict_on_unique, new_id, now};
 use crate::domain::experiment::{ExperimentStatus, NewExperiment};
 use crate::domain::model::Experiment;
 use crate::domain::DomainError;
@@ -61,7 +60,7 @@ pub async fn insert(
     feature_id: &str,
     new: &NewExperiment,
 ) -> Result<Experiment, DomainError> {
-    let now = Utc::now();
+    let now = now();
     let row = experiment::ActiveModel {
         id: Set(new_id()),
         environment_id: Set(environment_id.to_owned()),
@@ -86,7 +85,7 @@ pub async fn insert(
 /// Writes every mutable field of `next` (name, hypothesis, exposure event, control variant, status
 /// and its timestamps) and stamps `updated_at`.
 pub async fn save(db: &impl ConnectionTrait, next: &Experiment) -> Result<Experiment, DomainError> {
-    let now = Utc::now();
+    let now = now();
     experiment::Entity::update_many()
         .col_expr(experiment::Column::Name, Expr::value(next.name.clone()))
         .col_expr(
@@ -122,7 +121,7 @@ pub async fn soft_delete(
     db: &impl ConnectionTrait,
     current: &Experiment,
 ) -> Result<Experiment, DomainError> {
-    let now = Utc::now();
+    let now = now();
     experiment::Entity::update_many()
         .col_expr(experiment::Column::DeletedAt, Expr::value(now))
         .col_expr(experiment::Column::UpdatedAt, Expr::value(now))

@@ -1,7 +1,6 @@
 //! The metric library.
 
-use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QuerySelect, Set,
@@ -10,7 +9,7 @@ use sea_orm::{
 use crate::db::entity::{experiment, experiment_metric, metric};
 use crate::db::page::{self, Page, PageRequest};
 use crate::db::scope::LiveScope;
-use crate::db::{conflict_on_unique, new_id};
+use crate::db::{conflict_on_unique, new_id, now};
 use crate::domain::experiment::ExperimentStatus;
 use crate::domain::metric::NewMetric;
 use crate::domain::model::Metric;
@@ -38,7 +37,8 @@ pub async fn live_for_update(
         .transpose()
 }
 
-/// Live metrics of an environment, newest first; `search` matches names case-insensitively.
+/// Live metrics of an environment, newest first; `search` matches names case-insensitively
+/// (full Unicode, the same on every database: both sides are lower-cased in Rust).
 pub async fn page(
     db: &impl ConnectionTrait,
     environment_id: &str,
@@ -49,10 +49,7 @@ pub async fn page(
         metric::Entity::find_live().filter(metric::Column::EnvironmentId.eq(environment_id));
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-        select = select.filter(
-            Expr::expr(Func::lower(Expr::col(metric::Column::Name)))
-                .like(LikeExpr::new(pattern).escape('\\')),
-        );
+        select = select.filter(metric::Column::NameLower.like(LikeExpr::new(pattern).escape('\\')));
     }
     page::fetch(db, select, metric::Column::Id, request)
         .await?
@@ -80,12 +77,13 @@ pub async fn insert(
         id: Set(new_id()),
         environment_id: Set(environment_id.to_owned()),
         name: Set(new.name.clone()),
+        name_lower: Set(new.name.to_lowercase()),
         description: Set(new.description.clone()),
         metric_type: Set(new.metric_type.as_str().to_owned()),
         aggregation: Set(new.aggregation.as_str().to_owned()),
         direction: Set(new.direction.as_str().to_owned()),
         definition: Set(new.definition.to_stored()),
-        created_at: Set(Utc::now()),
+        created_at: Set(now()),
         deleted_at: Set(None),
     }
     .insert(db)
@@ -106,7 +104,7 @@ pub async fn soft_delete(
     db: &impl ConnectionTrait,
     metric: &Metric,
 ) -> Result<Metric, DomainError> {
-    let now = Utc::now();
+    let now = now();
     metric::Entity::update_many()
         .col_expr(metric::Column::DeletedAt, Expr::value(now))
         .filter(metric::Column::Id.eq(&metric.id))

@@ -1,6 +1,5 @@
 //! Organisations, users, projects, environments, features and the permission grants between them.
 
-use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
@@ -13,7 +12,7 @@ use crate::db::entity::{
 };
 use crate::db::page::{self, Page, PageRequest};
 use crate::db::scope::find_all;
-use crate::db::{conflict_on_unique, new_id};
+use crate::db::{conflict_on_unique, new_id, now};
 use crate::domain::feature::Variant;
 use crate::domain::model::{Environment, Feature, Organisation, Project, User};
 use crate::domain::permission::{Grants, OrganisationRole};
@@ -182,7 +181,7 @@ pub async fn insert_organisation(
         id: Set(new_id()),
         name: Set(name.to_owned()),
         experimentation_enabled: Set(experimentation_enabled),
-        created_at: Set(Utc::now()),
+        created_at: Set(now()),
     }
     .insert(db)
     .await?;
@@ -219,7 +218,7 @@ pub async fn ensure_user(
         id: Set(new_id()),
         email: Set(email.clone()),
         name: Set(name.to_owned()),
-        created_at: Set(Utc::now()),
+        created_at: Set(now()),
     }
     .insert(db)
     .await
@@ -236,7 +235,7 @@ pub async fn insert_project(
         id: Set(new_id()),
         organisation_id: Set(organisation_id.to_owned()),
         name: Set(name.to_owned()),
-        created_at: Set(Utc::now()),
+        created_at: Set(now()),
     }
     .insert(db)
     .await?;
@@ -254,7 +253,7 @@ pub async fn insert_environment(
         project_id: Set(project_id.to_owned()),
         name: Set(name.to_owned()),
         key: Set(key.to_owned()),
-        created_at: Set(Utc::now()),
+        created_at: Set(now()),
     }
     .insert(db)
     .await
@@ -277,7 +276,7 @@ pub async fn insert_feature(
         project_id: Set(project_id.to_owned()),
         name: Set(name.to_owned()),
         variants: Set(variants_json),
-        created_at: Set(Utc::now()),
+        created_at: Set(now()),
     }
     .insert(db)
     .await
