@@ -92,7 +92,7 @@ db_test!(issuer_and_audience_are_checked_when_configured, |app| {
     let mut settings = settings(&url);
     settings.auth.jwt_issuer = Some("https://issuer.test".into());
     settings.auth.jwt_audience = Some("lift".into());
-    let app = spawn_app_with(Backend::Sqlite, settings).await;
+    let app = spawn_app_with(settings).await;
     app.world().await;
     let user = users::ENV_VIEWER;
     let claims =

@@ -44,8 +44,6 @@ macro_rules! db_test {
 pub struct TestApp {
     pub address: String,
     pub db: Db,
-    pub backend: Backend,
-    pub database_url: String,
     client: reqwest::Client,
 }
 
@@ -107,10 +105,10 @@ pub fn settings(database_url: &str) -> Settings {
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let url = fresh_database(backend).await;
-    spawn_app_with(backend, settings(&url)).await
+    spawn_app_with(settings(&url)).await
 }
 
-pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
+pub async fn spawn_app_with(settings: Settings) -> TestApp {
     init_logs();
     let app = Application::build(&settings).await.expect("app builds");
     let address = format!("http://{}", app.local_addr().expect("bound"));
@@ -121,8 +119,6 @@ pub async fn spawn_app_with(backend: Backend, settings: Settings) -> TestApp {
     TestApp {
         address,
         db,
-        backend,
-        database_url: settings.database.database_url.clone(),
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -219,7 +215,6 @@ pub struct World {
     pub project_a: String,
     pub feature: String,
     pub solo_feature: String,
-    pub org_b: String,
     pub feature_b: String,
 }
 
@@ -322,7 +317,6 @@ impl TestApp {
             project_a,
             feature,
             solo_feature,
-            org_b,
             feature_b,
         }
     }

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod experiments;
 mod metrics;
+mod migrations;
 mod pagination;
 mod permissions;
 mod schema;
