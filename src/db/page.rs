@@ -14,13 +14,16 @@ pub struct PageRequest {
     pub first: u64,
     /// The id of the last row of the previous page.
     pub after: Option<String>,
+    /// Whether to count all matching rows (skipped when the client did not ask for `totalCount`).
+    pub with_total: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub has_next_page: bool,
-    pub total_count: u64,
+    /// `None` when the request did not ask for it.
+    pub total_count: Option<u64>,
 }
 
 impl<T> Page<T> {
@@ -36,7 +39,7 @@ impl<T> Page<T> {
     }
 }
 
-/// Runs `select` as one page ordered by `id` descending, plus a count of all matching rows.
+/// Runs `select` as one page ordered by `id` descending, plus (when asked) a count of all matching rows.
 pub async fn fetch<E, C>(
     db: &impl ConnectionTrait,
     select: Select<E>,
@@ -48,7 +51,10 @@ where
     E::Model: FromQueryResult + Send + Sync,
     C: ColumnTrait,
 {
-    let total_count = select.clone().count(db).await?;
+    let total_count = match request.with_total {
+        true => Some(select.clone().count(db).await?),
+        false => None,
+    };
     let mut page = select;
     if let Some(after) = &request.after {
         page = page.filter(id.lt(after.clone()));

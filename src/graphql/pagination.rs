@@ -2,7 +2,7 @@
 //! Cursors are opaque: base64 of a versioned prefix and the row id.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{OutputType, SimpleObject};
+use async_graphql::{Context, OutputType, SimpleObject};
 use base64::Engine;
 
 use crate::db::page::{Page, PageRequest};
@@ -20,8 +20,22 @@ pub struct TotalCount {
 
 pub type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
 
-/// Checks `first` (1..=100, default 20) and decodes `after`.
-pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest, DomainError> {
+/// Checks `first` (1..=100, default 20) and decodes `after`; counts only when `totalCount` is
+/// among the selected fields of the connection being resolved.
+pub fn page_request(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<PageRequest, DomainError> {
+    let with_total = ctx.look_ahead().field("totalCount").exists();
+    parse_page_request(first, after, with_total)
+}
+
+fn parse_page_request(
+    first: Option<i32>,
+    after: Option<String>,
+    with_total: bool,
+) -> Result<PageRequest, DomainError> {
     let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&first) {
         return Err(DomainError::validation(
@@ -33,6 +47,7 @@ pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageReq
     Ok(PageRequest {
         first: first as u64,
         after,
+        with_total,
     })
 }
 
@@ -61,7 +76,8 @@ pub fn connection<T, N: OutputType>(
         false,
         page.has_next_page,
         TotalCount {
-            total_count: page.total_count,
+            // Only `None` when `totalCount` was not selected, so the value is never seen.
+            total_count: page.total_count.unwrap_or_default(),
         },
     );
     conn.edges.extend(
@@ -78,11 +94,15 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let req = page_request(Some(5), Some(encode_cursor("0192-abc"))).expect("valid");
+        let req =
+            parse_page_request(Some(5), Some(encode_cursor("0192-abc")), true).expect("valid");
         assert_eq!(req.after.as_deref(), Some("0192-abc"));
-        assert!(page_request(None, Some("not a cursor".into())).is_err());
-        assert!(page_request(Some(0), None).is_err());
-        assert!(page_request(Some(101), None).is_err());
-        assert_eq!(page_request(None, None).map(|r| r.first).ok(), Some(20));
+        assert!(parse_page_request(None, Some("not a cursor".into()), true).is_err());
+        assert!(parse_page_request(Some(0), None, true).is_err());
+        assert!(parse_page_request(Some(101), None, true).is_err());
+        assert_eq!(
+            parse_page_request(None, None, true).map(|r| r.first).ok(),
+            Some(20)
+        );
     }
 }

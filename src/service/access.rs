@@ -3,7 +3,7 @@
 use sea_orm::ConnectionTrait;
 
 use crate::auth::Viewer;
-use crate::db::repo::tenancy;
+use crate::db::repo::tenancy::{self, EnvironmentRef};
 use crate::domain::error::DomainResult;
 use crate::domain::model::{Environment, Organisation, Project};
 use crate::domain::permission::{authorize, authorize_experimentation, Access, Need};
@@ -30,24 +30,12 @@ impl EnvironmentAccess {
     }
 }
 
-/// The viewer's access to `environment`. Never fails for lack of access: see `access`.
+/// The viewer's access to an environment already loaded with its project and organisation.
 pub async fn resolve(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
-    environment: Environment,
+    (environment, project, organisation): (Environment, Project, Organisation),
 ) -> DomainResult<EnvironmentAccess> {
-    let missing = || {
-        DomainError::internal(format!(
-            "environment {} has no project or organisation",
-            environment.id
-        ))
-    };
-    let project = tenancy::project_by_id(db, &environment.project_id)
-        .await?
-        .ok_or_else(missing)?;
-    let organisation = tenancy::organisation_by_id(db, &project.organisation_id)
-        .await?
-        .ok_or_else(missing)?;
     let grants = tenancy::grants(db, viewer.user_id(), &environment, &project).await?;
     Ok(EnvironmentAccess {
         access: grants.access(),
@@ -64,10 +52,7 @@ pub async fn by_id(
     id: &str,
     what: &str,
 ) -> DomainResult<EnvironmentAccess> {
-    let environment = tenancy::environment_by_id(db, id)
-        .await?
-        .ok_or_else(|| DomainError::not_found(what))?;
-    visible(resolve(db, viewer, environment).await?, what)
+    find(db, viewer, EnvironmentRef::Id(id), what).await
 }
 
 /// The environment with `key`; `NOT_FOUND` when it does not exist or the viewer cannot see it.
@@ -76,13 +61,31 @@ pub async fn by_key(
     viewer: &Viewer,
     key: &str,
 ) -> DomainResult<EnvironmentAccess> {
-    let environment = tenancy::environment_by_key(db, key)
-        .await?
-        .ok_or_else(|| DomainError::not_found("environment"))?;
-    visible(resolve(db, viewer, environment).await?, "environment")
+    find(db, viewer, EnvironmentRef::Key(key), "environment").await
 }
 
-fn visible(access: EnvironmentAccess, what: &str) -> DomainResult<EnvironmentAccess> {
+/// Like `by_id`, but without requiring visibility: for deciding what an error may reveal.
+pub async fn unchecked_by_id(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: &str,
+) -> DomainResult<Option<EnvironmentAccess>> {
+    match tenancy::environment_context(db, EnvironmentRef::Id(id)).await? {
+        Some(context) => Ok(Some(resolve(db, viewer, context).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn find(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    by: EnvironmentRef<'_>,
+    what: &str,
+) -> DomainResult<EnvironmentAccess> {
+    let context = tenancy::environment_context(db, by)
+        .await?
+        .ok_or_else(|| DomainError::not_found(what))?;
+    let access = resolve(db, viewer, context).await?;
     authorize(access.access, Need::View, what)?;
     Ok(access)
 }

@@ -60,15 +60,8 @@ pub async fn attach(
         .ok_or_else(|| DomainError::not_found("metric"))?;
     if metric.environment_id != experiment.environment_id {
         // Say "another environment" only to someone who can see that environment.
-        let theirs = access::resolve(
-            &txn,
-            viewer,
-            repo::tenancy::environment_by_id(&txn, &metric.environment_id)
-                .await?
-                .ok_or_else(|| DomainError::not_found("metric"))?,
-        )
-        .await?;
-        if theirs.access == Access::None {
+        let theirs = access::unchecked_by_id(&txn, viewer, &metric.environment_id).await?;
+        if theirs.is_none_or(|t| t.access == Access::None) {
             return Err(DomainError::not_found("metric"));
         }
         return Err(DomainError::validation(

@@ -4,7 +4,7 @@ use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{repo, Db};
 use crate::domain::error::DomainResult;
-use crate::domain::model::{Environment, Feature};
+use crate::domain::model::Feature;
 
 use super::access::{self, EnvironmentAccess};
 
@@ -16,9 +16,13 @@ pub async fn by_id(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Environme
     access::by_id(db, viewer, id, "environment").await
 }
 
-/// Every environment the viewer can at least view.
-pub async fn visible_to(db: &Db, viewer: &Viewer) -> DomainResult<Vec<Environment>> {
-    repo::tenancy::environments_visible_to(db, viewer.user_id()).await
+/// Every environment the viewer can at least view, with the viewer's access to each.
+pub async fn visible_to(db: &Db, viewer: &Viewer) -> DomainResult<Vec<EnvironmentAccess>> {
+    let mut visible = Vec::new();
+    for environment in repo::tenancy::environments_visible_to(db, viewer.user_id()).await? {
+        visible.push(access::by_id(db, viewer, &environment.id, "environment").await?);
+    }
+    Ok(visible)
 }
 
 /// Features of the environment's project (features are defined per project).

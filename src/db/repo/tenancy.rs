@@ -1,9 +1,11 @@
 //! Organisations, users, projects, environments, features and the permission grants between them.
 
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, OnConflict, Query, QueryStatementBuilder, SelectStatement,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, Set,
 };
 
 use crate::db::entity::{
@@ -40,17 +42,6 @@ pub async fn environment_by_key(
         .map(Environment::from))
 }
 
-pub async fn environment_by_id(
-    db: &impl ConnectionTrait,
-    id: &str,
-) -> Result<Option<Environment>, DomainError> {
-    Ok(find_all::<environment::Entity>()
-        .filter(environment::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .map(Environment::from))
-}
-
 pub async fn project_by_id(
     db: &impl ConnectionTrait,
     id: &str,
@@ -73,39 +64,174 @@ pub async fn organisation_by_id(
         .map(Organisation::from))
 }
 
-/// The grants `user_id` holds on `environment` (whose project is `project`).
+/// The grants `user_id` holds on `environment` (whose project is `project`), in one round trip:
+/// a single `SELECT` of three scalar subqueries.
 pub async fn grants(
     db: &impl ConnectionTrait,
     user_id: &str,
     environment: &Environment,
     project: &Project,
 ) -> Result<Grants, DomainError> {
-    let membership = find_all::<organisation_membership::Entity>()
-        .filter(organisation_membership::Column::OrganisationId.eq(&project.organisation_id))
-        .filter(organisation_membership::Column::UserId.eq(user_id))
+    let scalar = |q: SelectStatement| Expr::SubQuery(None, Box::new(q.into_sub_query_statement()));
+    let statement = Query::select()
+        .expr_as(
+            scalar(
+                Query::select()
+                    .column(organisation_membership::Column::Role)
+                    .from(organisation_membership::Entity)
+                    .and_where(
+                        organisation_membership::Column::OrganisationId
+                            .eq(&project.organisation_id),
+                    )
+                    .and_where(organisation_membership::Column::UserId.eq(user_id))
+                    .take(),
+            ),
+            "organisation_role",
+        )
+        .expr_as(
+            scalar(
+                Query::select()
+                    .column(project_permission::Column::Admin)
+                    .from(project_permission::Entity)
+                    .and_where(project_permission::Column::ProjectId.eq(&project.id))
+                    .and_where(project_permission::Column::UserId.eq(user_id))
+                    .take(),
+            ),
+            "project_admin",
+        )
+        .expr_as(
+            scalar(
+                Query::select()
+                    .column(environment_permission::Column::Admin)
+                    .from(environment_permission::Entity)
+                    .and_where(environment_permission::Column::EnvironmentId.eq(&environment.id))
+                    .and_where(environment_permission::Column::UserId.eq(user_id))
+                    .take(),
+            ),
+            "environment_admin",
+        )
+        .take();
+    let row = GrantsRow::find_by_statement(db.get_database_backend().build(&statement))
         .one(db)
-        .await?;
-    let organisation_role = match membership {
-        Some(m) => Some(m.role.parse::<OrganisationRole>().map_err(|e| {
-            DomainError::internal(format!("organisation_memberships row {}: {e}", m.id))
-        })?),
-        None => None,
-    };
-    let project_grant = find_all::<project_permission::Entity>()
-        .filter(project_permission::Column::ProjectId.eq(&project.id))
-        .filter(project_permission::Column::UserId.eq(user_id))
-        .one(db)
-        .await?;
-    let environment_grant = find_all::<environment_permission::Entity>()
-        .filter(environment_permission::Column::EnvironmentId.eq(&environment.id))
-        .filter(environment_permission::Column::UserId.eq(user_id))
-        .one(db)
-        .await?;
+        .await?
+        .unwrap_or_default();
+    let organisation_role = row
+        .organisation_role
+        .map(|role| {
+            role.parse::<OrganisationRole>().map_err(|e| {
+                DomainError::internal(format!("organisation_memberships of user {user_id}: {e}"))
+            })
+        })
+        .transpose()?;
     Ok(Grants {
         organisation_role,
-        project: project_grant.map(|p| p.admin),
-        environment: environment_grant.map(|e| e.admin),
+        project: row.project_admin,
+        environment: row.environment_admin,
     })
+}
+
+#[derive(Debug, Default, FromQueryResult)]
+struct GrantsRow {
+    organisation_role: Option<String>,
+    project_admin: Option<bool>,
+    environment_admin: Option<bool>,
+}
+
+/// How to find an environment.
+#[derive(Debug, Clone, Copy)]
+pub enum EnvironmentRef<'a> {
+    Id(&'a str),
+    Key(&'a str),
+}
+
+/// An environment with its project and organisation, in one round trip (a join).
+pub async fn environment_context(
+    db: &impl ConnectionTrait,
+    by: EnvironmentRef<'_>,
+) -> Result<Option<(Environment, Project, Organisation)>, DomainError> {
+    let condition = match by {
+        EnvironmentRef::Id(id) => Expr::col((environment::Entity, environment::Column::Id)).eq(id),
+        EnvironmentRef::Key(key) => {
+            Expr::col((environment::Entity, environment::Column::Key)).eq(key)
+        }
+    };
+    let statement = Query::select()
+        .columns([
+            (environment::Entity, environment::Column::Id),
+            (environment::Entity, environment::Column::ProjectId),
+            (environment::Entity, environment::Column::Name),
+            (environment::Entity, environment::Column::Key),
+            (environment::Entity, environment::Column::CreatedAt),
+        ])
+        .expr_as(
+            Expr::col((project::Entity, project::Column::Name)),
+            "project_name",
+        )
+        .expr_as(
+            Expr::col((organisation::Entity, organisation::Column::Id)),
+            "organisation_id",
+        )
+        .expr_as(
+            Expr::col((organisation::Entity, organisation::Column::Name)),
+            "organisation_name",
+        )
+        .expr_as(
+            Expr::col((
+                organisation::Entity,
+                organisation::Column::ExperimentationEnabled,
+            )),
+            "experimentation_enabled",
+        )
+        .from(environment::Entity)
+        .inner_join(
+            project::Entity,
+            Expr::col((project::Entity, project::Column::Id))
+                .equals((environment::Entity, environment::Column::ProjectId)),
+        )
+        .inner_join(
+            organisation::Entity,
+            Expr::col((organisation::Entity, organisation::Column::Id))
+                .equals((project::Entity, project::Column::OrganisationId)),
+        )
+        .and_where(condition)
+        .take();
+    let row = EnvironmentContextRow::find_by_statement(db.get_database_backend().build(&statement))
+        .one(db)
+        .await?;
+    Ok(row.map(|r| {
+        (
+            Environment {
+                id: r.id,
+                project_id: r.project_id.clone(),
+                name: r.name,
+                key: r.key,
+                created_at: r.created_at,
+            },
+            Project {
+                id: r.project_id,
+                organisation_id: r.organisation_id.clone(),
+                name: r.project_name,
+            },
+            Organisation {
+                id: r.organisation_id,
+                name: r.organisation_name,
+                experimentation_enabled: r.experimentation_enabled,
+            },
+        )
+    }))
+}
+
+#[derive(Debug, FromQueryResult)]
+struct EnvironmentContextRow {
+    id: String,
+    project_id: String,
+    name: String,
+    key: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    project_name: String,
+    organisation_id: String,
+    organisation_name: String,
+    experimentation_enabled: bool,
 }
 
 /// Every environment `user_id` can at least view, ordered by key.

@@ -71,7 +71,7 @@ impl Environment {
         after: Option<String>,
         search: Option<String>,
     ) -> GqlResult<Conn<Metric>> {
-        let page = page_request(first, after).gql()?;
+        let page = page_request(ctx, first, after).gql()?;
         let metrics = service::metrics::list(db(ctx)?, &self.0, search.as_deref(), &page)
             .await
             .gql()?;
@@ -86,7 +86,7 @@ impl Environment {
         after: Option<String>,
         status: Option<ExperimentStatus>,
     ) -> GqlResult<Conn<Experiment>> {
-        let page = page_request(first, after).gql()?;
+        let page = page_request(ctx, first, after).gql()?;
         let experiments =
             service::experiments::list(db(ctx)?, &self.0, status.map(Into::into), &page)
                 .await
@@ -101,7 +101,7 @@ impl Environment {
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Conn<Feature>> {
-        let page = page_request(first, after).gql()?;
+        let page = page_request(ctx, first, after).gql()?;
         let features = service::environments::features(db(ctx)?, &self.0, &page)
             .await
             .gql()?;

@@ -23,13 +23,9 @@ impl Viewer {
     }
     /// Environments the viewer can at least view, by key.
     async fn environments(&self, ctx: &Context<'_>) -> GqlResult<Vec<Environment>> {
-        let db = db(ctx)?;
-        let mut out = Vec::new();
-        for env in service::environments::visible_to(db, &self.0).await.gql()? {
-            out.push(Environment(
-                service::access::resolve(db, &self.0, env).await.gql()?,
-            ));
-        }
-        Ok(out)
+        let visible = service::environments::visible_to(db(ctx)?, &self.0)
+            .await
+            .gql()?;
+        Ok(visible.into_iter().map(Environment).collect())
     }
 }
