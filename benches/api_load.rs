@@ -161,6 +161,7 @@ async fn run_backend(backend: &str, requests: usize, concurrency: usize) {
     let settings = Settings {
         server: ServerSettings {
             listen: "127.0.0.1:0".into(),
+            ws_keepalive_seconds: 15,
         },
         database: DatabaseSettings {
             database_url: url.clone(),

@@ -50,6 +50,9 @@ pub struct ServerSettings {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     #[arg(long, env = "LIFT_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: String,
+    /// Seconds between keepalive pings on idle WebSocket connections.
+    #[arg(long, env = "LIFT_WS_KEEPALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_keepalive_seconds: u64,
 }
 
 /// Everything `lift serve` needs.

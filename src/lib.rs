@@ -17,6 +17,7 @@ pub mod auth;
 pub mod configuration;
 pub mod db;
 pub mod domain;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod service;

@@ -3,20 +3,35 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
+use sea_orm::DbBackend;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::JwtKeys;
 use crate::configuration::Settings;
 use crate::db::{self, Db};
+use crate::events::{spawn_postgres_listener, AuditHub};
 use crate::graphql::build_schema;
 use crate::http::{router, AppState};
+use crate::service::App;
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+}
+
+/// The hub of live audit events, fed on PostgreSQL by `LISTEN` (commits of every replica) and
+/// everywhere by this process's own commits.
+fn audit_hub(db: &Db, shutdown: CancellationToken) -> AuditHub {
+    let hub = AuditHub::new(db.clone(), shutdown);
+    if db.get_database_backend() == DbBackend::Postgres {
+        spawn_postgres_listener(db.get_postgres_connection_pool().clone(), hub.clone());
+    }
+    hub
 }
 
 impl Application {
@@ -28,10 +43,17 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
+        let shutdown = CancellationToken::new();
+        let app = App {
+            db: db.clone(),
+            audit: audit_hub(&db, shutdown.clone()),
+        };
         let state = AppState {
-            schema: build_schema(db.clone()),
+            schema: build_schema(app),
             db,
             jwt: Arc::new(jwt),
+            keepalive: Duration::from_secs(settings.server.ws_keepalive_seconds),
+            shutdown,
         };
         Ok(Application { listener, state })
     }
@@ -46,8 +68,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "lift is listening; GraphiQL at /graphql");
+        let token = self.state.shutdown.clone();
         axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                token.cancel();
+            })
             .await?;
         Ok(())
     }

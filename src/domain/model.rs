@@ -86,3 +86,23 @@ pub struct ExperimentMetric {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A stored audit entry, with its actor's name and email when the actor still exists.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// Cursor order, equal to commit order within an environment.
+    pub sequence: i64,
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub organisation_id: String,
+    pub project_id: Option<String>,
+    pub environment_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub actor_name: Option<String>,
+    pub action: super::audit::AuditAction,
+    pub related_object_type: super::audit::RelatedObjectType,
+    pub related_object_id: String,
+    pub log: String,
+    pub changes: Option<serde_json::Value>,
+}

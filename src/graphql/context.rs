@@ -1,16 +1,22 @@
-//! What a resolver can reach: the database (schema data) and the request's authentication.
+//! What a resolver can reach: the `App` (schema data) and the request's or connection's
+//! authentication.
 
 use async_graphql::Context;
 
 use crate::auth::{Authentication, Viewer};
 use crate::db::Db;
+use crate::service::App;
 
 use super::error::{gql, GqlResult};
 
 static ANONYMOUS: Authentication = Authentication::Anonymous;
 
+pub fn app<'a>(ctx: &Context<'a>) -> GqlResult<&'a App> {
+    ctx.data::<App>()
+}
+
 pub fn db<'a>(ctx: &Context<'a>) -> GqlResult<&'a Db> {
-    ctx.data::<Db>()
+    Ok(&app(ctx)?.db)
 }
 
 /// The authenticated user, or `UNAUTHENTICATED` with the reason.

@@ -5,6 +5,7 @@
 //! - `error`       the one place `DomainError` becomes `extensions.code`;
 //! - `pagination`  Relay connections over `db::Page`, opaque cursors;
 //! - `query`       `Query` root; `mutation/` one `*Mutation` per domain, merged;
+//! - `subscription` `Subscription` root: the live audit stream;
 //! - `types/`      output objects wrapping read models, input objects converting into drafts.
 
 mod context;
@@ -13,6 +14,7 @@ mod mutation;
 mod pagination;
 mod query;
 mod schema;
+mod subscription;
 mod types;
 
 pub use error::code::BAD_USER_INPUT;

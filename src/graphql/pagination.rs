@@ -55,7 +55,7 @@ pub fn encode_cursor(id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, DomainError> {
+pub fn decode_cursor(cursor: &str) -> Result<String, DomainError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
@@ -72,6 +72,15 @@ pub fn connection<T, N: OutputType>(
     id: impl Fn(&T) -> &str,
     node: impl Fn(T) -> N,
 ) -> Conn<N> {
+    connection_by(page, |item| encode_cursor(id(item)), node)
+}
+
+/// Like `connection`, with `cursor` computing each item's (already encoded) cursor.
+pub fn connection_by<T, N: OutputType>(
+    page: Page<T>,
+    cursor: impl Fn(&T) -> String,
+    node: impl Fn(T) -> N,
+) -> Conn<N> {
     let mut conn = Connection::with_additional_fields(
         false,
         page.has_next_page,
@@ -83,7 +92,7 @@ pub fn connection<T, N: OutputType>(
     conn.edges.extend(
         page.items
             .into_iter()
-            .map(|item| Edge::new(encode_cursor(id(&item)), node(item))),
+            .map(|item| Edge::new(cursor(&item), node(item))),
     );
     conn
 }

@@ -2,13 +2,15 @@
 
 use crate::auth::Viewer;
 use crate::db::{begin_write, repo, Db};
+use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::experiment::{check_attachments_editable, ExpectedDirection, MetricRole};
 use crate::domain::model::{Experiment, ExperimentMetric, Metric};
 use crate::domain::permission::{Access, Need};
 use crate::domain::DomainError;
 
-use super::access;
+use super::access::{self, EnvironmentAccess};
+use super::{audit, App};
 
 const WHAT: &str = "experiment metric";
 
@@ -43,17 +45,16 @@ pub async fn metric_of(db: &Db, attachment: &ExperimentMetric) -> DomainResult<M
 
 #[tracing::instrument(name = "attachments.attach", skip_all, fields(viewer_id = %viewer.user_id()))]
 pub async fn attach(
-    db: &Db,
+    app: &App,
     viewer: &Viewer,
     draft: AttachDraft,
 ) -> DomainResult<ExperimentMetric> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(&app.db).await?;
     let experiment = repo::experiments::live_for_update(&txn, &draft.experiment_id)
         .await?
         .ok_or_else(|| DomainError::not_found("experiment"))?;
-    access::by_id(&txn, viewer, &experiment.environment_id, "experiment")
-        .await?
-        .require(Need::Admin, "experiment")?;
+    let environment = access::by_id(&txn, viewer, &experiment.environment_id, "experiment").await?;
+    environment.require(Need::Admin, "experiment")?;
     check_attachments_editable(experiment.status)?;
     let metric = repo::metrics::live_for_update(&txn, &draft.metric_id)
         .await?
@@ -77,38 +78,71 @@ pub async fn attach(
         draft.role,
     )
     .await?;
-    txn.commit().await?;
+    let record = audit_record::attached(
+        &attachment,
+        format!(
+            "Metric '{}' attached to experiment '{}'",
+            metric.name, experiment.name
+        ),
+    );
+    audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(attachment)
 }
 
 #[tracing::instrument(name = "attachments.update", skip_all, fields(viewer_id = %viewer.user_id(), attachment_id = %id))]
 pub async fn update(
-    db: &Db,
+    app: &App,
     viewer: &Viewer,
     id: &str,
     patch: AttachmentPatch,
 ) -> DomainResult<ExperimentMetric> {
-    let txn = begin_write(db).await?;
-    let current = load_for_change(&txn, viewer, id).await?;
+    let txn = begin_write(&app.db).await?;
+    let change = load_for_change(&txn, viewer, id).await?;
+    let current = change.attachment.clone();
     let next = ExperimentMetric {
         expected_direction: patch
             .expected_direction
             .unwrap_or(current.expected_direction),
         role: patch.role.unwrap_or(current.role),
-        ..current
+        ..current.clone()
     };
     let saved = repo::attachments::save(&txn, &next).await?;
-    txn.commit().await?;
+    let record = audit_record::changed(
+        AuditAction::Updated,
+        &current,
+        &saved,
+        format!(
+            "Metric '{}' on experiment '{}' updated",
+            change.metric_name, change.experiment_name
+        ),
+    );
+    audit::commit(app, txn, &change.environment, viewer, record).await?;
     Ok(saved)
 }
 
 #[tracing::instrument(name = "attachments.detach", skip_all, fields(viewer_id = %viewer.user_id(), attachment_id = %id))]
-pub async fn detach(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<ExperimentMetric> {
-    let txn = begin_write(db).await?;
-    let current = load_for_change(&txn, viewer, id).await?;
-    repo::attachments::delete(&txn, &current.id).await?;
-    txn.commit().await?;
-    Ok(current)
+pub async fn detach(app: &App, viewer: &Viewer, id: &str) -> DomainResult<ExperimentMetric> {
+    let txn = begin_write(&app.db).await?;
+    let change = load_for_change(&txn, viewer, id).await?;
+    repo::attachments::delete(&txn, &change.attachment.id).await?;
+    let record = audit_record::removed(
+        AuditAction::Detached,
+        &change.attachment,
+        format!(
+            "Metric '{}' detached from experiment '{}'",
+            change.metric_name, change.experiment_name
+        ),
+    );
+    audit::commit(app, txn, &change.environment, viewer, record).await?;
+    Ok(change.attachment)
+}
+
+/// An attachment about to change, with what its audit line names.
+struct AttachmentChange {
+    attachment: ExperimentMetric,
+    environment: EnvironmentAccess,
+    experiment_name: String,
+    metric_name: String,
 }
 
 /// Loads and locks a live attachment whose experiment the viewer administers and may still change.
@@ -116,16 +150,23 @@ async fn load_for_change(
     txn: &impl sea_orm::ConnectionTrait,
     viewer: &Viewer,
     id: &str,
-) -> DomainResult<ExperimentMetric> {
+) -> DomainResult<AttachmentChange> {
     let attachment = repo::attachments::live_for_update(txn, id)
         .await?
         .ok_or_else(|| DomainError::not_found(WHAT))?;
     let experiment = repo::experiments::live_for_update(txn, &attachment.experiment_id)
         .await?
         .ok_or_else(|| DomainError::not_found(WHAT))?;
-    access::by_id(txn, viewer, &experiment.environment_id, WHAT)
-        .await?
-        .require(Need::Admin, WHAT)?;
+    let environment = access::by_id(txn, viewer, &experiment.environment_id, WHAT).await?;
+    environment.require(Need::Admin, WHAT)?;
     check_attachments_editable(experiment.status)?;
-    Ok(attachment)
+    let metric = repo::metrics::live(txn, &attachment.metric_id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(WHAT))?;
+    Ok(AttachmentChange {
+        attachment,
+        environment,
+        experiment_name: experiment.name,
+        metric_name: metric.name,
+    })
 }

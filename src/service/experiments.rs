@@ -3,6 +3,7 @@
 use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{begin_write, repo, Db};
+use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::experiment::{
     apply_patch, check_deletable, ExperimentDraft, ExperimentPatch, ExperimentStatus,
@@ -13,6 +14,7 @@ use crate::domain::permission::Need;
 use crate::domain::DomainError;
 
 use super::access::{self, EnvironmentAccess};
+use super::{audit, App};
 
 const WHAT: &str = "experiment";
 
@@ -52,13 +54,13 @@ pub async fn attachments(db: &Db, experiment: &Experiment) -> DomainResult<Vec<E
 
 #[tracing::instrument(name = "experiments.create", skip_all, fields(viewer_id = %viewer.user_id(), environment = %environment_key))]
 pub async fn create(
-    db: &Db,
+    app: &App,
     viewer: &Viewer,
     environment_key: &str,
     feature_id: &str,
     draft: ExperimentDraft,
 ) -> DomainResult<Experiment> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(&app.db).await?;
     let environment = access::by_key(&txn, viewer, environment_key).await?;
     environment.require(Need::Admin, "environment")?;
     let feature = repo::tenancy::feature_by_id(&txn, feature_id)
@@ -70,38 +72,48 @@ pub async fn create(
     let new = NewExperiment::parse(draft, &feature.variants)?;
     let experiment =
         repo::experiments::insert(&txn, &environment.environment.id, &feature.id, &new).await?;
-    txn.commit().await?;
+    let record = audit_record::created(
+        &experiment,
+        format!("Experiment '{}' created", experiment.name),
+    );
+    audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(experiment)
 }
 
 #[tracing::instrument(name = "experiments.update", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id))]
 pub async fn update(
-    db: &Db,
+    app: &App,
     viewer: &Viewer,
     id: &str,
     patch: ExperimentPatch,
 ) -> DomainResult<Experiment> {
-    let txn = begin_write(db).await?;
-    let current = load_for_change(&txn, viewer, id).await?;
+    let txn = begin_write(&app.db).await?;
+    let (current, environment) = load_for_change(&txn, viewer, id).await?;
     let feature = repo::tenancy::feature_by_id(&txn, &current.feature_id)
         .await?
         .ok_or_else(|| DomainError::internal(format!("experiment {id} has no feature")))?;
     let next = apply_patch(&current, patch, &feature.variants)?;
     let saved = repo::experiments::save(&txn, &next).await?;
-    txn.commit().await?;
+    let record = audit_record::changed(
+        AuditAction::Updated,
+        &current,
+        &saved,
+        format!("Experiment '{}' updated", saved.name),
+    );
+    audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(saved)
 }
 
 /// Start, pause or complete. `started_at` is set on the first start, `ended_at` on completion.
 #[tracing::instrument(name = "experiments.transition", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id, ?transition))]
 pub async fn transition(
-    db: &Db,
+    app: &App,
     viewer: &Viewer,
     id: &str,
     transition: Transition,
 ) -> DomainResult<Experiment> {
-    let txn = begin_write(db).await?;
-    let current = load_for_change(&txn, viewer, id).await?;
+    let txn = begin_write(&app.db).await?;
+    let (current, environment) = load_for_change(&txn, viewer, id).await?;
     let status = current.status.apply(transition)?;
     let now = crate::db::now();
     let next = Experiment {
@@ -110,34 +122,49 @@ pub async fn transition(
             .started_at
             .or((status == ExperimentStatus::Running).then_some(now)),
         ended_at: (status == ExperimentStatus::Completed).then_some(now),
-        ..current
+        ..current.clone()
     };
     let saved = repo::experiments::save(&txn, &next).await?;
-    txn.commit().await?;
+    let (action, verb) = match transition {
+        Transition::Start => (AuditAction::Started, "started"),
+        Transition::Pause => (AuditAction::Paused, "paused"),
+        Transition::Complete => (AuditAction::Completed, "completed"),
+    };
+    let record = audit_record::changed(
+        action,
+        &current,
+        &saved,
+        format!("Experiment '{}' {verb}", saved.name),
+    );
+    audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(saved)
 }
 
 #[tracing::instrument(name = "experiments.delete", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id))]
-pub async fn delete(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Experiment> {
-    let txn = begin_write(db).await?;
-    let current = load_for_change(&txn, viewer, id).await?;
+pub async fn delete(app: &App, viewer: &Viewer, id: &str) -> DomainResult<Experiment> {
+    let txn = begin_write(&app.db).await?;
+    let (current, environment) = load_for_change(&txn, viewer, id).await?;
     check_deletable(current.status)?;
     let deleted = repo::experiments::soft_delete(&txn, &current).await?;
-    txn.commit().await?;
+    let record = audit_record::removed(
+        AuditAction::Deleted,
+        &current,
+        format!("Experiment '{}' deleted", current.name),
+    );
+    audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(deleted)
 }
 
-/// Loads and locks a live experiment the viewer administers.
+/// Loads and locks a live experiment the viewer administers, with its environment.
 async fn load_for_change(
     txn: &impl sea_orm::ConnectionTrait,
     viewer: &Viewer,
     id: &str,
-) -> DomainResult<Experiment> {
+) -> DomainResult<(Experiment, EnvironmentAccess)> {
     let experiment = repo::experiments::live_for_update(txn, id)
         .await?
         .ok_or_else(|| DomainError::not_found(WHAT))?;
-    access::by_id(txn, viewer, &experiment.environment_id, WHAT)
-        .await?
-        .require(Need::Admin, WHAT)?;
-    Ok(experiment)
+    let environment = access::by_id(txn, viewer, &experiment.environment_id, WHAT).await?;
+    environment.require(Need::Admin, WHAT)?;
+    Ok((experiment, environment))
 }

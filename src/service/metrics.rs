@@ -3,6 +3,7 @@
 use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{begin_write, repo, Db};
+use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::metric::{MetricDraft, NewMetric};
 use crate::domain::model::{ExperimentMetric, Metric};
@@ -10,6 +11,7 @@ use crate::domain::permission::Need;
 use crate::domain::DomainError;
 
 use super::access::{self, EnvironmentAccess};
+use super::{audit, App};
 
 const WHAT: &str = "metric";
 
@@ -41,30 +43,30 @@ pub async fn attachments(db: &Db, metric: &Metric) -> DomainResult<Vec<Experimen
 
 #[tracing::instrument(name = "metrics.create", skip_all, fields(viewer_id = %viewer.user_id(), environment = %environment_key))]
 pub async fn create(
-    db: &Db,
+    app: &App,
     viewer: &Viewer,
     environment_key: &str,
     draft: MetricDraft,
 ) -> DomainResult<Metric> {
-    let txn = begin_write(db).await?;
+    let txn = begin_write(&app.db).await?;
     let environment = access::by_key(&txn, viewer, environment_key).await?;
     environment.require(Need::Admin, "environment")?;
     let new = NewMetric::parse(draft)?;
     let metric = repo::metrics::insert(&txn, &environment.environment.id, &new).await?;
-    txn.commit().await?;
+    let record = audit_record::created(&metric, format!("Metric '{}' created", metric.name));
+    audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(metric)
 }
 
 /// Soft-deletes a metric that no live, not yet completed experiment uses.
 #[tracing::instrument(name = "metrics.delete", skip_all, fields(viewer_id = %viewer.user_id(), metric_id = %id))]
-pub async fn delete(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Metric> {
-    let txn = begin_write(db).await?;
+pub async fn delete(app: &App, viewer: &Viewer, id: &str) -> DomainResult<Metric> {
+    let txn = begin_write(&app.db).await?;
     let metric = repo::metrics::live_for_update(&txn, id)
         .await?
         .ok_or_else(|| DomainError::not_found(WHAT))?;
-    access::by_id(&txn, viewer, &metric.environment_id, WHAT)
-        .await?
-        .require(Need::Admin, WHAT)?;
+    let environment = access::by_id(&txn, viewer, &metric.environment_id, WHAT).await?;
+    environment.require(Need::Admin, WHAT)?;
     let in_use = repo::metrics::active_experiment_count(&txn, &metric.id).await?;
     if in_use > 0 {
         return Err(DomainError::Conflict(format!(
@@ -73,6 +75,11 @@ pub async fn delete(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Metric> 
         )));
     }
     let deleted = repo::metrics::soft_delete(&txn, &metric).await?;
-    txn.commit().await?;
+    let record = audit_record::removed(
+        AuditAction::Deleted,
+        &metric,
+        format!("Metric '{}' deleted", metric.name),
+    );
+    audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(deleted)
 }

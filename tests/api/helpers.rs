@@ -92,6 +92,7 @@ pub fn settings(database_url: &str) -> Settings {
     Settings {
         server: ServerSettings {
             listen: "127.0.0.1:0".into(),
+            ws_keepalive_seconds: 15,
         },
         database: DatabaseSettings {
             database_url: database_url.into(),

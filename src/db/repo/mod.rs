@@ -3,6 +3,7 @@
 //! (`SELECT … FOR UPDATE` on PostgreSQL; SQLite write transactions are already exclusive).
 
 pub mod attachments;
+pub mod audit;
 pub mod experiments;
 pub mod metrics;
 pub mod tenancy;

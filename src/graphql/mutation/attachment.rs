@@ -1,6 +1,6 @@
 use async_graphql::{Context, Object, ID};
 
-use crate::graphql::context::{db, viewer};
+use crate::graphql::context::{app, viewer};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::types::attachment::{
     AttachMetricInput, ExperimentMetric, UpdateExperimentMetricInput,
@@ -18,7 +18,7 @@ impl AttachmentMutation {
         ctx: &Context<'_>,
         input: AttachMetricInput,
     ) -> GqlResult<ExperimentMetric> {
-        let attachment = service::attachments::attach(db(ctx)?, viewer(ctx)?, input.into())
+        let attachment = service::attachments::attach(app(ctx)?, viewer(ctx)?, input.into())
             .await
             .gql()?;
         Ok(ExperimentMetric(attachment))
@@ -30,7 +30,7 @@ impl AttachmentMutation {
         id: ID,
         input: UpdateExperimentMetricInput,
     ) -> GqlResult<ExperimentMetric> {
-        let attachment = service::attachments::update(db(ctx)?, viewer(ctx)?, &id, input.into())
+        let attachment = service::attachments::update(app(ctx)?, viewer(ctx)?, &id, input.into())
             .await
             .gql()?;
         Ok(ExperimentMetric(attachment))
@@ -39,7 +39,7 @@ impl AttachmentMutation {
     /// Removes a metric from an experiment that is not completed; returns what was removed.
     async fn detach_metric(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ExperimentMetric> {
         Ok(ExperimentMetric(
-            service::attachments::detach(db(ctx)?, viewer(ctx)?, &id)
+            service::attachments::detach(app(ctx)?, viewer(ctx)?, &id)
                 .await
                 .gql()?,
         ))

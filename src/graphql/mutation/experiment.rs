@@ -1,7 +1,7 @@
 use async_graphql::{Context, Object, ID};
 
 use crate::domain::experiment::Transition;
-use crate::graphql::context::{db, viewer};
+use crate::graphql::context::{app, viewer};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::types::experiment::{CreateExperimentInput, Experiment, UpdateExperimentInput};
 use crate::service;
@@ -16,7 +16,7 @@ impl ExperimentMutation {
         id: ID,
         transition: Transition,
     ) -> GqlResult<Experiment> {
-        let experiment = service::experiments::transition(db(ctx)?, viewer(ctx)?, &id, transition)
+        let experiment = service::experiments::transition(app(ctx)?, viewer(ctx)?, &id, transition)
             .await
             .gql()?;
         Ok(Experiment(experiment))
@@ -34,7 +34,7 @@ impl ExperimentMutation {
     ) -> GqlResult<Experiment> {
         let (key, feature_id, draft) = input.into_parts();
         let experiment =
-            service::experiments::create(db(ctx)?, viewer(ctx)?, &key, &feature_id, draft)
+            service::experiments::create(app(ctx)?, viewer(ctx)?, &key, &feature_id, draft)
                 .await
                 .gql()?;
         Ok(Experiment(experiment))
@@ -46,7 +46,7 @@ impl ExperimentMutation {
         id: ID,
         input: UpdateExperimentInput,
     ) -> GqlResult<Experiment> {
-        let experiment = service::experiments::update(db(ctx)?, viewer(ctx)?, &id, input.into())
+        let experiment = service::experiments::update(app(ctx)?, viewer(ctx)?, &id, input.into())
             .await
             .gql()?;
         Ok(Experiment(experiment))
@@ -70,7 +70,7 @@ impl ExperimentMutation {
     /// Soft-deletes an experiment that is not running.
     async fn delete_experiment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Experiment> {
         Ok(Experiment(
-            service::experiments::delete(db(ctx)?, viewer(ctx)?, &id)
+            service::experiments::delete(app(ctx)?, viewer(ctx)?, &id)
                 .await
                 .gql()?,
         ))

@@ -1,6 +1,6 @@
 use async_graphql::{Context, Object, ID};
 
-use crate::graphql::context::{db, viewer};
+use crate::graphql::context::{app, viewer};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::types::metric::{CreateMetricInput, Metric};
 use crate::service;
@@ -17,7 +17,7 @@ impl MetricMutation {
         input: CreateMetricInput,
     ) -> GqlResult<Metric> {
         let key = input.environment_key.clone();
-        let metric = service::metrics::create(db(ctx)?, viewer(ctx)?, &key, input.into())
+        let metric = service::metrics::create(app(ctx)?, viewer(ctx)?, &key, input.into())
             .await
             .gql()?;
         Ok(Metric(metric))
@@ -26,7 +26,7 @@ impl MetricMutation {
     /// Soft-deletes a metric; `CONFLICT` while an experiment that is not completed uses it.
     async fn delete_metric(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Metric> {
         Ok(Metric(
-            service::metrics::delete(db(ctx)?, viewer(ctx)?, &id)
+            service::metrics::delete(app(ctx)?, viewer(ctx)?, &id)
                 .await
                 .gql()?,
         ))

@@ -3,14 +3,16 @@
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
+use super::audit::{audit_cursor, AuditAction, AuditLog, RelatedObjectType};
 use super::enums::ExperimentStatus;
 use super::experiment::Experiment;
 use super::feature::Feature;
 use super::metric::Metric;
+use crate::db::repo::audit::AuditFilter;
 use crate::domain::permission::Access;
 use crate::graphql::context::db;
 use crate::graphql::error::{GqlResult, IntoGql};
-use crate::graphql::pagination::{connection, page_request, Conn};
+use crate::graphql::pagination::{connection, connection_by, page_request, Conn};
 use crate::service;
 use crate::service::access::EnvironmentAccess;
 
@@ -92,6 +94,29 @@ impl Environment {
                 .await
                 .gql()?;
         Ok(connection(experiments, |e| &e.id, Experiment))
+    }
+
+    /// Audit entries of this environment, newest first, optionally filtered by the kind of object,
+    /// the action, or the actor's email. Needs view permission on the environment.
+    async fn audit_logs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        related_object_type: Option<RelatedObjectType>,
+        action: Option<AuditAction>,
+        actor: Option<String>,
+    ) -> GqlResult<Conn<AuditLog>> {
+        let page = page_request(ctx, first, after).gql()?;
+        let filter = AuditFilter {
+            object_type: related_object_type.map(Into::into),
+            action: action.map(Into::into),
+            actor_email: actor,
+        };
+        let entries = service::audit::list(db(ctx)?, &self.0, &filter, &page)
+            .await
+            .gql()?;
+        Ok(connection_by(entries, audit_cursor, AuditLog))
     }
 
     /// Features of this environment's project, newest first.

@@ -2,6 +2,7 @@
 //! into domain drafts with `From`, leaving every rule to `domain`.
 
 pub mod attachment;
+pub mod audit;
 pub mod definition;
 pub mod enums;
 pub mod environment;

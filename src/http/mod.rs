@@ -1,13 +1,17 @@
-//! The HTTP surface: `GET /graphql` serves GraphiQL, `POST /graphql` runs operations, `GET /health`
-//! answers when the database does.
+//! The HTTP surface on one path: `GET /graphql` serves GraphiQL, or upgrades to a WebSocket for
+//! subscriptions (`graphql-transport-ws` and the legacy `graphql-ws`, see `websocket`);
+//! `POST /graphql` runs queries and mutations; `GET /health` answers when the database does.
+
+mod websocket;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -21,17 +25,30 @@ pub struct AppState {
     pub schema: AppSchema,
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
+    /// How often idle WebSockets get a keepalive ping.
+    pub keepalive: Duration,
+    /// Cancelled on shutdown: WebSockets close with 1001.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphiql_or_websocket).post(graphql))
         .route("/health", get(health))
         .with_state(state)
 }
 
-async fn graphiql() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+async fn graphiql_or_websocket(State(state): State<AppState>, request: Request) -> Response {
+    if websocket::is_upgrade(request.headers()) {
+        return websocket::upgrade(state, request).await;
+    }
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .finish(),
+    )
+    .into_response()
 }
 
 async fn graphql(

@@ -1,0 +1,204 @@
+//! What an audit entry says about a change: its action, the object it concerns, a readable line and
+//! the fields before and after. Pure: `service::audit` stores what these functions build.
+
+use serde_json::{json, Map, Value};
+
+use super::model::{Experiment, ExperimentMetric, Metric};
+use super::string_enum::string_enum;
+
+string_enum! {
+    pub enum AuditAction {
+        Created = "CREATED", Updated = "UPDATED", Deleted = "DELETED", Started = "STARTED",
+        Paused = "PAUSED", Completed = "COMPLETED", Attached = "ATTACHED", Detached = "DETACHED",
+    }
+}
+
+string_enum! {
+    pub enum RelatedObjectType {
+        Metric = "METRIC", Experiment = "EXPERIMENT", ExperimentMetric = "EXPERIMENT_METRIC",
+    }
+}
+
+/// The part of an audit row that describes the change (the rest, who/where/when, is added when
+/// it is stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub action: AuditAction,
+    pub object_type: RelatedObjectType,
+    pub object_id: String,
+    pub log: String,
+    /// `{"before": {..}, "after": {..}}` with only the fields that changed, or `None`.
+    pub changes: Option<Value>,
+}
+
+/// The fields of an object worth recording.
+pub trait Audited {
+    const TYPE: RelatedObjectType;
+    fn id(&self) -> &str;
+    fn snapshot(&self) -> Value;
+}
+
+impl Audited for Metric {
+    const TYPE: RelatedObjectType = RelatedObjectType::Metric;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "metricType": self.metric_type.as_str(),
+            "aggregation": self.aggregation.as_str(),
+            "direction": self.direction.as_str(),
+            "definition": self.definition.to_stored(),
+        })
+    }
+}
+
+impl Audited for Experiment {
+    const TYPE: RelatedObjectType = RelatedObjectType::Experiment;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "name": self.name,
+            "hypothesis": self.hypothesis,
+            "status": self.status.as_str(),
+            "featureId": self.feature_id,
+            "exposureEvent": self.exposure_event,
+            "controlVariant": self.control_variant,
+            "startedAt": self.started_at,
+            "endedAt": self.ended_at,
+        })
+    }
+}
+
+impl Audited for ExperimentMetric {
+    const TYPE: RelatedObjectType = RelatedObjectType::ExperimentMetric;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "experimentId": self.experiment_id,
+            "metricId": self.metric_id,
+            "expectedDirection": self.expected_direction.as_str(),
+            "role": self.role.as_str(),
+        })
+    }
+}
+
+/// An object came into being.
+pub fn created<T: Audited>(object: &T, log: String) -> AuditRecord {
+    record(
+        AuditAction::Created,
+        object,
+        log,
+        None,
+        Some(object.snapshot()),
+    )
+}
+
+/// An object went away (soft-deleted, or an attachment removed).
+pub fn removed<T: Audited>(action: AuditAction, object: &T, log: String) -> AuditRecord {
+    record(action, object, log, Some(object.snapshot()), None)
+}
+
+/// An object changed from `before` to `after` (an update or a lifecycle transition).
+pub fn changed<T: Audited>(action: AuditAction, before: &T, after: &T, log: String) -> AuditRecord {
+    record(
+        action,
+        after,
+        log,
+        Some(before.snapshot()),
+        Some(after.snapshot()),
+    )
+}
+
+/// Like `created`, for an attachment (action ATTACHED).
+pub fn attached(attachment: &ExperimentMetric, log: String) -> AuditRecord {
+    record(
+        AuditAction::Attached,
+        attachment,
+        log,
+        None,
+        Some(attachment.snapshot()),
+    )
+}
+
+fn record<T: Audited>(
+    action: AuditAction,
+    object: &T,
+    log: String,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> AuditRecord {
+    AuditRecord {
+        action,
+        object_type: T::TYPE,
+        object_id: object.id().to_owned(),
+        log,
+        changes: diff(before, after),
+    }
+}
+
+/// Keeps only the fields that differ when both sides are present.
+fn diff(before: Option<Value>, after: Option<Value>) -> Option<Value> {
+    match (before, after) {
+        (None, None) => None,
+        (Some(Value::Object(b)), Some(Value::Object(a))) => {
+            let keys: Vec<&String> = b
+                .keys()
+                .chain(a.keys().filter(|k| !b.contains_key(*k)))
+                .collect();
+            let (mut before, mut after) = (Map::new(), Map::new());
+            for key in keys {
+                let (old, new) = (b.get(key), a.get(key));
+                if old != new {
+                    before.insert(key.clone(), old.cloned().unwrap_or(Value::Null));
+                    after.insert(key.clone(), new.cloned().unwrap_or(Value::Null));
+                }
+            }
+            Some(json!({"before": before, "after": after}))
+        }
+        (before, after) => {
+            let mut out = Map::new();
+            if let Some(b) = before {
+                out.insert("before".into(), b);
+            }
+            if let Some(a) = after {
+                out.insert("after".into(), a);
+            }
+            Some(Value::Object(out))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_record_only_the_fields_that_changed() {
+        let before = json!({"name": "a", "status": "CREATED", "same": 1});
+        let after = json!({"name": "b", "status": "CREATED", "same": 1});
+        assert_eq!(
+            diff(Some(before), Some(after)),
+            Some(json!({"before": {"name": "a"}, "after": {"name": "b"}}))
+        );
+    }
+
+    #[test]
+    fn creations_and_deletions_record_one_side() {
+        assert_eq!(
+            diff(None, Some(json!({"x": 1}))),
+            Some(json!({"after": {"x": 1}}))
+        );
+        assert_eq!(
+            diff(Some(json!({"x": 1})), None),
+            Some(json!({"before": {"x": 1}}))
+        );
+        assert_eq!(diff(None, None), None);
+    }
+}
