@@ -15,8 +15,11 @@ pub struct SubscriptionRoot;
 #[Subscription]
 impl SubscriptionRoot {
     /// Every audit entry committed in the environment, in commit order, exactly once. With
-    /// `after` (an `AuditLog.cursor`), first replays what was committed after it, then goes live.
-    /// Needs view permission on the environment (checked when the subscription starts).
+    /// `after` (an `AuditLog.cursor`, from this stream or from `auditLogs`), first replays what was
+    /// committed after it, then goes live with no gap. Without `after` the stream starts when the
+    /// server has processed the subscription, which no protocol acknowledges: to never miss an
+    /// entry, pass the cursor of the newest entry you have. Needs view permission on the
+    /// environment (checked when the subscription starts).
     async fn audit_log_created(
         &self,
         ctx: &Context<'_>,

@@ -127,6 +127,20 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     }
 }
 
+impl TestApp {
+    /// Another handle on a running app (for tasks that drive it concurrently).
+    pub fn handle(address: String, db: Db) -> TestApp {
+        TestApp {
+            address,
+            db,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
+    }
+}
+
 /// A signed HS256 token for `email`, valid for an hour.
 pub fn token(email: &str) -> String {
     let now = jsonwebtoken::get_current_timestamp();

@@ -5,11 +5,16 @@
 mod helpers;
 
 mod attachments;
+mod audit;
 mod auth;
 mod cli;
 mod experiments;
+mod js_client;
 mod metrics;
 mod migrations;
 mod pagination;
 mod permissions;
+mod replicas;
 mod schema;
+mod subscriptions;
+mod ws;

@@ -53,7 +53,8 @@ impl AuditLog {
     async fn cursor(&self) -> String {
         audit_cursor(&self.0)
     }
-    /// Commit order within the environment.
+    /// Increases with commit order within the environment (numbered across all environments, so
+    /// with gaps).
     async fn sequence(&self) -> String {
         self.0.sequence.to_string()
     }
