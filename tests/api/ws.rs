@@ -144,8 +144,11 @@ impl WsClient {
     /// The next subscription message (`next`/`data`, `error`, `complete`), skipping keepalives.
     /// Returns `None` when nothing arrives within `wait`.
     pub async fn message_within(&mut self, wait: Duration) -> Option<Value> {
+        // One deadline for the whole wait: keepalive pings must not extend it.
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            match self.frame_within(wait).await? {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.frame_within(left).await? {
                 Frame::Ping => continue,
                 Frame::Json(m) if m["type"] == "ka" || m["type"] == "ping" || m["type"] == "pong" => continue,
                 Frame::Json(m) => return Some(m),
