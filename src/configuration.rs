@@ -53,6 +53,10 @@ pub struct ServerSettings {
     /// Seconds between keepalive pings on idle WebSocket connections.
     #[arg(long, env = "LIFT_WS_KEEPALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub ws_keepalive_seconds: u64,
+    /// Audit entries buffered per environment for slow subscribers before they catch up from the
+    /// database instead.
+    #[arg(long, env = "LIFT_AUDIT_BUFFER", default_value_t = crate::events::BROADCAST_CAPACITY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub audit_buffer: usize,
 }
 
 /// Everything `lift serve` needs.

@@ -26,8 +26,8 @@ pub struct Application {
 
 /// The hub of live audit events, fed on PostgreSQL by `LISTEN` (commits of every replica) and
 /// everywhere by this process's own commits.
-fn audit_hub(db: &Db, shutdown: CancellationToken) -> AuditHub {
-    let hub = AuditHub::new(db.clone(), shutdown);
+fn audit_hub(db: &Db, capacity: usize, shutdown: CancellationToken) -> AuditHub {
+    let hub = AuditHub::new(db.clone(), capacity, shutdown);
     if db.get_database_backend() == DbBackend::Postgres {
         spawn_postgres_listener(db.get_postgres_connection_pool().clone(), hub.clone());
     }
@@ -44,12 +44,14 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let shutdown = CancellationToken::new();
+        let audit = audit_hub(&db, settings.server.audit_buffer, shutdown.clone());
         let app = App {
             db: db.clone(),
-            audit: audit_hub(&db, shutdown.clone()),
+            audit: audit.clone(),
         };
         let state = AppState {
             schema: build_schema(app),
+            audit,
             db,
             jwt: Arc::new(jwt),
             keepalive: Duration::from_secs(settings.server.ws_keepalive_seconds),

@@ -1,6 +1,7 @@
 //! `AuditHub`: per-environment tail readers and bounded broadcast channels.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use crate::db::{repo, Db};
 use crate::domain::model::AuditEntry;
 use crate::domain::DomainError;
 
-/// Entries buffered per environment for subscribers that are momentarily slow. A subscriber more
-/// than this far behind is told it lagged and catches up from the table instead.
+/// Default number of entries buffered per environment for subscribers that are momentarily slow
+/// (`LIFT_AUDIT_BUFFER`). A subscriber further behind is told it lagged and catches up from the
+/// table instead, so a slow subscriber costs memory bounded by this, never a lost event.
 pub const BROADCAST_CAPACITY: usize = 1024;
 /// Tails poll this often even without a wake-up, so a lost notification delays but never loses.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -26,8 +28,10 @@ pub struct AuditHub {
 
 struct Inner {
     db: Db,
+    capacity: usize,
     tails: Mutex<HashMap<String, Arc<Tail>>>,
     shutdown: CancellationToken,
+    catch_ups: AtomicU64,
 }
 
 struct Tail {
@@ -36,12 +40,14 @@ struct Tail {
 }
 
 impl AuditHub {
-    pub fn new(db: Db, shutdown: CancellationToken) -> Self {
+    pub fn new(db: Db, capacity: usize, shutdown: CancellationToken) -> Self {
         AuditHub {
             inner: Arc::new(Inner {
                 db,
+                capacity: capacity.max(1),
                 tails: Mutex::new(HashMap::new()),
                 shutdown,
+                catch_ups: AtomicU64::new(0),
             }),
         }
     }
@@ -78,7 +84,7 @@ impl AuditHub {
         // The tail starts from what is committed now, before the first receiver exists: anything
         // committed later is broadcast, anything earlier the subscriber reads from the table.
         let start = repo::audit::max_sequence(&self.inner.db, environment_id).await?;
-        let (sender, receiver) = broadcast::channel(BROADCAST_CAPACITY);
+        let (sender, receiver) = broadcast::channel(self.inner.capacity);
         let tail = Arc::new(Tail {
             sender,
             wake: Notify::new(),
@@ -93,9 +99,19 @@ impl AuditHub {
         Ok(receiver)
     }
 
-    /// How many environments currently have a tail (for tests and metrics).
+    /// How many environments currently have a tail.
     pub async fn active_tails(&self) -> usize {
         self.inner.tails.lock().await.len()
+    }
+
+    /// A subscriber fell behind the buffer and reads the gap from the table.
+    pub fn note_catch_up(&self) {
+        self.inner.catch_ups.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times subscribers have caught up from the table since start.
+    pub fn catch_ups(&self) -> u64 {
+        self.inner.catch_ups.load(Ordering::Relaxed)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP surface on one path: `GET /graphql` serves GraphiQL, or upgrades to a WebSocket for
 //! subscriptions (`graphql-transport-ws` and the legacy `graphql-ws`, see `websocket`);
-//! `POST /graphql` runs queries and mutations; `GET /health` answers when the database does.
+//! `POST /graphql` runs queries and mutations; `GET /health` answers when the database does;
+//! `GET /metrics` exposes counters in Prometheus' text format.
 
 mod websocket;
 
@@ -23,6 +24,7 @@ use crate::graphql::AppSchema;
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    pub audit: crate::events::AuditHub,
     pub db: Db,
     pub jwt: Arc<JwtKeys>,
     /// How often idle WebSockets get a keepalive ping.
@@ -35,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql_or_websocket).post(graphql))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -95,4 +98,19 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, "ok"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
+}
+
+/// Operational counters in Prometheus' text format.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = format!(
+        "# HELP lift_audit_tails Environments with live audit subscribers on this process.\n\
+         # TYPE lift_audit_tails gauge\n\
+         lift_audit_tails {}\n\
+         # HELP lift_audit_catch_ups_total Times a slow subscriber fell behind its buffer and read the gap from the database.\n\
+         # TYPE lift_audit_catch_ups_total counter\n\
+         lift_audit_catch_ups_total {}\n",
+        state.audit.active_tails().await,
+        state.audit.catch_ups()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

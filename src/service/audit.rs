@@ -94,6 +94,7 @@ pub async fn live(
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "audit subscriber lagged; catching up from the table");
+                    hub.note_catch_up();
                     catch_up = true;
                 }
                 Err(RecvError::Closed) => {

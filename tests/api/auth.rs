@@ -86,39 +86,39 @@ db_test!(every_bad_token_is_unauthenticated_with_a_reason, |app| {
     }
 });
 
-db_test!(issuer_and_audience_are_checked_when_configured, |app| {
-    drop(app);
-    let url = fresh_database(Backend::Sqlite).await;
-    let mut settings = settings(&url);
-    settings.auth.jwt_issuer = Some("https://issuer.test".into());
-    settings.auth.jwt_audience = Some("lift".into());
-    let app = spawn_app_with(settings).await;
-    app.world().await;
-    let user = users::ENV_VIEWER;
-    let claims =
-        |iss: &str, aud: &str| json!({"sub": user, "exp": now() + 3600, "iss": iss, "aud": aud});
-    let good = sign(
-        &claims("https://issuer.test", "lift"),
-        TEST_SECRET.as_bytes(),
-    );
-    let body = as_header(&app, Some(&format!("Bearer {good}"))).await;
-    assert_eq!(body["data"]["viewer"]["email"], user, "{body}");
-    for (iss, aud, reason) in [
-        ("https://evil.test", "lift", "issuer"),
-        ("https://issuer.test", "other", "audience"),
-    ] {
-        let bad = sign(&claims(iss, aud), TEST_SECRET.as_bytes());
-        let body = as_header(&app, Some(&format!("Bearer {bad}"))).await;
-        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
-        assert!(
-            body["errors"][0]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(reason),
-            "{body}"
+db_test_with!(
+    issuer_and_audience_are_checked_when_configured,
+    |settings| {
+        settings.auth.jwt_issuer = Some("https://issuer.test".into());
+        settings.auth.jwt_audience = Some("lift".into());
+    },
+    |app| {
+        app.world().await;
+        let user = users::ENV_VIEWER;
+        let claims = |iss: &str, aud: &str| json!({"sub": user, "exp": now() + 3600, "iss": iss, "aud": aud});
+        let good = sign(
+            &claims("https://issuer.test", "lift"),
+            TEST_SECRET.as_bytes(),
         );
+        let body = as_header(&app, Some(&format!("Bearer {good}"))).await;
+        assert_eq!(body["data"]["viewer"]["email"], user, "{body}");
+        for (iss, aud, reason) in [
+            ("https://evil.test", "lift", "issuer"),
+            ("https://issuer.test", "other", "audience"),
+        ] {
+            let bad = sign(&claims(iss, aud), TEST_SECRET.as_bytes());
+            let body = as_header(&app, Some(&format!("Bearer {bad}"))).await;
+            assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(reason),
+                "{body}"
+            );
+        }
     }
-});
+);
 
 fn base64_url(text: &str) -> String {
     use base64::Engine;

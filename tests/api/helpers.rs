@@ -41,6 +41,36 @@ macro_rules! db_test {
     };
 }
 
+/// Like `db_test!`, but the body first adjusts the server's `Settings` (`$settings`) on each backend.
+macro_rules! db_test_with {
+    ($name:ident, |$settings:ident| $tune:block, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::helpers::*;
+
+            async fn run(backend: Backend) {
+                let url = fresh_database(backend).await;
+                let mut $settings = settings(&url);
+                $tune
+                let $app = spawn_app_with($settings).await;
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 pub struct TestApp {
     pub address: String,
     pub db: Db,
@@ -49,7 +79,7 @@ pub struct TestApp {
 
 fn init_logs() {
     if std::env::var("TEST_LOG").is_ok() {
-        lift::telemetry::init("info,sqlx=warn");
+        lift::telemetry::init(&lift::configuration::log_filter());
     }
 }
 
@@ -93,6 +123,7 @@ pub fn settings(database_url: &str) -> Settings {
         server: ServerSettings {
             listen: "127.0.0.1:0".into(),
             ws_keepalive_seconds: 15,
+            audit_buffer: 1024,
         },
         database: DatabaseSettings {
             database_url: database_url.into(),

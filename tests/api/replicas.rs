@@ -36,7 +36,12 @@ async fn start(database_url: &str) -> (Server, String) {
     let address = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        if client.get(format!("{address}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("{address}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return (server, address);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -70,9 +75,14 @@ async fn a_mutation_on_one_process_reaches_a_subscriber_on_another() {
         a.metric(ENV, &format!("from A {i}")).await;
     }
     let events = on_b.events("b", 5).await;
-    let logs: Vec<&str> = events.iter().map(|e| e["log"].as_str().unwrap_or_default()).collect();
+    let logs: Vec<&str> = events
+        .iter()
+        .map(|e| e["log"].as_str().unwrap_or_default())
+        .collect();
     assert_eq!(
         logs,
-        (0..5).map(|i| format!("Metric 'from A {i}' created")).collect::<Vec<_>>()
+        (0..5)
+            .map(|i| format!("Metric 'from A {i}' created"))
+            .collect::<Vec<_>>()
     );
 }

@@ -63,23 +63,32 @@ impl WsClient {
     pub async fn init(http_address: &str, protocol: Protocol, payload: Value) -> Init {
         let url = format!("{}/graphql", http_address.replacen("http", "ws", 1));
         let mut request = url.into_client_request().expect("ws request");
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", protocol.name().parse().expect("header"));
-        let (socket, response) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
-            .await
-            .expect("connect in time")
-            .expect("websocket handshake");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            protocol.name().parse().expect("header"),
+        );
+        let (socket, response) =
+            tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+                .await
+                .expect("connect in time")
+                .expect("websocket handshake");
         assert_eq!(
-            response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()),
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
             Some(protocol.name())
         );
         let mut client = WsClient { socket, protocol };
-        client.send(json!({"type": "connection_init", "payload": payload})).await;
+        client
+            .send(json!({"type": "connection_init", "payload": payload}))
+            .await;
         loop {
             match client.frame().await {
                 Frame::Json(m) if m["type"] == "connection_ack" => return Init::Acked(client),
-                Frame::Json(m) if m["type"] == "connection_error" => return Init::Error(m["payload"].clone()),
+                Frame::Json(m) if m["type"] == "connection_error" => {
+                    return Init::Error(m["payload"].clone())
+                }
                 Frame::Json(m) if m["type"] == "ka" => continue,
                 Frame::Ping => continue,
                 Frame::Closed(code, reason) => return Init::Closed(code, reason),
@@ -119,7 +128,9 @@ impl WsClient {
                 Ok(Some(Ok(m))) => m,
             };
             return Some(match message {
-                Message::Text(text) => Frame::Json(serde_json::from_str(&text).expect("JSON message")),
+                Message::Text(text) => {
+                    Frame::Json(serde_json::from_str(&text).expect("JSON message"))
+                }
                 Message::Ping(_) => Frame::Ping,
                 Message::Close(frame) => match frame {
                     Some(f) => Frame::Closed(f.code.into(), f.reason.to_string()),
@@ -150,7 +161,11 @@ impl WsClient {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.frame_within(left).await? {
                 Frame::Ping => continue,
-                Frame::Json(m) if m["type"] == "ka" || m["type"] == "ping" || m["type"] == "pong" => continue,
+                Frame::Json(m)
+                    if m["type"] == "ka" || m["type"] == "ping" || m["type"] == "pong" =>
+                {
+                    continue
+                }
                 Frame::Json(m) => return Some(m),
                 Frame::Closed(code, reason) => panic!("socket closed ({code}): {reason}"),
             }
@@ -188,6 +203,11 @@ impl WsClient {
 pub fn sequences(events: &[Value]) -> Vec<i64> {
     events
         .iter()
-        .map(|e| e["sequence"].as_str().and_then(|s| s.parse().ok()).expect("sequence"))
+        .map(|e| {
+            e["sequence"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("sequence")
+        })
         .collect()
 }
