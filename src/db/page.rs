@@ -26,7 +26,29 @@ pub struct Page<T> {
     pub total_count: Option<u64>,
 }
 
+impl PageRequest {
+    /// Rows to fetch: one more than the page, to learn whether another page follows.
+    pub fn overfetch(&self) -> u64 {
+        self.first + 1
+    }
+}
+
 impl<T> Page<T> {
+    /// A page from rows fetched with `request.overfetch()`.
+    pub fn from_overfetched(
+        mut items: Vec<T>,
+        request: &PageRequest,
+        total_count: Option<u64>,
+    ) -> Self {
+        let has_next_page = items.len() as u64 > request.first;
+        items.truncate(request.first as usize);
+        Page {
+            items,
+            has_next_page,
+            total_count,
+        }
+    }
+
     pub fn try_map<U>(
         self,
         f: impl FnMut(T) -> Result<U, DomainError>,
@@ -59,16 +81,10 @@ where
     if let Some(after) = &request.after {
         page = page.filter(id.lt(after.clone()));
     }
-    let mut items = page
+    let items = page
         .order_by_desc(id)
-        .limit(request.first + 1)
+        .limit(request.overfetch())
         .all(db)
         .await?;
-    let has_next_page = items.len() as u64 > request.first;
-    items.truncate(request.first as usize);
-    Ok(Page {
-        items,
-        has_next_page,
-        total_count,
-    })
+    Ok(Page::from_overfetched(items, request, total_count))
 }

@@ -124,15 +124,9 @@ pub async fn page(
         (audit_log::Entity, audit_log::Column::Sequence),
         Order::Desc,
     )
-    .limit(request.first + 1);
-    let mut items = fetch(db, &page).await?;
-    let has_next_page = items.len() as u64 > request.first;
-    items.truncate(request.first as usize);
-    Ok(Page {
-        items,
-        has_next_page,
-        total_count,
-    })
+    .limit(request.overfetch());
+    let items = fetch(db, &page).await?;
+    Ok(Page::from_overfetched(items, request, total_count))
 }
 
 /// Up to `limit` entries of an environment committed after `sequence`, oldest first.
