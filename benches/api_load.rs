@@ -162,6 +162,7 @@ async fn run_backend(backend: &str, requests: usize, concurrency: usize) {
         server: ServerSettings {
             listen: "127.0.0.1:0".into(),
             ws_keepalive_seconds: 15,
+            audit_buffer: 1024,
         },
         database: DatabaseSettings {
             database_url: url.clone(),

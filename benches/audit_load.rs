@@ -16,6 +16,8 @@
 //! Exit status: 0 when clean; 1 when an event was lost, duplicated or foreign to the environment;
 //! 3 when delivery was exact but mutations failed, a subscriber could not connect or stay
 //! connected, or the server exited; 2 when the script itself failed.
+//! The server inherits this process's environment, so `LIFT_*` settings (e.g. `LIFT_AUDIT_BUFFER`)
+//! reach it.
 //! PostgreSQL is `LIFT_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
 //! the script creates its own database there and drops it at the end.
 //!
@@ -61,7 +63,7 @@ const CREATE_METRIC: &str = "mutation($i: CreateMetricInput!) { createMetric(inp
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
 const BARRIER_ATTEMPTS: usize = 30;
-const BARRIER_WAIT: Duration = Duration::from_secs(2);
+const BARRIER_WAIT: Duration = Duration::from_secs(5);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connection errors printed in full (the rest are counted).
 const ERRORS_SHOWN: usize = 5;
@@ -894,6 +896,24 @@ async fn run(config: &Config, dir: PathBuf, url: String) -> i32 {
     let cpu_end = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
     let rss_end = rss_bytes(pid).unwrap_or(0);
     let server_exit = server.exited();
+    // Counters the server exposes (e.g. catch-ups of subscribers that fell behind the buffer).
+    let server_metrics: Vec<String> = match http
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => r
+            .text()
+            .await
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
     stop.cancel();
 
     let mut outcomes = Vec::with_capacity(n);
@@ -1048,6 +1068,9 @@ async fn run(config: &Config, dir: PathBuf, url: String) -> i32 {
         "wall time             {:.1} s",
         wall.elapsed().as_secs_f64()
     );
+    for line in &server_metrics {
+        println!("server /metrics       {line}");
+    }
     if !barrier_errors.is_empty() {
         println!("barrier errors        {barrier_errors:?}");
     }

@@ -9,6 +9,8 @@ use sea_orm::{
 
 pub type Db = DatabaseConnection;
 
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Connects to `url`. For SQLite, the parent directory of the file is created, the journal is put
 /// in WAL mode (readers never wait for the writer) and the pool is kept small: SQLite has one writer.
 pub async fn connect(url: &str) -> anyhow::Result<Db> {
@@ -25,7 +27,13 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
                 }
             }
         }
-        options.max_connections(4).min_connections(1);
+        // A writer waits for the write lock instead of failing with "database is locked": under
+        // heavy fan-out load the lock holder can be descheduled for seconds (measured: 5 s, the
+        // driver's default, was too short at 10,000 subscribers).
+        options
+            .max_connections(4)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| o.busy_timeout(SQLITE_BUSY_TIMEOUT));
     } else {
         options.max_connections(20).min_connections(1);
     }

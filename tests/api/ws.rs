@@ -32,7 +32,7 @@ impl Protocol {
 /// What the server did with `connection_init`.
 #[derive(Debug)]
 pub enum Init {
-    Acked(WsClient),
+    Acked(Box<WsClient>),
     /// Legacy protocol: a `connection_error` message (its payload).
     Error(Value),
     /// The server closed the socket with this code and reason.
@@ -85,7 +85,9 @@ impl WsClient {
             .await;
         loop {
             match client.frame().await {
-                Frame::Json(m) if m["type"] == "connection_ack" => return Init::Acked(client),
+                Frame::Json(m) if m["type"] == "connection_ack" => {
+                    return Init::Acked(Box::new(client))
+                }
                 Frame::Json(m) if m["type"] == "connection_error" => {
                     return Init::Error(m["payload"].clone())
                 }
@@ -101,7 +103,7 @@ impl WsClient {
     pub async fn connect(http_address: &str, protocol: Protocol, email: &str) -> WsClient {
         let payload = json!({"Authorization": format!("Bearer {}", crate::helpers::token(email))});
         match Self::init(http_address, protocol, payload).await {
-            Init::Acked(client) => client,
+            Init::Acked(client) => *client,
             other => panic!("connection refused: {other:?}"),
         }
     }
