@@ -42,3 +42,24 @@ fn only_the_scope_module_calls_entity_find() {
         "bare Entity::find() outside db/scope.rs: {offenders:?}"
     );
 }
+
+/// Every mutation ends with `service::audit::commit`, which writes its audit row in the same
+/// transaction: no other use-case may commit a transaction itself.
+#[test]
+fn only_the_audit_commit_commits_use_case_transactions() {
+    let service = concat!(env!("CARGO_MANIFEST_DIR"), "/src/service");
+    let mut offenders = Vec::new();
+    for entry in std::fs::read_dir(service).expect("read src/service") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("audit.rs") {
+            let text = std::fs::read_to_string(&path).expect("read file");
+            if text.contains(".commit()") {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "commits without an audit row: {offenders:?}"
+    );
+}
