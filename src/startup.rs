@@ -43,19 +43,15 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
-        let shutdown = CancellationToken::new();
-        let audit = audit_hub(&db, settings.server.audit_buffer, shutdown.clone());
         let app = App {
             db: db.clone(),
-            audit: audit.clone(),
+            audit: audit_hub(&db, settings.server.audit_buffer, CancellationToken::new()),
         };
         let state = AppState {
-            schema: build_schema(app),
-            audit,
-            db,
+            schema: build_schema(app.clone()),
+            app,
             jwt: Arc::new(jwt),
             keepalive: Duration::from_secs(settings.server.ws_keepalive_seconds),
-            shutdown,
         };
         Ok(Application { listener, state })
     }
@@ -70,7 +66,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "lift is listening; GraphiQL at /graphql");
-        let token = self.state.shutdown.clone();
+        let token = self.state.app.audit.shutdown().clone();
         axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -17,20 +17,18 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::auth::{authenticate, JwtKeys};
-use crate::db::Db;
 use crate::domain::DomainError;
 use crate::graphql::AppSchema;
+use crate::service::App;
 
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
-    pub audit: crate::events::AuditHub,
-    pub db: Db,
+    /// The database and the audit hub (whose shutdown token also closes WebSockets).
+    pub app: App,
     pub jwt: Arc<JwtKeys>,
     /// How often idle WebSockets get a keepalive ping.
     pub keepalive: Duration,
-    /// Cancelled on shutdown: WebSockets close with 1001.
-    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -63,7 +61,7 @@ async fn graphql(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let request = request.into_inner();
-    match authenticate(&state.db, &state.jwt, header).await {
+    match authenticate(&state.app.db, &state.jwt, header).await {
         Ok(auth) => {
             let mut response = state.schema.execute(request.data(auth)).await;
             for error in &mut response.errors {
@@ -94,7 +92,7 @@ fn coded_as_bad_input(error: &mut async_graphql::ServerError) {
 }
 
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    match state.db.ping().await {
+    match state.app.db.ping().await {
         Ok(()) => (StatusCode::OK, "ok"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
@@ -109,8 +107,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          # HELP lift_audit_catch_ups_total Times a slow subscriber fell behind its buffer and read the gap from the database.\n\
          # TYPE lift_audit_catch_ups_total counter\n\
          lift_audit_catch_ups_total {}\n",
-        state.audit.active_tails().await,
-        state.audit.catch_ups()
+        state.app.audit.active_tails().await,
+        state.app.audit.catch_ups()
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

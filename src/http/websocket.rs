@@ -92,7 +92,7 @@ async fn serve(
         let (state, refused) = (state.clone(), refused.clone());
         move |payload: serde_json::Value| async move {
             let header = authorization(&payload);
-            let reason = match authenticate(&state.db, &state.jwt, header.as_deref()).await {
+            let reason = match authenticate(&state.app.db, &state.jwt, header.as_deref()).await {
                 Ok(Authentication::Viewer(viewer)) => {
                     let mut data = Data::default();
                     data.insert(Authentication::Viewer(viewer));
@@ -153,7 +153,7 @@ async fn serve(
                     }
                     Message::Ping(Default::default())
                 }
-                _ = state.shutdown.cancelled() => {
+                _ = state.app.audit.shutdown().cancelled() => {
                     let _ = socket_sink
                         .send(Message::Close(Some(CloseFrame { code: CLOSE_GOING_AWAY, reason: "server shutting down".into() })))
                         .await;
