@@ -8,25 +8,17 @@
 //! PostgreSQL is `LIFT_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
 //! the script creates and drops its own database there. Every loop is bounded by request count.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lift::admin::{self, AdminCommand};
-use lift::auth::JwtKeys;
-use lift::configuration::{AuthSettings, DatabaseSettings, ServerSettings, Settings};
+use common::{env_or, LoadDatabase};
+use lift::configuration::{DatabaseSettings, ServerSettings, Settings};
 use lift::startup::Application;
-use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
-const SECRET: &str = "lift-load-secret-that-is-long-enough-0123456789";
 const ADMIN: &str = "load-admin@example.com";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Target {
     url: String,
@@ -65,10 +57,10 @@ impl Report {
     fn print(&mut self, backend: &str) {
         self.latencies.sort();
         let pct = |p: f64| {
-            let i = ((self.latencies.len() as f64 * p).ceil() as usize)
-                .clamp(1, self.latencies.len())
-                - 1;
-            self.latencies[i].as_secs_f64() * 1e3
+            common::quantile(&self.latencies, p)
+                .expect("at least one request")
+                .as_secs_f64()
+                * 1e3
         };
         println!(
             "{backend:<9} {:<26} {:>6} req  {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
@@ -133,31 +125,20 @@ where
     report
 }
 
-async fn database_url(backend: &str) -> (String, Option<String>) {
+/// A fresh database: SQLite in a new temporary directory, or a new PostgreSQL database.
+async fn database(backend: &str) -> LoadDatabase {
     let name = format!("lift_load_{}", uuid::Uuid::now_v7().simple());
     if backend == "sqlite" {
         let dir = std::env::temp_dir().join("lift-load").join(&name);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        return (format!("sqlite://{}/lift.db?mode=rwc", dir.display()), None);
+        return LoadDatabase::sqlite(&dir);
     }
-    let admin_url = std::env::var("LIFT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let admin = sea_orm::Database::connect(&admin_url)
-        .await
-        .expect("PostgreSQL reachable");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create db");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .unwrap_or(admin_url);
-    (format!("{base}/{name}"), Some(name))
+    LoadDatabase::postgres(name).await
 }
 
 async fn run_backend(backend: &str, requests: usize, concurrency: usize) {
-    let (url, pg_name) = database_url(backend).await;
+    let database = database(backend).await;
+    let url = database.url.clone();
     let settings = Settings {
         server: ServerSettings {
             listen: "127.0.0.1:0".into(),
@@ -167,68 +148,17 @@ async fn run_backend(backend: &str, requests: usize, concurrency: usize) {
         database: DatabaseSettings {
             database_url: url.clone(),
         },
-        auth: AuthSettings {
-            jwt_secret: Some(SECRET.into()),
-            ..Default::default()
-        },
+        auth: common::auth_settings(),
     };
     let app = Application::build(&settings).await.expect("app");
     let address = format!("http://{}/graphql", app.local_addr().expect("addr"));
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
     let db = lift::db::connect(&url).await.expect("db");
-    let org = admin::run(
-        &db,
-        AdminCommand::CreateOrganisation {
-            name: "Load".into(),
-            experimentation_enabled: true,
-        },
-    )
-    .await
-    .expect("org");
-    let project = admin::run(
-        &db,
-        AdminCommand::CreateProject {
-            organisation: org.clone(),
-            name: "p".into(),
-        },
-    )
-    .await
-    .expect("project");
-    admin::run(
-        &db,
-        AdminCommand::CreateEnvironment {
-            project,
-            name: "load".into(),
-            key: "load".into(),
-        },
-    )
-    .await
-    .expect("env");
-    admin::run(
-        &db,
-        AdminCommand::CreateUser {
-            email: ADMIN.into(),
-            name: "Load".into(),
-        },
-    )
-    .await
-    .expect("user");
-    admin::run(
-        &db,
-        AdminCommand::GrantOrganisation {
-            organisation: org,
-            email: ADMIN.into(),
-            role: "admin".into(),
-        },
-    )
-    .await
-    .expect("grant");
-
-    let keys = JwtKeys::from_settings(&settings.auth, &url).expect("keys");
+    common::seed(&db, "Load", ADMIN).await;
     let target = Arc::new(Target {
         url: address,
-        token: keys.issue(ADMIN, Duration::from_secs(3600)).expect("token"),
+        token: common::issue_token(&url, ADMIN, Duration::from_secs(3600)),
         client: reqwest::Client::builder()
             .pool_max_idle_per_host(concurrency)
             .build()
@@ -285,15 +215,8 @@ async fn run_backend(backend: &str, requests: usize, concurrency: usize) {
     report.print(backend);
 
     db.close().await.ok();
-    if let Some(name) = pg_name {
-        let admin_url = std::env::var("LIFT_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        if let Ok(admin) = sea_orm::Database::connect(&admin_url).await {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        }
-    }
+    // Best effort: a database that cannot be dropped is left behind without a message.
+    let _ = database.drop_database().await;
 }
 
 fn main() {
