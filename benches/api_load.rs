@@ -149,6 +149,8 @@ async fn run_backend(backend: &str, requests: usize, concurrency: usize) {
             database_url: url.clone(),
         },
         auth: common::auth_settings(),
+        clickhouse: Default::default(),
+        results: Default::default(),
     };
     let app = Application::build(&settings).await.expect("app");
     let address = format!("http://{}/graphql", app.local_addr().expect("addr"));

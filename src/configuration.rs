@@ -59,6 +59,98 @@ pub struct ServerSettings {
     pub audit_buffer: usize,
 }
 
+/// How lift sends queries to ClickHouse.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClickHouseCompression {
+    /// LZ4 blocks, as real ClickHouse servers expect (the default).
+    Lz4,
+    /// Plain bodies: for the project's local engine (`scripts/clickhouse-local`).
+    None,
+}
+
+/// The server-wide ClickHouse: the default warehouse of every environment that has no
+/// `WarehouseConnection` of its own, and where `lift clickhouse init` and `lift demo` write.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ClickHouseSettings {
+    /// ClickHouse HTTP interface, e.g. `http://127.0.0.1:8123`. Unset: environments need their own
+    /// warehouse connection.
+    #[arg(long, env = "LIFT_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+    #[arg(long, env = "LIFT_CLICKHOUSE_USER", default_value = "default")]
+    pub clickhouse_user: String,
+    #[arg(
+        long,
+        env = "LIFT_CLICKHOUSE_PASSWORD",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub clickhouse_password: String,
+    #[arg(long, env = "LIFT_CLICKHOUSE_DATABASE", default_value = "default")]
+    pub clickhouse_database: String,
+    /// The events table.
+    #[arg(long, env = "LIFT_CLICKHOUSE_TABLE", default_value = "events")]
+    pub clickhouse_table: String,
+    #[arg(long, env = "LIFT_CLICKHOUSE_COMPRESSION", value_enum, default_value_t = ClickHouseCompression::Lz4)]
+    pub clickhouse_compression: ClickHouseCompression,
+    /// Seconds a results query may run (sent as `max_execution_time`; lift also stops waiting).
+    #[arg(long, env = "LIFT_CLICKHOUSE_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub clickhouse_timeout_seconds: u64,
+    /// Memory a results query may use on the server (`max_memory_usage`, bytes).
+    #[arg(
+        long,
+        env = "LIFT_CLICKHOUSE_MAX_MEMORY_BYTES",
+        default_value_t = 4_000_000_000
+    )]
+    pub clickhouse_max_memory_bytes: u64,
+}
+
+impl Default for ClickHouseSettings {
+    fn default() -> Self {
+        ClickHouseSettings {
+            clickhouse_url: None,
+            clickhouse_user: "default".into(),
+            clickhouse_password: String::new(),
+            clickhouse_database: "default".into(),
+            clickhouse_table: "events".into(),
+            clickhouse_compression: ClickHouseCompression::Lz4,
+            clickhouse_timeout_seconds: 30,
+            clickhouse_max_memory_bytes: 4_000_000_000,
+        }
+    }
+}
+
+/// How results are judged.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ResultsSettings {
+    /// Significance level of every test.
+    #[arg(long, env = "LIFT_RESULTS_ALPHA", default_value_t = 0.05)]
+    pub results_alpha: f64,
+    /// Fewer identities than this in either arm: NOT_ENOUGH_DATA.
+    #[arg(long, env = "LIFT_RESULTS_MIN_IDENTITIES", default_value_t = 50)]
+    pub results_min_identities: u64,
+    /// Fewer conversions than this in either arm of a conversion metric: NOT_ENOUGH_DATA.
+    #[arg(long, env = "LIFT_RESULTS_MIN_CONVERSIONS", default_value_t = 5)]
+    pub results_min_conversions: u64,
+    /// Seconds between two `refreshResults` of one experiment.
+    #[arg(
+        long,
+        env = "LIFT_RESULTS_REFRESH_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub results_refresh_interval_seconds: u64,
+}
+
+impl Default for ResultsSettings {
+    fn default() -> Self {
+        ResultsSettings {
+            results_alpha: 0.05,
+            results_min_identities: 50,
+            results_min_conversions: 5,
+            results_refresh_interval_seconds: 60,
+        }
+    }
+}
+
 /// Everything `lift serve` needs.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Settings {
@@ -68,6 +160,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     #[command(flatten)]
     pub auth: AuthSettings,
+    #[command(flatten)]
+    pub clickhouse: ClickHouseSettings,
+    #[command(flatten)]
+    pub results: ResultsSettings,
 }
 
 /// The tracing filter: `RUST_LOG` when set, else `info` with sqlx quietened.

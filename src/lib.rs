@@ -10,16 +10,23 @@
 //! - [`db`]             SeaORM entities, soft-delete scopes, repositories, pagination;
 //! - [`service`]        one function per use-case: authorize → rules → repo, in a transaction;
 //! - [`graphql`]        the API boundary: schema, input/output types, error codes;
-//! - [`admin`]          `lift admin …` and `lift demo` seeding.
+//! - [`sql`]            PURE ClickHouse compiler: results scope → parameterised SQL;
+//! - [`stats`]          PURE statistics over sufficient statistics (Welch t, delta method, SRM);
+//! - [`warehouse`]      the only ClickHouse client: runs compiled SQL, loads events;
+//! - [`admin`]          `lift admin …`, `lift demo` and `lift clickhouse init`.
 
 pub mod admin;
 pub mod auth;
 pub mod configuration;
 pub mod db;
+pub mod demo_events;
 pub mod domain;
 pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod service;
+pub mod sql;
 pub mod startup;
+pub mod stats;
 pub mod telemetry;
+pub mod warehouse;

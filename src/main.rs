@@ -6,9 +6,12 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use lift::admin::{self, AdminCommand};
 use lift::auth::JwtKeys;
-use lift::configuration::{log_filter, AuthSettings, DatabaseSettings, Settings};
-use lift::startup::{connect_and_migrate, shutdown_signal, Application};
-use lift::{graphql, telemetry};
+use lift::configuration::{
+    log_filter, AuthSettings, ClickHouseSettings, DatabaseSettings, Settings,
+};
+use lift::startup::{connect_and_migrate, default_warehouse, shutdown_signal, Application};
+use lift::warehouse::{Warehouse, WarehouseOptions};
+use lift::{demo_events, graphql, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -51,13 +54,39 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
-    /// Seed a demo organisation (idempotent) and print a token for each demo user.
+    /// Seed a demo organisation (idempotent) and print a token for each demo user; with
+    /// `LIFT_CLICKHOUSE_URL`, also load the demo experiment's events (once).
     Demo {
         #[command(flatten)]
         database: DatabaseSettings,
         #[command(flatten)]
         auth: AuthSettings,
+        #[command(flatten)]
+        clickhouse: ClickHouseSettings,
     },
+    /// ClickHouse tasks.
+    Clickhouse {
+        #[command(subcommand)]
+        command: ClickhouseCommand,
+        #[command(flatten)]
+        clickhouse: ClickHouseSettings,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClickhouseCommand {
+    /// Create the database and the events table (`LIFT_CLICKHOUSE_*`) when they do not exist.
+    Init,
+}
+
+/// The server-wide warehouse from the settings, or an error saying how to configure one.
+fn warehouse(settings: &ClickHouseSettings) -> anyhow::Result<Warehouse> {
+    let target = default_warehouse(settings)?
+        .ok_or_else(|| anyhow::anyhow!("set LIFT_CLICKHOUSE_URL (or --clickhouse-url)"))?;
+    Ok(Warehouse::new(
+        &target,
+        &WarehouseOptions::from_settings(settings),
+    ))
 }
 
 fn parse_ttl(text: &str) -> Result<Duration, String> {
@@ -139,10 +168,37 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", admin::run(&db, command).await?);
             Ok(())
         }
-        Command::Demo { database, auth } => {
+        Command::Clickhouse {
+            command: ClickhouseCommand::Init,
+            clickhouse,
+        } => {
+            warehouse(&clickhouse)?.init_events_table().await?;
+            println!(
+                "events table {}.{} is ready",
+                clickhouse.clickhouse_database, clickhouse.clickhouse_table
+            );
+            Ok(())
+        }
+        Command::Demo {
+            database,
+            auth,
+            clickhouse,
+        } => {
             let db = connect_and_migrate(&database.database_url).await?;
             let jwt = JwtKeys::from_settings(&auth, &database.database_url)?;
             let users = admin::seed_demo(&db).await?;
+            if clickhouse.clickhouse_url.is_some() {
+                let start = admin::demo_experiment_start(&db)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("the demo experiment has not started"))?;
+                let written =
+                    demo_events::load(&warehouse(&clickhouse)?, admin::DEMO_ENVIRONMENT_KEY, start)
+                        .await?;
+                match written {
+                    0 => println!("Demo events are already loaded."),
+                    n => println!("Loaded {n} demo events into ClickHouse."),
+                }
+            }
             println!(
                 "Demo environment `{}` is ready. Tokens (valid 24h):",
                 admin::DEMO_ENVIRONMENT_KEY

@@ -12,12 +12,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::JwtKeys;
-use crate::configuration::Settings;
+use crate::configuration::{ClickHouseSettings, Settings};
 use crate::db::{self, Db};
+use crate::domain::warehouse::{WarehouseDraft, WarehouseTarget};
 use crate::events::{spawn_postgres_listener, AuditHub};
 use crate::graphql::build_schema;
 use crate::http::{router, AppState};
 use crate::service::App;
+use crate::warehouse::WarehouseOptions;
 
 pub struct Application {
     listener: TcpListener,
@@ -34,6 +36,23 @@ fn audit_hub(db: &Db, capacity: usize, shutdown: CancellationToken) -> AuditHub 
     hub
 }
 
+/// The server-wide ClickHouse target, checked like a connection created through the API.
+pub fn default_warehouse(settings: &ClickHouseSettings) -> anyhow::Result<Option<WarehouseTarget>> {
+    let Some(url) = &settings.clickhouse_url else {
+        return Ok(None);
+    };
+    let draft = WarehouseDraft {
+        url: url.clone(),
+        database: Some(settings.clickhouse_database.clone()),
+        table: Some(settings.clickhouse_table.clone()),
+        user: Some(settings.clickhouse_user.clone()),
+        password: Some(settings.clickhouse_password.clone()),
+    };
+    WarehouseTarget::parse(draft)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("LIFT_CLICKHOUSE_* settings: {e}"))
+}
+
 impl Application {
     /// Connects to the database, applies pending migrations, prepares JWT keys and binds the
     /// listener (port 0 picks a free port; see `local_addr`).
@@ -46,6 +65,9 @@ impl Application {
         let app = App {
             db: db.clone(),
             audit: audit_hub(&db, settings.server.audit_buffer, CancellationToken::new()),
+            warehouse_options: WarehouseOptions::from_settings(&settings.clickhouse),
+            default_warehouse: default_warehouse(&settings.clickhouse)?,
+            results: settings.results.clone(),
         };
         let state = AppState {
             schema: build_schema(app.clone()),

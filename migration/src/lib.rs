@@ -6,12 +6,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_core_tables;
+mod m20261124_000002_create_warehouse_connections;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_core_tables::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_core_tables::Migration),
+            Box::new(m20261124_000002_create_warehouse_connections::Migration),
+        ]
     }
 }

@@ -80,6 +80,7 @@ impl TryFrom<experiment::Model> for Experiment {
     fn try_from(m: experiment::Model) -> Result<Self, DomainError> {
         Ok(Experiment {
             status: parse("experiments", &m.id, &m.status)?,
+            multiple_exposure_handling: parse("experiments", &m.id, &m.multiple_exposure_handling)?,
             id: m.id,
             environment_id: m.environment_id,
             feature_id: m.feature_id,

@@ -4,7 +4,9 @@
 use serde_json::{json, Map, Value};
 
 use super::model::{Experiment, ExperimentMetric, Metric};
+use super::results::SnapshotRef;
 use super::string_enum::string_enum;
+use super::warehouse::WarehouseConnection;
 
 string_enum! {
     pub enum AuditAction {
@@ -16,6 +18,7 @@ string_enum! {
 string_enum! {
     pub enum RelatedObjectType {
         Metric = "METRIC", Experiment = "EXPERIMENT", ExperimentMetric = "EXPERIMENT_METRIC",
+        WarehouseConnection = "WAREHOUSE_CONNECTION", ResultSnapshot = "RESULT_SNAPSHOT",
     }
 }
 
@@ -68,8 +71,40 @@ impl Audited for Experiment {
             "featureId": self.feature_id,
             "exposureEvent": self.exposure_event,
             "controlVariant": self.control_variant,
+            "multipleExposureHandling": self.multiple_exposure_handling.as_str(),
             "startedAt": self.started_at,
             "endedAt": self.ended_at,
+        })
+    }
+}
+
+impl Audited for WarehouseConnection {
+    const TYPE: RelatedObjectType = RelatedObjectType::WarehouseConnection;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    /// The password is never recorded, only whether one is set.
+    fn snapshot(&self) -> Value {
+        json!({
+            "kind": self.kind.as_str(),
+            "url": self.target.url,
+            "database": self.target.database,
+            "table": self.target.table,
+            "user": self.target.user,
+            "passwordSet": !self.target.password.is_empty(),
+        })
+    }
+}
+
+impl Audited for SnapshotRef {
+    const TYPE: RelatedObjectType = RelatedObjectType::ResultSnapshot;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn snapshot(&self) -> Value {
+        json!({
+            "experimentId": self.experiment_id,
+            "computedAt": self.computed_at,
         })
     }
 }

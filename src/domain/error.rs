@@ -21,6 +21,13 @@ pub enum DomainError {
     /// The organisation has not enabled experimentation.
     #[error("experimentation is not enabled for this organisation")]
     ExperimentationDisabled,
+    /// The environment has no warehouse connection and the server has no default one.
+    #[error("no warehouse is configured for this environment: an environment admin can add one with createWarehouseConnection")]
+    WarehouseNotConfigured,
+    /// The warehouse did not answer in time or refused the query; the message is for people, the
+    /// warehouse's own message is in the server log.
+    #[error("{0}")]
+    WarehouseUnavailable(String),
     /// Anything unexpected; the client sees an opaque message, the log gets the cause chain.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -34,6 +34,12 @@ string_enum! {
 }
 
 string_enum! {
+    /// What to do with identities exposed to more than one variant: keep their first exposure
+    /// (FIRST_TOUCH) or leave them out of the analysis and count them (EXCLUDE, the default).
+    pub enum MultipleExposureHandling { FirstTouch = "FIRST_TOUCH", Exclude = "EXCLUDE" }
+}
+
+string_enum! {
     pub enum MetricRole { Primary = "PRIMARY", Secondary = "SECONDARY", Guardrail = "GUARDRAIL" }
 }
 
@@ -86,6 +92,7 @@ pub struct ExperimentDraft {
     pub hypothesis: Option<String>,
     pub exposure_event: Option<String>,
     pub control_variant: Option<String>,
+    pub multiple_exposure_handling: Option<MultipleExposureHandling>,
 }
 
 /// A checked experiment, ready to store with status CREATED.
@@ -95,6 +102,7 @@ pub struct NewExperiment {
     hypothesis: String,
     exposure_event: String,
     control_variant: String,
+    multiple_exposure_handling: MultipleExposureHandling,
 }
 
 impl NewExperiment {
@@ -131,6 +139,9 @@ impl NewExperiment {
             hypothesis,
             exposure_event,
             control_variant,
+            multiple_exposure_handling: draft
+                .multiple_exposure_handling
+                .unwrap_or(MultipleExposureHandling::Exclude),
         })
     }
 
@@ -145,6 +156,9 @@ impl NewExperiment {
     }
     pub fn control_variant(&self) -> &str {
         &self.control_variant
+    }
+    pub fn multiple_exposure_handling(&self) -> MultipleExposureHandling {
+        self.multiple_exposure_handling
     }
 }
 
@@ -166,6 +180,7 @@ pub struct ExperimentPatch {
     pub hypothesis: Option<String>,
     pub exposure_event: Option<String>,
     pub control_variant: Option<String>,
+    pub multiple_exposure_handling: Option<MultipleExposureHandling>,
 }
 
 /// Applies a patch: COMPLETED experiments are frozen, and what defines the measurement (exposure
@@ -208,6 +223,15 @@ pub fn apply_patch(
             ));
         }
         next.control_variant = control;
+    }
+    if let Some(handling) = patch.multiple_exposure_handling {
+        if started && handling != current.multiple_exposure_handling {
+            return Err(DomainError::validation(
+                "multipleExposureHandling",
+                "the multiple-exposure policy cannot change once the experiment has started",
+            ));
+        }
+        next.multiple_exposure_handling = handling;
     }
     Ok(next)
 }

@@ -11,7 +11,9 @@ pub mod feature;
 pub mod metric;
 pub mod model;
 pub mod permission;
+pub mod results;
 mod string_enum;
 mod text;
+pub mod warehouse;
 
 pub use error::DomainError;

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::experiment::{ExpectedDirection, ExperimentStatus, MetricRole};
+use super::experiment::{
+    ExpectedDirection, ExperimentStatus, MetricRole, MultipleExposureHandling,
+};
 use super::feature::Variant;
 use super::metric::{Aggregation, Direction, MetricDefinition, MetricType};
 
@@ -55,6 +57,7 @@ pub struct Experiment {
     pub status: ExperimentStatus,
     pub exposure_event: String,
     pub control_variant: String,
+    pub multiple_exposure_handling: MultipleExposureHandling,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

@@ -14,6 +14,8 @@ pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
     pub const EXPERIMENTATION_DISABLED: &str = "EXPERIMENTATION_DISABLED";
+    pub const WAREHOUSE_NOT_CONFIGURED: &str = "WAREHOUSE_NOT_CONFIGURED";
+    pub const WAREHOUSE_UNAVAILABLE: &str = "WAREHOUSE_UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
 }
 
@@ -28,6 +30,10 @@ impl ErrorExtensions for DomainError {
             DomainError::ExperimentationDisabled => {
                 (code::EXPERIMENTATION_DISABLED, self.to_string())
             }
+            DomainError::WarehouseNotConfigured => {
+                (code::WAREHOUSE_NOT_CONFIGURED, self.to_string())
+            }
+            DomainError::WarehouseUnavailable(_) => (code::WAREHOUSE_UNAVAILABLE, self.to_string()),
             DomainError::Internal(cause) => {
                 tracing::error!(error.cause_chain = ?cause, "internal error");
                 (

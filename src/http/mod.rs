@@ -100,7 +100,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Operational counters in Prometheus' text format.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = format!(
+    let mut body = format!(
         "# HELP lift_audit_tails Environments with live audit subscribers on this process.\n\
          # TYPE lift_audit_tails gauge\n\
          lift_audit_tails {}\n\
@@ -110,5 +110,14 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.app.audit.active_tails().await,
         state.app.audit.catch_ups()
     );
+    body.push_str(
+        "# HELP lift_warehouse_queries_total Queries sent to warehouses, by kind.\n\
+         # TYPE lift_warehouse_queries_total counter\n",
+    );
+    for (kind, n) in state.app.warehouse_options.counters.snapshot() {
+        body.push_str(&format!(
+            "lift_warehouse_queries_total{{query=\"{kind}\"}} {n}\n"
+        ));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -1,11 +1,19 @@
-//! `App`: what use-cases need beyond the viewer: the database, and the hub that wakes live
-//! audit subscribers after a commit.
+//! `App`: what use-cases need beyond the viewer: the database, the hub that wakes live audit
+//! subscribers after a commit, and how results reach and judge the warehouse.
 
+use crate::configuration::ResultsSettings;
 use crate::db::Db;
+use crate::domain::warehouse::WarehouseTarget;
 use crate::events::AuditHub;
+use crate::warehouse::WarehouseOptions;
 
 #[derive(Clone)]
 pub struct App {
     pub db: Db,
     pub audit: AuditHub,
+    /// Limits and transport of every warehouse query.
+    pub warehouse_options: WarehouseOptions,
+    /// The server-wide ClickHouse (`LIFT_CLICKHOUSE_URL`), for environments without their own.
+    pub default_warehouse: Option<WarehouseTarget>,
+    pub results: ResultsSettings,
 }

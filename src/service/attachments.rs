@@ -30,6 +30,12 @@ pub struct AttachmentPatch {
     pub role: Option<MetricRole>,
 }
 
+/// An attachment named by results the viewer already sees (so no further check); `None` when it
+/// was detached since.
+pub async fn in_results(db: &Db, id: &str) -> DomainResult<Option<ExperimentMetric>> {
+    repo::attachments::live(db, id).await
+}
+
 /// The experiment an attachment belongs to, and the attachment's metric.
 pub async fn experiment_of(db: &Db, attachment: &ExperimentMetric) -> DomainResult<Experiment> {
     repo::experiments::live(db, &attachment.experiment_id)

@@ -112,10 +112,14 @@ pub async fn transition(
     id: &str,
     transition: Transition,
 ) -> DomainResult<Experiment> {
+    let now = crate::db::now();
+    let report = match transition {
+        Transition::Complete => freeze_results(app, viewer, id, now).await?,
+        Transition::Start | Transition::Pause => None,
+    };
     let txn = begin_write(&app.db).await?;
     let (current, environment) = load_for_change(&txn, viewer, id).await?;
     let status = current.status.apply(transition)?;
-    let now = crate::db::now();
     let next = Experiment {
         status,
         started_at: current
@@ -125,10 +129,17 @@ pub async fn transition(
         ..current.clone()
     };
     let saved = repo::experiments::save(&txn, &next).await?;
-    let (action, verb) = match transition {
-        Transition::Start => (AuditAction::Started, "started"),
-        Transition::Pause => (AuditAction::Paused, "paused"),
-        Transition::Complete => (AuditAction::Completed, "completed"),
+    if let Some(report) = &report {
+        repo::warehouse::insert_snapshot(&txn, &saved.id, report).await?;
+    }
+    let (action, verb) = match (transition, &report) {
+        (Transition::Start, _) => (AuditAction::Started, "started"),
+        (Transition::Pause, _) => (AuditAction::Paused, "paused"),
+        (Transition::Complete, None) => (AuditAction::Completed, "completed"),
+        (Transition::Complete, Some(_)) => (
+            AuditAction::Completed,
+            "completed (results frozen in a snapshot)",
+        ),
     };
     let record = audit_record::changed(
         action,
@@ -153,6 +164,20 @@ pub async fn delete(app: &App, viewer: &Viewer, id: &str) -> DomainResult<Experi
     );
     audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(deleted)
+}
+
+/// Completing freezes the results: they are computed before the transaction (no write lock is held
+/// while the warehouse works) over the window that ends at `ended_at`, and stored with the change.
+/// A failing warehouse fails the completion; no configured warehouse completes without a snapshot.
+async fn freeze_results(
+    app: &App,
+    viewer: &Viewer,
+    id: &str,
+    ended_at: chrono::DateTime<chrono::Utc>,
+) -> DomainResult<Option<crate::domain::results::ResultsReport>> {
+    let (experiment, _) = load_for_change(&app.db, viewer, id).await?;
+    experiment.status.apply(Transition::Complete)?;
+    super::results::report_for_completion(app, &experiment, ended_at).await
 }
 
 /// Loads and locks a live experiment the viewer administers, with its environment.

@@ -14,5 +14,7 @@ pub mod audit;
 pub mod environments;
 pub mod experiments;
 pub mod metrics;
+pub mod results;
+pub mod warehouse;
 
 pub use app::App;

@@ -132,6 +132,8 @@ pub fn settings(database_url: &str) -> Settings {
             jwt_secret: Some(TEST_SECRET.into()),
             ..Default::default()
         },
+        clickhouse: Default::default(),
+        results: Default::default(),
     }
 }
 

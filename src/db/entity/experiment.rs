@@ -14,6 +14,7 @@ pub struct Model {
     pub status: String,
     pub exposure_event: String,
     pub control_variant: String,
+    pub multiple_exposure_handling: String,
     pub started_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

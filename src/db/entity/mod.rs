@@ -14,3 +14,4 @@ pub mod organisation_membership;
 pub mod project;
 pub mod project_permission;
 pub mod user;
+pub mod warehouse_connection;

@@ -15,6 +15,18 @@ use crate::domain::experiment::{ExpectedDirection, MetricRole};
 use crate::domain::model::ExperimentMetric;
 use crate::domain::DomainError;
 
+pub async fn live(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<ExperimentMetric>, DomainError> {
+    experiment_metric::Entity::find_live()
+        .filter(experiment_metric::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .map(ExperimentMetric::try_from)
+        .transpose()
+}
+
 pub async fn live_for_update(
     db: &impl ConnectionTrait,
     id: &str,

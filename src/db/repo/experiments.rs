@@ -70,6 +70,7 @@ pub async fn insert(
         status: Set(ExperimentStatus::Created.as_str().to_owned()),
         exposure_event: Set(new.exposure_event().to_owned()),
         control_variant: Set(new.control_variant().to_owned()),
+        multiple_exposure_handling: Set(new.multiple_exposure_handling().as_str().to_owned()),
         started_at: Set(None),
         ended_at: Set(None),
         created_at: Set(now),
@@ -99,6 +100,10 @@ pub async fn save(db: &impl ConnectionTrait, next: &Experiment) -> Result<Experi
         .col_expr(
             experiment::Column::ControlVariant,
             Expr::value(next.control_variant.clone()),
+        )
+        .col_expr(
+            experiment::Column::MultipleExposureHandling,
+            Expr::value(next.multiple_exposure_handling.as_str()),
         )
         .col_expr(
             experiment::Column::Status,

@@ -7,3 +7,4 @@ pub mod audit;
 pub mod experiments;
 pub mod metrics;
 pub mod tenancy;
+pub mod warehouse;

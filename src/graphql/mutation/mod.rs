@@ -3,6 +3,7 @@
 mod attachment;
 mod experiment;
 mod metric;
+mod warehouse;
 
 use async_graphql::MergedObject;
 
@@ -11,4 +12,5 @@ pub struct MutationRoot(
     metric::MetricMutation,
     experiment::ExperimentMutation,
     attachment::AttachmentMutation,
+    warehouse::WarehouseMutation,
 );

@@ -27,6 +27,8 @@ pub enum RelatedObjectType {
     Metric,
     Experiment,
     ExperimentMetric,
+    WarehouseConnection,
+    ResultSnapshot,
 }
 
 /// Who made a change (null fields when the user no longer exists).

@@ -67,6 +67,16 @@ pub enum ExperimentStatus {
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "experiment::MultipleExposureHandling")]
+/// What happens to identities exposed to more than one variant of the experiment's feature.
+pub enum MultipleExposureHandling {
+    /// Keep each identity in the variant of its first exposure.
+    FirstTouch,
+    /// Leave such identities out of the analysis and count them (default).
+    Exclude,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "experiment::ExpectedDirection")]
 /// What the experimenter expects the metric to do under treatment.
 pub enum ExpectedDirection {

@@ -8,6 +8,7 @@ use super::enums::ExperimentStatus;
 use super::experiment::Experiment;
 use super::feature::Feature;
 use super::metric::Metric;
+use super::warehouse::WarehouseConnection;
 use crate::db::repo::audit::AuditFilter;
 use crate::domain::permission::Access;
 use crate::graphql::context::db;
@@ -117,6 +118,18 @@ impl Environment {
             .await
             .gql()?;
         Ok(connection_by(entries, audit_cursor, AuditLog))
+    }
+
+    /// The environment's own warehouse connection (environment admins only); null when results use
+    /// the server's default warehouse, or none is configured.
+    async fn warehouse_connection(
+        &self,
+        ctx: &Context<'_>,
+    ) -> GqlResult<Option<WarehouseConnection>> {
+        let connection = service::warehouse::of_environment(db(ctx)?, &self.0)
+            .await
+            .gql()?;
+        Ok(connection.map(WarehouseConnection))
     }
 
     /// Features of this environment's project, newest first.

@@ -4,13 +4,15 @@ use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 
 use super::attachment::ExperimentMetric;
-use super::enums::ExperimentStatus;
+use super::enums::{ExperimentStatus, MultipleExposureHandling};
 use super::environment::Environment;
 use super::feature::Feature;
+use super::results::{ExperimentResults, ResultSnapshot};
 use crate::domain::experiment::{ExperimentDraft, ExperimentPatch};
 use crate::domain::model;
-use crate::graphql::context::{db, viewer};
+use crate::graphql::context::{app, db, viewer};
 use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::pagination::{connection, page_request, Conn};
 use crate::service;
 
 pub struct Experiment(pub model::Experiment);
@@ -36,6 +38,10 @@ impl Experiment {
     /// The variant every other variant is compared against.
     async fn control_variant(&self) -> &str {
         &self.0.control_variant
+    }
+    /// What happens to identities exposed to more than one variant.
+    async fn multiple_exposure_handling(&self) -> MultipleExposureHandling {
+        self.0.multiple_exposure_handling.into()
     }
     async fn started_at(&self) -> Option<DateTime<Utc>> {
         self.0.started_at
@@ -66,6 +72,28 @@ impl Experiment {
             .gql()?;
         Ok(Environment(env))
     }
+    /// Results computed from the warehouse, lazily per requested field; from a frozen snapshot once
+    /// the experiment is completed. Null before the experiment first starts.
+    /// `WAREHOUSE_NOT_CONFIGURED` / `WAREHOUSE_UNAVAILABLE` when the warehouse cannot answer.
+    async fn results(&self, ctx: &Context<'_>) -> GqlResult<Option<ExperimentResults>> {
+        let results = service::results::of_experiment(app(ctx)?, &self.0)
+            .await
+            .gql()?;
+        Ok(results.map(ExperimentResults))
+    }
+    /// Stored result snapshots, newest first.
+    async fn snapshots(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Conn<ResultSnapshot>> {
+        let page = page_request(ctx, first, after).gql()?;
+        let snapshots = service::results::snapshots(db(ctx)?, &self.0, &page)
+            .await
+            .gql()?;
+        Ok(connection(snapshots, |s| &s.id, ResultSnapshot))
+    }
     /// Attached metrics (deleted metrics are not shown), in the order they were attached.
     async fn metrics(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExperimentMetric>> {
         let rows = service::experiments::attachments(db(ctx)?, &self.0)
@@ -87,6 +115,8 @@ pub struct CreateExperimentInput {
     pub exposure_event: Option<String>,
     /// One of the feature's variant keys; defaults to `control`.
     pub control_variant: Option<String>,
+    /// Defaults to EXCLUDE.
+    pub multiple_exposure_handling: Option<MultipleExposureHandling>,
 }
 
 impl CreateExperimentInput {
@@ -96,6 +126,7 @@ impl CreateExperimentInput {
             hypothesis: self.hypothesis,
             exposure_event: self.exposure_event,
             control_variant: self.control_variant,
+            multiple_exposure_handling: self.multiple_exposure_handling.map(Into::into),
         };
         (self.environment_key, self.feature_id.0, draft)
     }
@@ -109,6 +140,8 @@ pub struct UpdateExperimentInput {
     pub hypothesis: Option<String>,
     pub exposure_event: Option<String>,
     pub control_variant: Option<String>,
+    /// Only before the first start.
+    pub multiple_exposure_handling: Option<MultipleExposureHandling>,
 }
 
 impl From<UpdateExperimentInput> for ExperimentPatch {
@@ -118,6 +151,7 @@ impl From<UpdateExperimentInput> for ExperimentPatch {
             hypothesis: input.hypothesis,
             exposure_event: input.exposure_event,
             control_variant: input.control_variant,
+            multiple_exposure_handling: input.multiple_exposure_handling.map(Into::into),
         }
     }
 }

@@ -9,4 +9,6 @@ pub mod environment;
 pub mod experiment;
 pub mod feature;
 pub mod metric;
+pub mod results;
 pub mod viewer;
+pub mod warehouse;

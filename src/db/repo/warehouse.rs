@@ -1,0 +1,163 @@
+//! Warehouse connections (one per environment at most) and result snapshots.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use crate::db::entity::{metric_result_snapshot, warehouse_connection};
+use crate::db::page::{self, Page, PageRequest};
+use crate::db::scope::find_all;
+use crate::db::{conflict_on_unique, new_id, now};
+use crate::domain::results::ResultsReport;
+use crate::domain::warehouse::{WarehouseConnection, WarehouseKind, WarehouseTarget};
+use crate::domain::DomainError;
+
+pub async fn connection_of_environment(
+    db: &impl ConnectionTrait,
+    environment_id: &str,
+) -> Result<Option<WarehouseConnection>, DomainError> {
+    find_all::<warehouse_connection::Entity>()
+        .filter(warehouse_connection::Column::EnvironmentId.eq(environment_id))
+        .one(db)
+        .await?
+        .map(WarehouseConnection::try_from)
+        .transpose()
+}
+
+pub async fn connection_by_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<WarehouseConnection>, DomainError> {
+    find_all::<warehouse_connection::Entity>()
+        .filter(warehouse_connection::Column::Id.eq(id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .map(WarehouseConnection::try_from)
+        .transpose()
+}
+
+pub async fn insert_connection(
+    db: &impl ConnectionTrait,
+    environment_id: &str,
+    target: &WarehouseTarget,
+) -> Result<WarehouseConnection, DomainError> {
+    let row = warehouse_connection::ActiveModel {
+        id: Set(new_id()),
+        environment_id: Set(environment_id.to_owned()),
+        kind: Set(WarehouseKind::ClickHouse.as_str().to_owned()),
+        url: Set(target.url.clone()),
+        database_name: Set(target.database.clone()),
+        table_name: Set(target.table.clone()),
+        username: Set(target.user.clone()),
+        password: Set(target.password.clone()),
+        created_at: Set(now()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        conflict_on_unique(
+            e,
+            "this environment already has a warehouse connection: delete it first",
+        )
+    })?;
+    WarehouseConnection::try_from(row)
+}
+
+pub async fn delete_connection(db: &impl ConnectionTrait, id: &str) -> Result<(), DomainError> {
+    warehouse_connection::Entity::delete_by_id(id.to_owned())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A stored snapshot: when it was computed and what it says.
+#[derive(Debug, Clone)]
+pub struct StoredSnapshot {
+    pub id: String,
+    pub experiment_id: String,
+    pub computed_at: chrono::DateTime<chrono::Utc>,
+    pub report: ResultsReport,
+}
+
+pub async fn insert_snapshot(
+    db: &impl ConnectionTrait,
+    experiment_id: &str,
+    report: &ResultsReport,
+) -> Result<StoredSnapshot, DomainError> {
+    let payload = serde_json::to_value(report)
+        .map_err(|e| DomainError::Internal(anyhow::Error::new(e).context("encoding a snapshot")))?;
+    let row = metric_result_snapshot::ActiveModel {
+        id: Set(new_id()),
+        experiment_id: Set(experiment_id.to_owned()),
+        computed_at: Set(report.computed_at),
+        payload: Set(payload),
+    }
+    .insert(db)
+    .await?;
+    StoredSnapshot::try_from(row)
+}
+
+/// The newest snapshot of an experiment.
+pub async fn latest_snapshot(
+    db: &impl ConnectionTrait,
+    experiment_id: &str,
+) -> Result<Option<StoredSnapshot>, DomainError> {
+    find_all::<metric_result_snapshot::Entity>()
+        .filter(metric_result_snapshot::Column::ExperimentId.eq(experiment_id))
+        .order_by_desc(metric_result_snapshot::Column::Id)
+        .one(db)
+        .await?
+        .map(StoredSnapshot::try_from)
+        .transpose()
+}
+
+/// Snapshots of an experiment, newest first.
+pub async fn snapshots_page(
+    db: &impl ConnectionTrait,
+    experiment_id: &str,
+    request: &PageRequest,
+) -> Result<Page<StoredSnapshot>, DomainError> {
+    let select = find_all::<metric_result_snapshot::Entity>()
+        .filter(metric_result_snapshot::Column::ExperimentId.eq(experiment_id));
+    page::fetch(db, select, metric_result_snapshot::Column::Id, request)
+        .await?
+        .try_map(StoredSnapshot::try_from)
+}
+
+impl TryFrom<warehouse_connection::Model> for WarehouseConnection {
+    type Error = DomainError;
+    fn try_from(m: warehouse_connection::Model) -> Result<Self, DomainError> {
+        Ok(WarehouseConnection {
+            kind: m.kind.parse().map_err(|e: String| {
+                DomainError::internal(format!("warehouse_connections row {}: {e}", m.id))
+            })?,
+            id: m.id,
+            environment_id: m.environment_id,
+            target: WarehouseTarget {
+                url: m.url,
+                database: m.database_name,
+                table: m.table_name,
+                user: m.username,
+                password: m.password,
+            },
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
+    type Error = DomainError;
+    fn try_from(m: metric_result_snapshot::Model) -> Result<Self, DomainError> {
+        let report: ResultsReport = serde_json::from_value(m.payload).map_err(|e| {
+            DomainError::internal(format!("metric_result_snapshots row {}: {e}", m.id))
+        })?;
+        Ok(StoredSnapshot {
+            id: m.id,
+            experiment_id: m.experiment_id,
+            computed_at: m.computed_at,
+            report,
+        })
+    }
+}

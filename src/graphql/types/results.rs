@@ -1,0 +1,213 @@
+//! `ExperimentResults` and its parts. Each field asks `service::results::Results` for the part it
+//! needs, so a query for `exposures` alone runs only the exposure query, and every metrics field
+//! of a request shares one metrics query.
+
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use super::attachment::ExperimentMetric;
+use crate::db::repo::warehouse::StoredSnapshot;
+use crate::domain::results::{self as model, ExposureSummary};
+use crate::graphql::context::db;
+use crate::graphql::error::{GqlResult, IntoGql};
+use crate::service::{self, results::Results};
+use crate::stats;
+
+pub struct ExperimentResults(pub Results);
+
+#[Object]
+impl ExperimentResults {
+    /// When the numbers were computed (now for live results, the snapshot time when frozen).
+    async fn computed_at(&self) -> DateTime<Utc> {
+        self.0.computed_at()
+    }
+    /// True when the results come from a stored snapshot (completed experiments); the warehouse
+    /// is not queried then.
+    async fn frozen(&self) -> bool {
+        self.0.frozen()
+    }
+    /// Identities per variant of the feature, in the feature's order.
+    async fn exposures(&self) -> GqlResult<Vec<VariantExposure>> {
+        let summary = self.0.exposures().await.gql()?;
+        Ok(summary
+            .variants
+            .into_iter()
+            .map(|v| VariantExposure {
+                variant: v.variant,
+                identities: v.identities,
+            })
+            .collect())
+    }
+    /// Identities left out: exposed to more than one variant (under EXCLUDE) or to a variant the
+    /// feature does not have.
+    async fn excluded_identities(&self) -> GqlResult<u64> {
+        Ok(self.0.exposures().await.gql()?.excluded_identities)
+    }
+    /// Identities exposed to more than one variant (excluded under EXCLUDE, kept under FIRST_TOUCH).
+    async fn multiple_exposure_identities(&self) -> GqlResult<u64> {
+        Ok(self.0.exposures().await.gql()?.multiple_exposure_identities)
+    }
+    /// Identities assigned to a variant key the feature does not have (ignored).
+    async fn unknown_variant_identities(&self) -> GqlResult<u64> {
+        Ok(self.0.exposures().await.gql()?.unknown_variant_identities)
+    }
+    /// Sample ratio mismatch: χ² of the assigned identities against the feature's weights; null
+    /// when it cannot be computed.
+    async fn srm(&self) -> GqlResult<Option<SampleRatioMismatch>> {
+        let summary: ExposureSummary = self.0.exposures().await.gql()?;
+        Ok(summary.srm.map(|s| SampleRatioMismatch {
+            chi_square: s.chi_square,
+            p_value: s.p_value,
+            mismatch: s.mismatch,
+        }))
+    }
+    /// One entry per attached metric, in the order they were attached.
+    async fn metrics(&self) -> GqlResult<Vec<MetricResults>> {
+        Ok(self
+            .0
+            .metrics()
+            .await
+            .gql()?
+            .into_iter()
+            .map(MetricResults)
+            .collect())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct VariantExposure {
+    pub variant: String,
+    pub identities: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct SampleRatioMismatch {
+    pub chi_square: f64,
+    pub p_value: f64,
+    /// True when p < 0.001: the split is unlikely to be what the weights say; distrust the results.
+    pub mismatch: bool,
+}
+
+pub struct MetricResults(model::MetricResult);
+
+#[Object]
+impl MetricResults {
+    /// The attachment (null when it was detached after a snapshot was taken).
+    async fn experiment_metric(&self, ctx: &Context<'_>) -> GqlResult<Option<ExperimentMetric>> {
+        let attachment = service::attachments::in_results(db(ctx)?, &self.0.experiment_metric_id)
+            .await
+            .gql()?;
+        Ok(attachment.map(ExperimentMetric))
+    }
+    async fn metric_id(&self) -> ID {
+        ID(self.0.metric_id.clone())
+    }
+    /// Per-variant statistics over the identities that count for this metric.
+    async fn variants(&self) -> Vec<VariantStatistics> {
+        self.0
+            .variants
+            .iter()
+            .map(|v| VariantStatistics {
+                variant: v.variant.clone(),
+                n: v.n,
+                sum: v.sum,
+                sum_of_squares: v.sum_sq,
+                mean: v.mean,
+                variance: v.variance,
+            })
+            .collect()
+    }
+    /// Every non-control variant against the control.
+    async fn comparisons(&self) -> Vec<VariantComparison> {
+        self.0
+            .comparisons
+            .iter()
+            .map(|c| VariantComparison {
+                variant: c.variant.clone(),
+                absolute_difference: c.comparison.map(|x| x.absolute.into()),
+                relative_lift: c.comparison.and_then(|x| x.relative).map(Into::into),
+                verdict: c.verdict.into(),
+            })
+            .collect()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct VariantStatistics {
+    pub variant: String,
+    /// Identities counted.
+    pub n: u64,
+    pub sum: f64,
+    pub sum_of_squares: f64,
+    pub mean: Option<f64>,
+    /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics.
+    pub variance: Option<f64>,
+}
+
+#[derive(SimpleObject)]
+pub struct VariantComparison {
+    pub variant: String,
+    /// Treatment mean − control mean, Welch's t interval. Null when it cannot be computed.
+    pub absolute_difference: Option<Estimate>,
+    /// Treatment mean / control mean − 1, delta-method interval. Null when the control mean is 0.
+    pub relative_lift: Option<Estimate>,
+    pub verdict: Verdict,
+}
+
+/// A point estimate with its two-sided confidence interval (1 − α) and p-value.
+#[derive(SimpleObject)]
+pub struct Estimate {
+    pub estimate: f64,
+    pub ci_lower: f64,
+    pub ci_upper: f64,
+    pub p_value: f64,
+}
+
+impl From<stats::Estimate> for Estimate {
+    fn from(e: stats::Estimate) -> Self {
+        Estimate {
+            estimate: e.estimate,
+            ci_lower: e.ci_lower,
+            ci_upper: e.ci_upper,
+            p_value: e.p_value,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "stats::Verdict")]
+/// The judgement of a metric for one variant, given the metric's direction and the attachment's
+/// expected direction.
+pub enum Verdict {
+    /// Significant, and the way the experiment hoped.
+    Win,
+    /// Significant, and the way it must not go.
+    Loss,
+    /// Not significant (or significant in a direction that is neither hoped for nor harmful).
+    Inconclusive,
+    /// Too few identities (or conversions) in an arm to judge.
+    NotEnoughData,
+}
+
+/// A stored result snapshot.
+pub struct ResultSnapshot(pub StoredSnapshot);
+
+#[Object]
+impl ResultSnapshot {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    async fn computed_at(&self) -> DateTime<Utc> {
+        self.0.computed_at
+    }
+    /// Start and end of the exposure window the snapshot covers.
+    async fn window_start(&self) -> DateTime<Utc> {
+        self.0.report.window_start
+    }
+    async fn window_end(&self) -> DateTime<Utc> {
+        self.0.report.window_end
+    }
+    async fn results(&self) -> ExperimentResults {
+        ExperimentResults(service::results::frozen(self.0.clone()))
+    }
+}

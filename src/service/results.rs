@@ -1,0 +1,355 @@
+//! Experiment results: computed lazily from the warehouse while an experiment runs, frozen in a
+//! snapshot once it completes.
+//!
+//! `Results` is what one `Experiment.results` field hands to GraphQL. Each part is computed at most
+//! once per request, and only when a requested field needs it: the exposure query for
+//! `exposures`/`srm`/`excludedIdentities`, the (single) metrics query for `metrics`. A completed
+//! experiment with a snapshot never touches the warehouse.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
+
+use crate::auth::Viewer;
+use crate::db::page::{Page, PageRequest};
+use crate::db::repo::{self, warehouse::StoredSnapshot};
+use crate::db::{begin_write, Db};
+use crate::domain::audit as audit_record;
+use crate::domain::error::DomainResult;
+use crate::domain::experiment::{ExperimentStatus, MultipleExposureHandling};
+use crate::domain::feature::Variant;
+use crate::domain::model::Experiment;
+use crate::domain::permission::Need;
+use crate::domain::results::{
+    judge_metrics, AttachedMetric, ExposureSummary, MetricResult, ResultsPolicy, ResultsReport,
+    SnapshotRef, SNAPSHOT_VERSION,
+};
+use crate::domain::DomainError;
+use crate::sql::{self, EventsTable, MetricSpec, ResultsScope};
+use crate::stats::Thresholds;
+use crate::warehouse::Warehouse;
+
+use super::{access, audit, warehouse as connections, App};
+
+/// Results of one experiment, as a request sees them.
+#[derive(Clone)]
+pub struct Results(Arc<Source>);
+
+enum Source {
+    Frozen(StoredSnapshot),
+    Live(Box<Live>),
+}
+
+/// Everything needed to ask the warehouse, and the answers once asked.
+struct Live {
+    warehouse: Warehouse,
+    scope: ResultsScope,
+    variants: Vec<Variant>,
+    attached: Vec<AttachedMetric>,
+    policy: ResultsPolicy,
+    computed_at: DateTime<Utc>,
+    exposures: OnceCell<Result<ExposureSummary, Shared>>,
+    metrics: OnceCell<Result<Vec<MetricResult>, Shared>>,
+}
+
+/// A failure remembered for the rest of the request, so a failing warehouse is asked once.
+#[derive(Clone)]
+struct Shared(Arc<DomainError>);
+
+impl Shared {
+    fn replay(&self) -> DomainError {
+        match &*self.0 {
+            DomainError::WarehouseUnavailable(m) => DomainError::WarehouseUnavailable(m.clone()),
+            DomainError::WarehouseNotConfigured => DomainError::WarehouseNotConfigured,
+            other => DomainError::internal(other.to_string()),
+        }
+    }
+}
+
+impl Results {
+    pub fn computed_at(&self) -> DateTime<Utc> {
+        match &*self.0 {
+            Source::Frozen(s) => s.report.computed_at,
+            Source::Live(live) => live.computed_at,
+        }
+    }
+
+    pub fn frozen(&self) -> bool {
+        matches!(&*self.0, Source::Frozen(_))
+    }
+
+    pub async fn exposures(&self) -> DomainResult<ExposureSummary> {
+        match &*self.0 {
+            Source::Frozen(s) => Ok(s.report.exposures.clone()),
+            Source::Live(live) => live
+                .exposures
+                .get_or_init(|| async {
+                    live.run_exposures().await.map_err(|e| Shared(Arc::new(e)))
+                })
+                .await
+                .clone()
+                .map_err(|e| e.replay()),
+        }
+    }
+
+    pub async fn metrics(&self) -> DomainResult<Vec<MetricResult>> {
+        match &*self.0 {
+            Source::Frozen(s) => Ok(s.report.metrics.clone()),
+            Source::Live(live) => live
+                .metrics
+                .get_or_init(|| async { live.run_metrics().await.map_err(|e| Shared(Arc::new(e))) })
+                .await
+                .clone()
+                .map_err(|e| e.replay()),
+        }
+    }
+
+    /// Both parts, for a snapshot (the two queries run concurrently).
+    async fn report(&self) -> DomainResult<ResultsReport> {
+        let (exposures, metrics) = tokio::try_join!(self.exposures(), self.metrics())?;
+        let (window_start, window_end, policy) = match &*self.0 {
+            Source::Frozen(s) => (
+                s.report.window_start,
+                s.report.window_end,
+                s.report.policy.clone(),
+            ),
+            Source::Live(live) => (live.scope.start, live.scope.end, live.policy.clone()),
+        };
+        Ok(ResultsReport {
+            version: SNAPSHOT_VERSION,
+            computed_at: self.computed_at(),
+            window_start,
+            window_end,
+            policy,
+            exposures,
+            metrics,
+        })
+    }
+}
+
+impl Live {
+    async fn run_exposures(&self) -> DomainResult<ExposureSummary> {
+        let counts = self.warehouse.exposures(&self.scope).await?;
+        Ok(ExposureSummary::build(
+            &self.variants,
+            &counts,
+            self.policy.multiple_exposure_handling,
+        ))
+    }
+
+    async fn run_metrics(&self) -> DomainResult<Vec<MetricResult>> {
+        let stats = self.warehouse.metric_stats(&self.scope).await?;
+        Ok(judge_metrics(
+            &self.attached,
+            &self.variants,
+            &stats,
+            &self.policy,
+        ))
+    }
+}
+
+/// Results of an experiment the viewer can already see; `None` before it first starts.
+/// A completed experiment reads its newest snapshot.
+pub async fn of_experiment(app: &App, experiment: &Experiment) -> DomainResult<Option<Results>> {
+    if experiment.status == ExperimentStatus::Completed {
+        if let Some(snapshot) = repo::warehouse::latest_snapshot(&app.db, &experiment.id).await? {
+            return Ok(Some(Results(Arc::new(Source::Frozen(snapshot)))));
+        }
+    }
+    let Some(started_at) = experiment.started_at else {
+        return Ok(None);
+    };
+    let now = crate::db::now();
+    let end = experiment.ended_at.unwrap_or(now);
+    live(app, experiment, started_at, end, now).await.map(Some)
+}
+
+async fn live(
+    app: &App,
+    experiment: &Experiment,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    computed_at: DateTime<Utc>,
+) -> DomainResult<Results> {
+    let target = connections::target_for(app, &experiment.environment_id).await?;
+    let warehouse = Warehouse::new(&target, &app.warehouse_options);
+    let (context, feature, attached) = tokio::try_join!(
+        repo::tenancy::environment_context(
+            &app.db,
+            repo::tenancy::EnvironmentRef::Id(&experiment.environment_id)
+        ),
+        super::experiments::feature(&app.db, experiment),
+        attached_metrics(&app.db, experiment),
+    )?;
+    let (environment, _, _) = context.ok_or_else(|| {
+        DomainError::internal(format!("experiment {} has no environment", experiment.id))
+    })?;
+    let scope = ResultsScope {
+        table: EventsTable {
+            database: target.database.clone(),
+            table: target.table.clone(),
+        },
+        environment_key: environment.key,
+        feature_name: feature.name.clone(),
+        exposure_event: experiment.exposure_event.clone(),
+        variants: feature.variants.iter().map(|v| v.key.clone()).collect(),
+        start,
+        end,
+        handling: match experiment.multiple_exposure_handling {
+            MultipleExposureHandling::FirstTouch => sql::MultipleExposureHandling::FirstTouch,
+            MultipleExposureHandling::Exclude => sql::MultipleExposureHandling::Exclude,
+        },
+        metrics: attached
+            .iter()
+            .map(|a| MetricSpec {
+                aggregation: a.metric.aggregation,
+                definition: a.metric.definition.clone(),
+            })
+            .collect(),
+    };
+    let policy = ResultsPolicy {
+        thresholds: thresholds(app),
+        control_variant: experiment.control_variant.clone(),
+        multiple_exposure_handling: experiment.multiple_exposure_handling,
+    };
+    Ok(Results(Arc::new(Source::Live(Box::new(Live {
+        warehouse,
+        scope,
+        variants: feature.variants,
+        attached,
+        policy,
+        computed_at,
+        exposures: OnceCell::new(),
+        metrics: OnceCell::new(),
+    })))))
+}
+
+fn thresholds(app: &App) -> Thresholds {
+    Thresholds {
+        alpha: app.results.results_alpha,
+        min_identities: app.results.results_min_identities,
+        min_conversions: app.results.results_min_conversions,
+    }
+}
+
+/// Live attachments with their metrics, in the order they were attached.
+async fn attached_metrics(db: &Db, experiment: &Experiment) -> DomainResult<Vec<AttachedMetric>> {
+    let mut attached = Vec::new();
+    for attachment in repo::attachments::of_experiment(db, &experiment.id).await? {
+        if let Some(metric) = repo::metrics::live(db, &attachment.metric_id).await? {
+            attached.push(AttachedMetric { attachment, metric });
+        }
+    }
+    Ok(attached)
+}
+
+/// The report a completing experiment freezes, computed before its transaction (the warehouse can
+/// take seconds; no write lock is held meanwhile). `None` when no warehouse is configured: the
+/// experiment completes without a snapshot.
+pub async fn report_for_completion(
+    app: &App,
+    experiment: &Experiment,
+    ended_at: DateTime<Utc>,
+) -> DomainResult<Option<ResultsReport>> {
+    let Some(started_at) = experiment.started_at else {
+        return Ok(None);
+    };
+    match live(app, experiment, started_at, ended_at, ended_at).await {
+        Ok(results) => results.report().await.map(Some),
+        Err(DomainError::WarehouseNotConfigured) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+/// Stores a new snapshot of a running or paused experiment: at most one per refresh interval
+/// (`CONFLICT` otherwise). Admins only; audited.
+#[tracing::instrument(name = "results.refresh", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id))]
+pub async fn refresh(app: &App, viewer: &Viewer, id: &str) -> DomainResult<StoredSnapshot> {
+    let experiment = super::experiments::get(&app.db, viewer, id).await?;
+    access::by_id(&app.db, viewer, &experiment.environment_id, "experiment")
+        .await?
+        .require(Need::Admin, "experiment")?;
+    check_refreshable(&experiment)?;
+    check_interval(app, &experiment.id).await?;
+    let results = of_experiment(app, &experiment)
+        .await?
+        .ok_or_else(|| DomainError::internal("a started experiment has results"))?;
+    let report = results.report().await?;
+
+    let txn = begin_write(&app.db).await?;
+    let current = repo::experiments::live_for_update(&txn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("experiment"))?;
+    let environment = access::by_id(&txn, viewer, &current.environment_id, "experiment").await?;
+    environment.require(Need::Admin, "experiment")?;
+    check_refreshable(&current)?;
+    check_interval_in(&txn, app, &current.id).await?;
+    let snapshot = repo::warehouse::insert_snapshot(&txn, &current.id, &report).await?;
+    let record = audit_record::created(
+        &snapshot_ref(&snapshot),
+        format!("Results of experiment '{}' snapshotted", current.name),
+    );
+    audit::commit(app, txn, &environment, viewer, record).await?;
+    Ok(snapshot)
+}
+
+pub fn snapshot_ref(snapshot: &StoredSnapshot) -> SnapshotRef {
+    SnapshotRef {
+        id: snapshot.id.clone(),
+        experiment_id: snapshot.experiment_id.clone(),
+        computed_at: snapshot.computed_at,
+    }
+}
+
+fn check_refreshable(experiment: &Experiment) -> DomainResult<()> {
+    match experiment.status {
+        ExperimentStatus::Running | ExperimentStatus::Paused => Ok(()),
+        ExperimentStatus::Created => Err(DomainError::validation(
+            "experimentId",
+            "the experiment has not started: there are no results to snapshot yet",
+        )),
+        ExperimentStatus::Completed => Err(DomainError::Conflict(
+            "the experiment is completed: its results are frozen".into(),
+        )),
+    }
+}
+
+async fn check_interval(app: &App, experiment_id: &str) -> DomainResult<()> {
+    check_interval_in(&app.db, app, experiment_id).await
+}
+
+async fn check_interval_in(
+    db: &impl sea_orm::ConnectionTrait,
+    app: &App,
+    experiment_id: &str,
+) -> DomainResult<()> {
+    let interval = chrono::Duration::seconds(
+        i64::try_from(app.results.results_refresh_interval_seconds).unwrap_or(i64::MAX / 1000),
+    );
+    if let Some(latest) = repo::warehouse::latest_snapshot(db, experiment_id).await? {
+        let next = latest.computed_at + interval;
+        if crate::db::now() < next {
+            return Err(DomainError::Conflict(format!(
+                "results were refreshed at {}; the next refresh is possible after {}",
+                latest.computed_at.to_rfc3339(),
+                next.to_rfc3339()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Snapshots of an experiment the viewer can see, newest first.
+pub async fn snapshots(
+    db: &Db,
+    experiment: &Experiment,
+    page: &PageRequest,
+) -> DomainResult<Page<StoredSnapshot>> {
+    repo::warehouse::snapshots_page(db, &experiment.id, page).await
+}
+
+/// A stored snapshot as results.
+pub fn frozen(snapshot: StoredSnapshot) -> Results {
+    Results(Arc::new(Source::Frozen(snapshot)))
+}

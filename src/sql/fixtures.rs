@@ -1,0 +1,162 @@
+//! Scopes shared by the compiler's tests: a two-metric experiment (the one in the module doc) and
+//! one with every aggregation, window shape and filter operator.
+
+use chrono::{TimeZone, Utc};
+
+use super::param::ParamValue;
+use super::query::CompiledQuery;
+use super::scope::{EventsTable, MetricSpec, MultipleExposureHandling, ResultsScope};
+use crate::domain::metric::{
+    Aggregation, FilterOp, FilterValue, MetricDefinition, MetricWindow, PropertyFilter, ValueSource,
+};
+
+/// Checkout experiment: conversion within 7 days for pro/team plans, and mean order amount.
+pub fn scope() -> ResultsScope {
+    ResultsScope {
+        table: EventsTable {
+            database: "default".into(),
+            table: "events".into(),
+        },
+        environment_key: "prod".into(),
+        feature_name: "new-checkout".into(),
+        exposure_event: "$feature_flag_called".into(),
+        variants: vec!["control".into(), "treatment".into()],
+        start: Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2024, 3, 15, 0, 0, 0).unwrap(),
+        handling: MultipleExposureHandling::FirstTouch,
+        metrics: vec![
+            metric(
+                Aggregation::Occurrence,
+                "purchase",
+                None,
+                Some((0, Some(7 * 86_400))),
+                vec![filter(
+                    "plan",
+                    FilterOp::In,
+                    Some(FilterValue::StringList(vec!["pro".into(), "team".into()])),
+                )],
+            ),
+            metric(
+                Aggregation::Mean,
+                "purchase",
+                Some(ValueSource::Property {
+                    property: "amount".into(),
+                }),
+                None,
+                vec![],
+            ),
+        ],
+    }
+}
+
+/// EXCLUDE, and every aggregation, value source, window shape and filter operator.
+pub fn every_kind_scope() -> ResultsScope {
+    use FilterOp::*;
+    use FilterValue as V;
+    let s = |x: &str| Some(V::String(x.into()));
+    let n = |x: f64| Some(V::Number(x));
+    ResultsScope {
+        handling: MultipleExposureHandling::Exclude,
+        metrics: vec![
+            metric(Aggregation::Occurrence, "signup", None, None, vec![]),
+            metric(
+                Aggregation::Count,
+                "page_view",
+                None,
+                Some((3_600, None)),
+                vec![
+                    filter("path", Contains, s("pricing")),
+                    filter("mobile", Eq, Some(V::Boolean(true))),
+                    filter("bot", Neq, Some(V::Boolean(true))),
+                ],
+            ),
+            metric(
+                Aggregation::Sum,
+                "purchase",
+                Some(ValueSource::EventValue),
+                Some((0, Some(86_400))),
+                vec![
+                    filter(
+                        "plan",
+                        In,
+                        Some(V::StringList(vec!["pro".into(), "team".into()])),
+                    ),
+                    filter("coupon", NotExists, None),
+                    filter("items", NotIn, Some(V::NumberList(vec![0.0]))),
+                ],
+            ),
+            metric(
+                Aggregation::Mean,
+                "purchase",
+                Some(ValueSource::Property {
+                    property: "amount".into(),
+                }),
+                Some((60, Some(3 * 86_400))),
+                vec![
+                    filter("amount", Gte, n(10.0)),
+                    filter("amount", Lt, n(1_000.0)),
+                    filter("country", Neq, s("FR")),
+                    filter("tier", Exists, None),
+                ],
+            ),
+            metric(
+                Aggregation::Count,
+                "purchase",
+                None,
+                None,
+                vec![
+                    filter("amount", Gt, n(5.0)),
+                    filter("amount", Lte, n(500.0)),
+                    filter("plan", Eq, s("pro")),
+                    filter("items", Eq, n(2.0)),
+                    filter("channel", In, Some(V::NumberList(vec![1.0, 2.0]))),
+                    filter("plan", NotIn, Some(V::StringList(vec!["free".into()]))),
+                ],
+            ),
+        ],
+        ..scope()
+    }
+}
+
+pub fn metric(
+    aggregation: Aggregation,
+    event: &str,
+    value: Option<ValueSource>,
+    window: Option<(i64, Option<i64>)>,
+    filters: Vec<PropertyFilter>,
+) -> MetricSpec {
+    MetricSpec {
+        aggregation,
+        definition: MetricDefinition {
+            event: event.into(),
+            filters,
+            value,
+            window: window.map(|(start_seconds, end_seconds)| MetricWindow {
+                start_seconds,
+                end_seconds,
+            }),
+        },
+    }
+}
+
+pub fn filter(property: &str, op: FilterOp, value: Option<FilterValue>) -> PropertyFilter {
+    PropertyFilter {
+        property: property.into(),
+        op,
+        value,
+    }
+}
+
+/// The text sent for parameter `name`.
+pub fn param_text(query: &CompiledQuery, name: &str) -> String {
+    param(query, name).to_clickhouse_text()
+}
+
+pub fn param<'q>(query: &'q CompiledQuery, name: &str) -> &'q ParamValue {
+    query
+        .params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no parameter {name} in {:?}", query.params))
+}

@@ -1,0 +1,269 @@
+//! Properties every compiled query keeps, whatever the scope: values travel only as parameters,
+//! the events table is read once for exposures and once for all metrics, and the compiler stays
+//! pure.
+
+use super::fixtures::{every_kind_scope, filter, metric, param, scope};
+use super::param::ParamValue;
+use super::scope::ResultsScope;
+use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
+use crate::domain::metric::{Aggregation, FilterOp, FilterValue, ValueSource};
+
+const HOSTILE: &str = "x'; DROP TABLE events; -- \\' \\\\ \" ` {p0:String} $1 ? \n\t)";
+
+/// `every_kind_scope` with a distinct hostile text in every field a user or an SDK controls.
+fn hostile_scope() -> ResultsScope {
+    let h = |field: &str| format!("{field}{HOSTILE}");
+    let mut s = every_kind_scope();
+    s.table.database = "db; DROP TABLE x -- {p0:String} ?".into();
+    s.table.table = "events) UNION ALL SELECT 1 --".into();
+    s.environment_key = h("env");
+    s.feature_name = h("feature");
+    s.exposure_event = h("exposure");
+    s.variants = vec![h("control"), h("treatment")];
+    for (i, spec) in s.metrics.iter_mut().enumerate() {
+        spec.definition.event = h(&format!("event{i}"));
+        if let Some(ValueSource::Property { property }) = &mut spec.definition.value {
+            *property = h(&format!("value{i}"));
+        }
+        for (j, f) in spec.definition.filters.iter_mut().enumerate() {
+            f.property = h(&format!("property{i}.{j}"));
+            f.value = match f.value.take() {
+                Some(FilterValue::String(_)) => Some(FilterValue::String(h("string"))),
+                Some(FilterValue::StringList(_)) => {
+                    Some(FilterValue::StringList(vec![h("a"), h("b")]))
+                }
+                other => other,
+            };
+        }
+    }
+    s
+}
+
+fn all_queries(s: &ResultsScope) -> Vec<CompiledQuery> {
+    vec![
+        compile_exposures(s).unwrap(),
+        compile_metrics(s).unwrap(),
+        compile_exposure_probe(&s.table, &s.environment_key, &s.exposure_event),
+    ]
+}
+
+fn strings_sent(query: &CompiledQuery) -> Vec<String> {
+    let mut sent = Vec::new();
+    for (_, value) in &query.params {
+        match value {
+            ParamValue::String(s) => sent.push(s.clone()),
+            ParamValue::StringArray(items) => sent.extend(items.iter().cloned()),
+            _ => {}
+        }
+    }
+    sent
+}
+
+#[test]
+fn hostile_values_travel_only_as_parameters() {
+    let s = hostile_scope();
+    let benign = every_kind_scope();
+    for (hostile, plain) in all_queries(&s).iter().zip(all_queries(&benign)) {
+        // The text does not depend on the values at all…
+        assert_eq!(hostile.sql, plain.sql);
+        for marker in [
+            "DROP", "UNION", "--", ";", "\\", "`", "$1", "?", "\t", "\")",
+        ] {
+            assert!(
+                !hostile.sql.contains(marker),
+                "{marker:?} in\n{}",
+                hostile.sql
+            );
+        }
+        // …and the values arrive verbatim as parameters.
+        let sent = strings_sent(hostile);
+        assert!(sent.contains(&s.environment_key), "{sent:?}");
+        assert!(sent.contains(&s.table.table));
+        assert!(sent.contains(&s.table.database));
+    }
+    let sent = strings_sent(&compile_metrics(&s).unwrap());
+    let mut expected = vec![s.feature_name.clone(), s.exposure_event.clone()];
+    expected.extend(s.variants.iter().cloned());
+    for spec in &s.metrics {
+        expected.push(spec.definition.event.clone());
+        if let Some(ValueSource::Property { property }) = &spec.definition.value {
+            expected.push(property.clone());
+        }
+        for f in &spec.definition.filters {
+            expected.push(f.property.clone());
+            match &f.value {
+                Some(FilterValue::String(v)) => expected.push(v.clone()),
+                Some(FilterValue::StringList(items)) => expected.extend(items.iter().cloned()),
+                _ => {}
+            }
+        }
+    }
+    for value in expected {
+        assert!(sent.contains(&value), "{value:?} was not sent verbatim");
+    }
+}
+
+#[test]
+fn the_sql_has_no_question_marks_the_client_would_take_for_bind_slots() {
+    for query in all_queries(&every_kind_scope()) {
+        assert!(!query.sql.contains('?'), "{}", query.sql);
+    }
+}
+
+fn occurrences(sql: &str, needle: &str) -> usize {
+    sql.matches(needle).count()
+}
+
+#[test]
+fn metrics_read_the_events_table_once_for_exposures_and_once_for_all_metrics() {
+    let one = compile_metrics(&scope()).unwrap().sql;
+    let many = compile_metrics(&every_kind_scope()).unwrap().sql;
+    for sql in [&one, &many] {
+        assert_eq!(occurrences(sql, "FROM {p0:Identifier}.{p1:Identifier}"), 2);
+        // Each CTE is used exactly once: ClickHouse inlines CTEs, so a second use would be a
+        // second evaluation (and a second read).
+        for usage in [
+            "FROM exposures\n",
+            "JOIN assignments AS a",
+            "FROM metric_events AS e",
+            "FROM entity_events\n",
+            "FROM entity_metrics\n",
+        ] {
+            assert_eq!(occurrences(sql, usage), 1, "{usage:?}");
+        }
+    }
+    let exposures = compile_exposures(&every_kind_scope()).unwrap().sql;
+    assert_eq!(
+        occurrences(&exposures, "{p0:Identifier}.{p1:Identifier}"),
+        1
+    );
+    assert_eq!(occurrences(&exposures, "FROM exposures\n"), 1);
+}
+
+#[test]
+fn metric_events_are_scanned_with_every_metric_event_and_up_to_the_longest_window() {
+    let query = compile_metrics(&every_kind_scope()).unwrap();
+    assert!(query
+        .sql
+        .contains("SELECT DISTINCT identifier, event, timestamp, value, metadata"));
+    assert!(query.sql.contains("AND event IN {p9:Array(String)}"));
+    assert_eq!(
+        param(&query, "p9"),
+        &ParamValue::StringArray(vec!["signup".into(), "page_view".into(), "purchase".into()])
+    );
+    // The longest window ends 3 days after exposure: events up to 3 days past the end count.
+    assert!(query
+        .sql
+        .contains("AND timestamp <= {p10:DateTime64(3, 'UTC')}"));
+    let s = every_kind_scope();
+    assert_eq!(
+        param(&query, "p10"),
+        &ParamValue::DateTime64(s.end + chrono::Duration::days(3))
+    );
+}
+
+#[test]
+fn without_windows_past_the_end_the_scan_stops_at_the_end() {
+    let mut s = scope();
+    s.metrics = vec![metric(Aggregation::Count, "purchase", None, None, vec![])];
+    let sql = compile_metrics(&s).unwrap().sql;
+    assert_eq!(
+        occurrences(&sql, "AND timestamp <= {p6:DateTime64(3, 'UTC')}"),
+        2
+    );
+}
+
+#[test]
+fn a_scope_without_metrics_or_with_a_broken_metric_is_refused() {
+    use super::CompileError;
+    let mut s = scope();
+    s.metrics.clear();
+    assert_eq!(compile_metrics(&s), Err(CompileError::NoMetrics));
+    let broken = [
+        metric(Aggregation::Sum, "purchase", None, None, vec![]),
+        metric(
+            Aggregation::Count,
+            "purchase",
+            Some(ValueSource::EventValue),
+            None,
+            vec![],
+        ),
+        metric(Aggregation::Count, "", None, None, vec![]),
+        metric(
+            Aggregation::Count,
+            "purchase",
+            None,
+            Some((-1, None)),
+            vec![],
+        ),
+        metric(
+            Aggregation::Count,
+            "purchase",
+            None,
+            Some((60, Some(60))),
+            vec![],
+        ),
+        metric(
+            Aggregation::Count,
+            "purchase",
+            None,
+            None,
+            vec![filter(
+                "plan",
+                FilterOp::Gt,
+                Some(FilterValue::String("a".into())),
+            )],
+        ),
+    ];
+    for spec in broken {
+        let mut s = scope();
+        s.metrics.push(spec.clone());
+        assert!(
+            matches!(
+                compile_metrics(&s),
+                Err(CompileError::InvalidMetric { metric: 2, .. })
+            ),
+            "{spec:?}"
+        );
+    }
+    let mut s = scope();
+    s.metrics.push(metric(
+        Aggregation::Count,
+        "x",
+        None,
+        Some((0, Some(i64::MAX))),
+        vec![],
+    ));
+    assert_eq!(compile_metrics(&s), Err(CompileError::WindowOutOfRange));
+}
+
+#[test]
+fn the_compiler_names_no_io_crate() {
+    let sources = [
+        include_str!("mod.rs"),
+        include_str!("entity_metrics.rs"),
+        include_str!("error.rs"),
+        include_str!("exposures.rs"),
+        include_str!("filter.rs"),
+        include_str!("fixtures.rs"),
+        include_str!("invariants.rs"),
+        include_str!("metric_events.rs"),
+        include_str!("metrics.rs"),
+        include_str!("param.rs"),
+        include_str!("probe.rs"),
+        include_str!("property.rs"),
+        include_str!("query.rs"),
+        include_str!("scope.rs"),
+        include_str!("snapshots.rs"),
+    ];
+    for source in sources {
+        for line in source.lines().map(str::trim_start) {
+            if line.starts_with("use ") || line.starts_with("pub use ") {
+                for krate in ["tokio", "sea_orm", "async_graphql", "clickhouse"] {
+                    assert!(!line.contains(krate), "{line}");
+                }
+            }
+            assert!(!line.contains(concat!("clickhouse", "::")), "{line}");
+        }
+    }
+}

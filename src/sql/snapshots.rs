@@ -1,0 +1,85 @@
+//! Golden files: the full compiled SQL of representative scopes, with the text of every parameter,
+//! kept in `src/sql/snapshots/*.sql`. After an intended change, regenerate them with
+//! `UPDATE_SNAPSHOTS=1 cargo test --lib sql` and review the diff.
+//!
+//! The files are also what the engine check runs: each is the SQL followed by `-- pN = text`
+//! lines, the exact text to send for each parameter.
+
+use std::path::PathBuf;
+
+use super::fixtures::{every_kind_scope, scope};
+use super::scope::MultipleExposureHandling;
+use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
+
+fn rendered(query: &CompiledQuery) -> String {
+    let mut text = query.sql.clone();
+    text.push('\n');
+    for (name, value) in &query.params {
+        text.push_str(&format!("-- {name} = {}\n", value.to_clickhouse_text()));
+    }
+    text
+}
+
+fn check(file: &str, query: CompiledQuery) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("src/sql/snapshots")
+        .join(file);
+    let actual = rendered(&query);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &actual).expect("write the snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{file} differs from the compiled SQL (UPDATE_SNAPSHOTS=1 regenerates it):\n{actual}"
+    );
+}
+
+#[test]
+fn the_two_metric_scope_compiles_to_its_snapshot() {
+    check("metrics.sql", compile_metrics(&scope()).unwrap());
+}
+
+#[test]
+fn every_metric_kind_compiles_to_its_snapshot() {
+    check(
+        "metrics_every_kind.sql",
+        compile_metrics(&every_kind_scope()).unwrap(),
+    );
+}
+
+#[test]
+fn exposures_compile_to_their_snapshots() {
+    check("exposures.sql", compile_exposures(&scope()).unwrap());
+    let mut exclude = scope();
+    exclude.handling = MultipleExposureHandling::Exclude;
+    check(
+        "exposures_exclude.sql",
+        compile_exposures(&exclude).unwrap(),
+    );
+}
+
+#[test]
+fn the_probe_compiles_to_its_snapshot() {
+    let s = scope();
+    check(
+        "probe.sql",
+        compile_exposure_probe(&s.table, &s.environment_key, &s.exposure_event),
+    );
+}
+
+#[test]
+fn the_module_doc_shows_the_two_metric_snapshot() {
+    let doc: String = include_str!("mod.rs")
+        .lines()
+        .filter_map(|line| line.strip_prefix("//!"))
+        .map(|line| line.strip_prefix(' ').unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let sql = compile_metrics(&scope()).unwrap().sql;
+    assert!(
+        doc.contains(&format!("```sql\n{sql}```")),
+        "paste the SQL of snapshots/metrics.sql into the doc of src/sql/mod.rs"
+    );
+}

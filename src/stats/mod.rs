@@ -1,0 +1,22 @@
+//! Pure statistics over sufficient statistics: no IO, no async, deterministic, and every failure
+//! a typed [`StatsError`].
+//!
+//! - [`sufficient`]: `VariantStats { n, sum, sum_sq }` (the SQL's per-variant output), mean, variance;
+//! - [`ttest`]: Welch's two-sided t-test, absolute and relative (delta method), as gbstats 0.8.0;
+//! - [`verdict`]: win / loss / inconclusive / not enough data, from expectation and direction;
+//! - [`srm`]: sample ratio mismatch, χ² goodness of fit against the traffic weights;
+//! - [`error`]: `StatsError`.
+
+pub mod error;
+pub mod srm;
+pub mod sufficient;
+#[cfg(test)]
+mod test_rng;
+pub mod ttest;
+pub mod verdict;
+
+pub use error::StatsError;
+pub use srm::{sample_ratio_mismatch, SampleRatio, SRM_THRESHOLD};
+pub use sufficient::{MetricKind, VariantStats};
+pub use ttest::{compare, Comparison, Estimate};
+pub use verdict::{judge, Expectation, GoodDirection, Thresholds, Verdict};

@@ -1,0 +1,185 @@
+//! `Warehouse`: a ClickHouse client for one target, with lift's limits on every query.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickhouse::{Client, Compression, RowOwned, RowRead};
+
+use crate::configuration::{ClickHouseCompression, ClickHouseSettings};
+use crate::domain::warehouse::WarehouseTarget;
+use crate::domain::DomainError;
+use crate::sql::{CompiledQuery, EventsTable, ParamValue};
+
+/// Queries sent to warehouses by this process, per kind (exposed at `/metrics`).
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounters(Arc<[AtomicU64; QUERY_KINDS.len()]>);
+
+/// The kinds of query lift sends, as `/metrics` labels them.
+pub const QUERY_KINDS: [&str; 4] = ["exposures", "metrics", "probe", "other"];
+
+impl QueryCounters {
+    fn count(&self, what: &str) {
+        let index = QUERY_KINDS
+            .iter()
+            .position(|k| *k == what)
+            .unwrap_or(QUERY_KINDS.len() - 1);
+        self.0[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(kind, queries)` for every kind.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        QUERY_KINDS
+            .iter()
+            .zip(self.0.iter())
+            .map(|(k, n)| (*k, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+/// Limits and transport options shared by every target (from `ClickHouseSettings`).
+#[derive(Debug, Clone)]
+pub struct WarehouseOptions {
+    pub counters: QueryCounters,
+    pub compression: ClickHouseCompression,
+    /// Sent as `max_execution_time`; lift stops waiting a little later and reports the warehouse
+    /// unavailable, so a hung server cannot hold a request.
+    pub timeout: Duration,
+    pub max_memory_bytes: u64,
+}
+
+impl WarehouseOptions {
+    pub fn from_settings(settings: &ClickHouseSettings) -> Self {
+        WarehouseOptions {
+            counters: QueryCounters::default(),
+            compression: settings.clickhouse_compression,
+            timeout: Duration::from_secs(settings.clickhouse_timeout_seconds),
+            max_memory_bytes: settings.clickhouse_max_memory_bytes,
+        }
+    }
+}
+
+/// Extra time lift waits beyond `max_execution_time` for the server's own timeout error.
+const GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct Warehouse {
+    client: Client,
+    target: WarehouseTarget,
+    timeout: Duration,
+    counters: QueryCounters,
+}
+
+impl Warehouse {
+    pub fn new(target: &WarehouseTarget, options: &WarehouseOptions) -> Self {
+        let compression = match options.compression {
+            ClickHouseCompression::Lz4 => Compression::Lz4,
+            ClickHouseCompression::None => Compression::None,
+        };
+        let client = Client::default()
+            .with_url(&target.url)
+            .with_user(&target.user)
+            .with_password(&target.password)
+            .with_database(&target.database)
+            .with_compression(compression)
+            .with_setting("max_execution_time", options.timeout.as_secs().to_string())
+            .with_setting("max_memory_usage", options.max_memory_bytes.to_string());
+        Warehouse {
+            client,
+            target: target.clone(),
+            timeout: options.timeout + GRACE,
+            counters: options.counters.clone(),
+        }
+    }
+
+    pub fn events_table(&self) -> EventsTable {
+        EventsTable {
+            database: self.target.database.clone(),
+            table: self.target.table.clone(),
+        }
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs a compiled query with its parameters bound server-side and reads every row.
+    pub async fn fetch_all<T: RowOwned + RowRead>(
+        &self,
+        compiled: &CompiledQuery,
+        what: &'static str,
+    ) -> Result<Vec<T>, DomainError> {
+        let mut query = self.client.query(&compiled.sql);
+        for (name, value) in &compiled.params {
+            query = bind(query, name, value);
+        }
+        self.limit(what, query.fetch_all::<T>()).await
+    }
+
+    /// Runs a statement that returns no rows (DDL).
+    pub async fn execute(&self, sql: &str, what: &'static str) -> Result<(), DomainError> {
+        self.limit(what, self.client.query(sql).execute()).await
+    }
+
+    /// Awaits a warehouse call within the timeout, mapping every failure to
+    /// `WAREHOUSE_UNAVAILABLE`: the server's message goes to the log, a readable one to the client.
+    pub(crate) async fn limit<T>(
+        &self,
+        what: &'static str,
+        call: impl std::future::Future<Output = clickhouse::error::Result<T>>,
+    ) -> Result<T, DomainError> {
+        self.counters.count(what);
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                tracing::warn!(warehouse = %self.target.url, query = what, error = %err, "warehouse query failed");
+                Err(DomainError::WarehouseUnavailable(format!(
+                    "the warehouse could not run the {what} query: {}",
+                    readable(&err)
+                )))
+            }
+            Err(_) => {
+                tracing::warn!(warehouse = %self.target.url, query = what, timeout = ?self.timeout, "warehouse query timed out");
+                Err(DomainError::WarehouseUnavailable(format!(
+                    "the warehouse did not answer the {what} query within {} s",
+                    self.timeout.as_secs()
+                )))
+            }
+        }
+    }
+}
+
+fn bind(
+    query: clickhouse::query::Query,
+    name: &str,
+    value: &ParamValue,
+) -> clickhouse::query::Query {
+    match value {
+        ParamValue::String(s) => query.param(name, s),
+        ParamValue::Float64(f) => query.param(name, f),
+        ParamValue::Int64(i) => query.param(name, i),
+        ParamValue::StringArray(a) => query.param(name, a),
+        ParamValue::Float64Array(a) => query.param(name, a),
+        ParamValue::DateTime64(_) => query.param(name, value.to_clickhouse_text()),
+    }
+}
+
+/// The first line of a ClickHouse error, without the stack trace the server appends.
+fn readable(err: &clickhouse::error::Error) -> String {
+    match err {
+        clickhouse::error::Error::Network(_) => {
+            "the server could not be reached (network error)".to_owned()
+        }
+        clickhouse::error::Error::TimedOut => "the server timed out".to_owned(),
+        other => {
+            let text = other.to_string();
+            let line = text.lines().next().unwrap_or_default();
+            line.split(" (version ")
+                .next()
+                .unwrap_or(line)
+                .chars()
+                .take(300)
+                .collect()
+        }
+    }
+}

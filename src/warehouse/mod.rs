@@ -1,0 +1,15 @@
+//! The warehouse: the only module that holds a `clickhouse::Client`. It runs the SQL that the
+//! pure compiler (`crate::sql`) produced, binding every value as a server-side parameter, and turns
+//! rows into the sufficient statistics the pure stats core (`crate::stats`) judges.
+//!
+//! - `client.rs`: `Warehouse` (one target, its limits, error mapping to `WAREHOUSE_UNAVAILABLE`);
+//! - `rows.rs`: the row shapes of the compiled queries;
+//! - `queries.rs`: exposures, metric statistics and the connection probe;
+//! - `events.rs`: the events table (`lift clickhouse init`) and bulk loading (demo, tests).
+
+mod client;
+pub mod events;
+mod queries;
+mod rows;
+
+pub use client::{QueryCounters, Warehouse, WarehouseOptions, QUERY_KINDS};

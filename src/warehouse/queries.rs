@@ -1,0 +1,62 @@
+//! The three questions lift asks a warehouse.
+
+use crate::domain::results::{ExposureCounts, MetricStats};
+use crate::domain::DomainError;
+use crate::sql::{self, ResultsScope};
+use crate::stats::VariantStats;
+
+use super::rows::{ExposureRow, MetricRow, ProbeRow};
+use super::Warehouse;
+
+impl Warehouse {
+    /// Identities per variant, and those left out.
+    pub async fn exposures(&self, scope: &ResultsScope) -> Result<ExposureCounts, DomainError> {
+        let compiled = sql::compile_exposures(scope).map_err(compile_error)?;
+        let rows: Vec<ExposureRow> = self.fetch_all(&compiled, "exposures").await?;
+        let mut counts = ExposureCounts::default();
+        for row in rows {
+            counts.multiple_exposures = row.multiple_exposures;
+            counts.unknown_variant = row.unknown_variant;
+            if !row.variant.is_empty() || row.identities > 0 {
+                counts.identities.insert(row.variant, row.identities);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Sufficient statistics of every metric of the scope, from one query.
+    pub async fn metric_stats(&self, scope: &ResultsScope) -> Result<MetricStats, DomainError> {
+        if scope.metrics.is_empty() {
+            return Ok(MetricStats::new());
+        }
+        let compiled = sql::compile_metrics(scope).map_err(compile_error)?;
+        let rows: Vec<MetricRow> = self.fetch_all(&compiled, "metrics").await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let stats = VariantStats {
+                    n: r.n,
+                    sum: r.sum,
+                    sum_sq: r.sum_sq,
+                };
+                ((r.metric as usize, r.variant), stats)
+            })
+            .collect())
+    }
+
+    /// How many exposure events of `exposure_event` the environment has (a connection probe).
+    pub async fn count_exposures(
+        &self,
+        environment_key: &str,
+        exposure_event: &str,
+    ) -> Result<u64, DomainError> {
+        let compiled =
+            sql::compile_exposure_probe(&self.events_table(), environment_key, exposure_event);
+        let rows: Vec<ProbeRow> = self.fetch_all(&compiled, "probe").await?;
+        Ok(rows.first().map_or(0, |r| r.exposures))
+    }
+}
+
+fn compile_error(err: sql::CompileError) -> DomainError {
+    DomainError::Internal(anyhow::Error::new(err).context("compiling the results query"))
+}
