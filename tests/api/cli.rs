@@ -1,5 +1,6 @@
-//! The README's path for a newcomer, through the real binary: `lift demo` (twice: it is idempotent),
-//! then `lift serve`, then the demo tokens against GraphQL over HTTP.
+//! The README's path for a newcomer, through the real binary: `lift demo` (twice: it is idempotent)
+//! with the local ClickHouse engine, then `lift serve`, then the demo tokens against GraphQL over
+//! HTTP, down to the demo experiment's results.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -15,12 +16,23 @@ impl Drop for Server {
     }
 }
 
-fn lift(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_lift"))
-        .args(args)
+/// `lift` as scripts/dev runs it: the embedded SQLite default, the local ClickHouse engine (each
+/// test run in its own ClickHouse database).
+fn command(dir: &std::path::Path, clickhouse_database: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lift"));
+    command
         .current_dir(dir)
         .env_remove("LIFT_JWT_SECRET")
         .env_remove("LIFT_DATABASE_URL")
+        .env("LIFT_CLICKHOUSE_URL", crate::clickhouse::clickhouse_url())
+        .env("LIFT_CLICKHOUSE_COMPRESSION", "none")
+        .env("LIFT_CLICKHOUSE_DATABASE", clickhouse_database);
+    command
+}
+
+fn lift(dir: &std::path::Path, clickhouse_database: &str, args: &[&str]) -> String {
+    let output = command(dir, clickhouse_database)
+        .args(args)
         .output()
         .expect("run lift");
     assert!(
@@ -64,8 +76,11 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
         .join(format!("cli_{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
 
-    let first = lift(&dir, &["demo"]);
-    let second = lift(&dir, &["demo"]);
+    let clickhouse_database = format!("lift_cli_{}", uuid::Uuid::now_v7().simple());
+    let first = lift(&dir, &clickhouse_database, &["demo"]);
+    let second = lift(&dir, &clickhouse_database, &["demo"]);
+    assert!(first.contains("Loaded"), "{first}");
+    assert!(second.contains("already loaded"), "{second}");
     let tokens = |out: &str| -> Vec<(String, String)> {
         out.lines()
             .filter_map(|l| {
@@ -90,11 +105,8 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
 
     let port = free_port();
     let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_lift"))
+        command(&dir, &clickhouse_database)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .current_dir(&dir)
-            .env_remove("LIFT_JWT_SECRET")
-            .env_remove("LIFT_DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -181,12 +193,43 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
     )
     .await;
     assert_eq!(
-        body["data"]["environment"]["metrics"]["totalCount"], 2,
+        body["data"]["environment"]["metrics"]["totalCount"], 6,
         "{body}"
     );
     assert_eq!(
         body["data"]["environment"]["experiments"]["totalCount"], 1,
         "{body}"
     );
+
+    // The demo experiment shows real results: a balanced split and a win on purchases.
+    let results = "{ environment(key: \"demo\") { experiments { edges { node { results { frozen exposures { identities } srm { mismatch } metrics { experimentMetric { metric { name } } comparisons { verdict } } } } } } } }";
+    let body = post(
+        &client,
+        &url,
+        &token_of("viewer@example.com"),
+        results,
+        json!({}),
+    )
+    .await;
+    let results = &body["data"]["environment"]["experiments"]["edges"][0]["node"]["results"];
+    assert_eq!(results["frozen"], false, "{body}");
+    assert_eq!(results["srm"]["mismatch"], false, "{body}");
+    let exposed: u64 = results["exposures"]
+        .as_array()
+        .expect("exposures")
+        .iter()
+        .map(|e| e["identities"].as_u64().expect("identities"))
+        .sum();
+    assert!(exposed > 100_000, "{body}");
+    let verdict_of = |name: &str| {
+        results["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .find(|m| m["experimentMetric"]["metric"]["name"] == name)
+            .map(|m| m["comparisons"][0]["verdict"].clone())
+            .expect("metric in results")
+    };
+    assert_eq!(verdict_of("Purchase conversion"), "WIN", "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
