@@ -62,7 +62,9 @@ impl ExperimentMutation {
         self.transition(ctx, id, Transition::Pause).await
     }
 
-    /// RUNNING or PAUSED → COMPLETED (terminal).
+    /// RUNNING or PAUSED → COMPLETED (terminal). With a warehouse configured, the results are
+    /// computed and frozen in a snapshot in the same transaction; if the warehouse cannot answer,
+    /// the experiment is not completed (`WAREHOUSE_UNAVAILABLE`) and nothing changes.
     async fn complete_experiment(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Experiment> {
         self.transition(ctx, id, Transition::Complete).await
     }
