@@ -37,7 +37,7 @@ use super::{access, audit, warehouse as connections, App};
 pub struct Results(Arc<Source>);
 
 enum Source {
-    Frozen(StoredSnapshot),
+    Frozen(Box<StoredSnapshot>),
     Live(Box<Live>),
 }
 
@@ -154,7 +154,7 @@ impl Live {
 pub async fn of_experiment(app: &App, experiment: &Experiment) -> DomainResult<Option<Results>> {
     if experiment.status == ExperimentStatus::Completed {
         if let Some(snapshot) = repo::warehouse::latest_snapshot(&app.db, &experiment.id).await? {
-            return Ok(Some(Results(Arc::new(Source::Frozen(snapshot)))));
+            return Ok(Some(Results(Arc::new(Source::Frozen(Box::new(snapshot))))));
         }
     }
     let Some(started_at) = experiment.started_at else {
@@ -351,5 +351,5 @@ pub async fn snapshots(
 
 /// A stored snapshot as results.
 pub fn frozen(snapshot: StoredSnapshot) -> Results {
-    Results(Arc::new(Source::Frozen(snapshot)))
+    Results(Arc::new(Source::Frozen(Box::new(snapshot))))
 }
