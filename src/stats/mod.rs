@@ -1,14 +1,18 @@
 //! Pure statistics over sufficient statistics: no IO, no async, deterministic, and every failure
 //! a typed [`StatsError`].
 //!
-//! - [`sufficient`]: `VariantStats { n, sum, sum_sq }` (the SQL's per-variant output), mean, variance;
-//! - [`ttest`]: Welch's two-sided t-test, absolute and relative (delta method), as gbstats 0.8.0;
-//! - [`verdict`]: win / loss / inconclusive / not enough data, from expectation and direction;
-//! - [`srm`]: sample ratio mismatch, χ² goodness of fit against the traffic weights;
-//! - [`error`]: `StatsError`.
+//! - [`sufficient`] — `VariantStats { n, sum, sum_sq }` (the SQL's per-variant output), mean, variance;
+//! - [`ttest`] — Welch's two-sided t-test, absolute and relative (delta method), as gbstats 0.8.0;
+//! - [`verdict`] — win / loss / inconclusive / not enough data, from expectation and direction;
+//! - [`srm`] — sample ratio mismatch, χ² goodness of fit against the traffic weights;
+//! - `student` — Student's t tail and quantile, precise for any degrees of freedom;
+//! - [`error`] — `StatsError`.
 
 pub mod error;
+#[cfg(test)]
+mod properties;
 pub mod srm;
+mod student;
 pub mod sufficient;
 #[cfg(test)]
 mod test_rng;

@@ -90,8 +90,9 @@ pub fn judge(
     if !enough(control) || !enough(treatment) {
         return Verdict::NotEnoughData;
     }
-    // `!(p < alpha)` also treats a NaN p-value as not significant.
-    if !(comparison.absolute.p_value < thresholds.alpha) {
+    // A NaN p-value compares as not below alpha: not significant.
+    let significant = comparison.absolute.p_value < thresholds.alpha;
+    if !significant {
         return Verdict::Inconclusive;
     }
     let up = comparison.absolute.estimate > 0.0;
