@@ -4,13 +4,17 @@
 use std::str::FromStr;
 
 use super::entity::{
-    environment, experiment, experiment_metric, feature, metric, organisation, project, user,
+    environment, experiment, experiment_metric, feature, metric, metric_result_snapshot,
+    organisation, project, user, warehouse_connection,
 };
+use super::repo::warehouse::StoredSnapshot;
 use crate::domain::feature::Variant;
 use crate::domain::metric::MetricDefinition;
 use crate::domain::model::{
     Environment, Experiment, ExperimentMetric, Feature, Metric, Organisation, Project, User,
 };
+use crate::domain::results::ResultsReport;
+use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
 use crate::domain::DomainError;
 
 fn parse<T: FromStr<Err = String>>(table: &str, id: &str, text: &str) -> Result<T, DomainError> {
@@ -135,4 +139,38 @@ impl TryFrom<experiment_metric::Model> for ExperimentMetric {
 /// Converts every row, failing on the first that does not parse.
 pub fn all<M, T: TryFrom<M, Error = DomainError>>(rows: Vec<M>) -> Result<Vec<T>, DomainError> {
     rows.into_iter().map(T::try_from).collect()
+}
+
+impl TryFrom<warehouse_connection::Model> for WarehouseConnection {
+    type Error = DomainError;
+    fn try_from(m: warehouse_connection::Model) -> Result<Self, DomainError> {
+        Ok(WarehouseConnection {
+            kind: parse("warehouse_connections", &m.id, &m.kind)?,
+            id: m.id,
+            environment_id: m.environment_id,
+            target: WarehouseTarget {
+                url: m.url,
+                database: m.database_name,
+                table: m.table_name,
+                user: m.username,
+                password: m.password,
+            },
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
+    type Error = DomainError;
+    fn try_from(m: metric_result_snapshot::Model) -> Result<Self, DomainError> {
+        let report: ResultsReport = serde_json::from_value(m.payload).map_err(|e| {
+            DomainError::internal(format!("metric_result_snapshots row {}: {e}", m.id))
+        })?;
+        Ok(StoredSnapshot {
+            id: m.id,
+            experiment_id: m.experiment_id,
+            computed_at: m.computed_at,
+            report,
+        })
+    }
 }

@@ -125,39 +125,3 @@ pub async fn snapshots_page(
         .await?
         .try_map(StoredSnapshot::try_from)
 }
-
-impl TryFrom<warehouse_connection::Model> for WarehouseConnection {
-    type Error = DomainError;
-    fn try_from(m: warehouse_connection::Model) -> Result<Self, DomainError> {
-        Ok(WarehouseConnection {
-            kind: m.kind.parse().map_err(|e: String| {
-                DomainError::internal(format!("warehouse_connections row {}: {e}", m.id))
-            })?,
-            id: m.id,
-            environment_id: m.environment_id,
-            target: WarehouseTarget {
-                url: m.url,
-                database: m.database_name,
-                table: m.table_name,
-                user: m.username,
-                password: m.password,
-            },
-            created_at: m.created_at,
-        })
-    }
-}
-
-impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
-    type Error = DomainError;
-    fn try_from(m: metric_result_snapshot::Model) -> Result<Self, DomainError> {
-        let report: ResultsReport = serde_json::from_value(m.payload).map_err(|e| {
-            DomainError::internal(format!("metric_result_snapshots row {}: {e}", m.id))
-        })?;
-        Ok(StoredSnapshot {
-            id: m.id,
-            experiment_id: m.experiment_id,
-            computed_at: m.computed_at,
-            report,
-        })
-    }
-}
