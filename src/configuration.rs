@@ -123,7 +123,7 @@ impl Default for ClickHouseSettings {
 #[derive(clap::Args, Clone, Debug)]
 pub struct ResultsSettings {
     /// Significance level of every test.
-    #[arg(long, env = "LIFT_RESULTS_ALPHA", default_value_t = 0.05)]
+    #[arg(long, env = "LIFT_RESULTS_ALPHA", default_value_t = 0.05, value_parser = parse_alpha)]
     pub results_alpha: f64,
     /// Fewer identities than this in either arm: NOT_ENOUGH_DATA.
     #[arg(long, env = "LIFT_RESULTS_MIN_IDENTITIES", default_value_t = 50)]
@@ -164,6 +164,13 @@ pub struct Settings {
     pub clickhouse: ClickHouseSettings,
     #[command(flatten)]
     pub results: ResultsSettings,
+}
+
+fn parse_alpha(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(alpha) if alpha > 0.0 && alpha < 0.5 => Ok(alpha),
+        _ => Err(format!("{text:?} is not a significance level in (0, 0.5), e.g. 0.05")),
+    }
 }
 
 /// The tracing filter: `RUST_LOG` when set, else `info` with sqlx quietened.
