@@ -1,0 +1,90 @@
+//! The experiment being measured: `new-checkout` (control/treatment, EXCLUDE) with the demo's
+//! five metrics, as lift's compiler receives it.
+
+use chrono::{DateTime, Duration, Utc};
+
+use lift::domain::metric::{
+    Aggregation, FilterOp, FilterValue, MetricDefinition, MetricWindow, PropertyFilter, ValueSource,
+};
+use lift::sql::{EventsTable, MetricSpec, MultipleExposureHandling, ResultsScope};
+
+use crate::generate::{ENVIRONMENT, EXPOSURE_EVENT, FEATURE};
+
+/// The experiment starts here; exposures are generated over its first 10 days.
+pub fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+        .expect("a date")
+        .with_timezone(&Utc)
+}
+
+/// 12 days: purchases come up to 5 days after exposure, so the end cuts some.
+pub fn end() -> DateTime<Utc> {
+    start() + Duration::days(12)
+}
+
+/// The window of the `pro` conversion metric.
+pub const PRO_WINDOW_SECONDS: i64 = 3 * 86_400;
+
+/// What the report calls each metric, in scope order.
+pub const METRIC_NAMES: [&str; 5] = [
+    "OCCURRENCE purchase",
+    "SUM purchase value",
+    "MEAN purchase value",
+    "OCCURRENCE purchase plan=pro 3d",
+    "COUNT pageview",
+];
+
+pub fn results_scope(database: &str) -> ResultsScope {
+    let purchase = |value: Option<ValueSource>| MetricDefinition {
+        event: "purchase".into(),
+        filters: vec![],
+        value,
+        window: None,
+    };
+    let metric = |aggregation, definition| MetricSpec {
+        aggregation,
+        definition,
+    };
+    ResultsScope {
+        table: EventsTable {
+            database: database.to_owned(),
+            table: "events".into(),
+        },
+        environment_key: ENVIRONMENT.into(),
+        feature_name: FEATURE.into(),
+        exposure_event: EXPOSURE_EVENT.into(),
+        variants: vec!["control".into(), "treatment".into()],
+        start: start(),
+        end: end(),
+        handling: MultipleExposureHandling::Exclude,
+        metrics: vec![
+            metric(Aggregation::Occurrence, purchase(None)),
+            metric(Aggregation::Sum, purchase(Some(ValueSource::EventValue))),
+            metric(Aggregation::Mean, purchase(Some(ValueSource::EventValue))),
+            metric(
+                Aggregation::Occurrence,
+                MetricDefinition {
+                    filters: vec![PropertyFilter {
+                        property: "plan".into(),
+                        op: FilterOp::Eq,
+                        value: Some(FilterValue::String("pro".into())),
+                    }],
+                    window: Some(MetricWindow {
+                        start_seconds: 0,
+                        end_seconds: Some(PRO_WINDOW_SECONDS),
+                    }),
+                    ..purchase(None)
+                },
+            ),
+            metric(
+                Aggregation::Count,
+                MetricDefinition {
+                    event: "pageview".into(),
+                    filters: vec![],
+                    value: None,
+                    window: None,
+                },
+            ),
+        ],
+    }
+}
