@@ -1,6 +1,6 @@
-//! Who is in the experiment: the `exposures` CTE (one row per exposed identity) and the
-//! `assignments` CTE (the identities that count, with their variant), plus
-//! [`compile_exposures`], the per-variant exposure counts.
+//! Who is in the experiment, and in which variant: the per-identity assignment aggregates shared
+//! by both queries (the `exposures` CTE here, the `identities` CTE of the metrics query), the rule
+//! of which identities count, and [`compile_exposures`], the per-variant exposure counts.
 //!
 //! An identity's assignment is the value of its first exposure event of the feature within the
 //! range (ties at the same millisecond broken by the smaller variant key, so results are
@@ -13,15 +13,53 @@ use super::param::Params;
 use super::query::{assemble, CompiledQuery, Cte};
 use super::scope::{BoundScope, MultipleExposureHandling, ResultsScope};
 
-/// One row per identity exposed to the feature in the range:
-/// `identifier, variant, first_exposure, saw_several_variants`.
-pub(super) fn exposures_cte(scope: &BoundScope) -> Cte {
+/// An identity's assignment from its exposure rows: `variant` (first value, ties to the smaller),
+/// `first_exposure` and `variants_seen` (distinct values; 0 when the identity has no exposure
+/// row). `exposure` is the condition that makes a row an exposure, `None` when every aggregated
+/// row is one already. Columns at four spaces, without a trailing comma.
+pub(super) fn assignment_columns(exposure: Option<&str>) -> String {
+    match exposure {
+        None => "    argMin(value, (timestamp, value)) AS variant,
+    min(timestamp) AS first_exposure,
+    uniqExact(value) AS variants_seen"
+            .to_owned(),
+        Some(condition) => format!(
+            "    argMinIf(value, (timestamp, value),
+        ({condition}) AS is_exposure) AS variant,
+    minIf(timestamp, is_exposure) AS first_exposure,
+    uniqExactIf(value, is_exposure) AS variants_seen"
+        ),
+    }
+}
+
+/// The rows of the events table (already restricted to the environment and `timestamp >= start`)
+/// that are exposures to the feature within the range.
+pub(super) fn exposure_condition(scope: &BoundScope) -> String {
+    format!(
+        "event = {} AND feature_name = {} AND timestamp <= {}",
+        scope.exposure_event, scope.feature, scope.end
+    )
+}
+
+/// Whether an identity with the assignment columns (prefixed by `row`, e.g. `a.`) counts: it was
+/// exposed, to a known variant, and under EXCLUDE to one variant only.
+pub(super) fn counts(scope: &BoundScope, row: &str) -> String {
+    let seen = match scope.handling {
+        MultipleExposureHandling::FirstTouch => ">= 1",
+        MultipleExposureHandling::Exclude => "= 1",
+    };
+    format!(
+        "{row}variants_seen {seen} AND has({}, {row}variant)",
+        scope.variant_array()
+    )
+}
+
+/// One row per identity exposed to the feature in the range, with [`assignment_columns`].
+fn exposures_cte(scope: &BoundScope) -> Cte {
     let body = format!(
         "SELECT
     identifier,
-    argMin(value, (timestamp, value)) AS variant,
-    min(timestamp) AS first_exposure,
-    uniqExact(value) > 1 AS saw_several_variants
+{columns}
 FROM {table}
 WHERE environment_key = {environment}
     AND event = {exposure_event}
@@ -30,6 +68,7 @@ WHERE environment_key = {environment}
     AND timestamp <= {end}
 GROUP BY identifier
 ",
+        columns = assignment_columns(None),
         table = scope.table,
         environment = scope.environment,
         exposure_event = scope.exposure_event,
@@ -43,40 +82,23 @@ GROUP BY identifier
     }
 }
 
-/// The identities that count, from `exposures`: `identifier, variant, first_exposure`.
-pub(super) fn assignments_cte(scope: &BoundScope) -> Cte {
-    let body = format!(
-        "SELECT identifier, variant, first_exposure
-FROM exposures
-WHERE has({variants}, variant){excluded}
-",
-        variants = scope.variant_array(),
-        excluded = match scope.handling {
-            MultipleExposureHandling::FirstTouch => "",
-            MultipleExposureHandling::Exclude => "\n    AND NOT saw_several_variants",
-        },
-    );
-    Cte {
-        name: "assignments",
-        body,
-    }
-}
-
 /// Rows `variant String, identities UInt64, multiple_exposures UInt64, unknown_variant UInt64`:
 /// one per feature variant, in the scope's order, always (zero identities included); the two
 /// totals are the same on every row. `exposures` is aggregated once into a single row and then
-/// spread with `ARRAY JOIN`, so the events table is read once.
+/// spread with `ARRAY JOIN`, so the events table is read once. `identities` counts what
+/// [`counts`] keeps for the metrics query.
 pub fn compile_exposures(scope: &ResultsScope) -> Result<CompiledQuery, CompileError> {
     let mut params = Params::new();
     let bound = BoundScope::bind(scope, &mut params)?;
-    let kept = match bound.handling {
-        MultipleExposureHandling::FirstTouch => "",
-        MultipleExposureHandling::Exclude => " AND NOT saw_several_variants",
-    };
     let per_variant: Vec<String> = bound
         .variants
         .iter()
-        .map(|key| format!("        countIf(variant = {key}{kept})"))
+        .map(|key| {
+            format!(
+                "            countIf(variant = {key} AND {})",
+                counts(&bound, "")
+            )
+        })
         .collect();
     let variants = bound.variant_array();
     let select = format!(
@@ -90,7 +112,7 @@ FROM (
         [
 {per_variant}
         ] AS identities_by_variant,
-        countIf(has({variants}, variant) AND saw_several_variants) AS multiple_exposures,
+        countIf(has({variants}, variant) AND variants_seen > 1) AS multiple_exposures,
         countIf(NOT has({variants}, variant)) AS unknown_variant
     FROM exposures
 )
@@ -123,38 +145,53 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_query_takes_the_same_aggregates_over_its_exposure_rows() {
+        let mut params = Params::new();
+        let bound = BoundScope::bind(&scope(), &mut params).unwrap();
+        let condition = exposure_condition(&bound);
+        assert_eq!(
+            condition,
+            "event = {p3:String} AND feature_name = {p4:String} \
+             AND timestamp <= {p6:DateTime64(3, 'UTC')}"
+        );
+        let plain = assignment_columns(None);
+        let conditional = assignment_columns(Some(&condition));
+        assert!(conditional.contains(&format!("(timestamp, value),\n        ({condition})")));
+        // Same aggregates, each restricted to the exposure rows.
+        for (all_rows, exposure_rows) in [
+            ("argMin(", "argMinIf("),
+            ("min(timestamp)", "minIf(timestamp, is_exposure)"),
+            ("uniqExact(value)", "uniqExactIf(value, is_exposure)"),
+        ] {
+            assert!(plain.contains(all_rows) && conditional.contains(exposure_rows));
+        }
+    }
+
+    #[test]
     fn every_variant_gets_a_row_in_order() {
         let query = compile_exposures(&scope()).unwrap();
-        assert!(query.sql.contains("countIf(variant = {p7:String}),"));
-        assert!(query.sql.contains("countIf(variant = {p8:String})\n"));
+        let known = "has([{p7:String}, {p8:String}], variant)";
+        assert!(query.sql.contains(&format!(
+            "countIf(variant = {{p7:String}} AND variants_seen >= 1 AND {known}),"
+        )));
+        assert!(query.sql.contains("countIf(variant = {p8:String} AND"));
         assert!(query.sql.contains("[{p7:String}, {p8:String}] AS variant"));
         assert_eq!(param_text(&query, "p7"), "control");
         assert_eq!(param_text(&query, "p8"), "treatment");
     }
 
     #[test]
-    fn exclude_leaves_identities_with_several_variants_out_of_the_counts() {
+    fn exclude_keeps_identities_that_saw_one_variant_only() {
         let mut s = scope();
-        s.handling = MultipleExposureHandling::FirstTouch;
-        let first_touch = compile_exposures(&s).unwrap().sql;
-        assert!(!first_touch.contains("AND NOT saw_several_variants"));
+        let mut params = Params::new();
+        let first_touch = counts(&BoundScope::bind(&s, &mut params).unwrap(), "a.");
+        assert_eq!(
+            first_touch,
+            "a.variants_seen >= 1 AND has([{p7:String}, {p8:String}], a.variant)"
+        );
         s.handling = MultipleExposureHandling::Exclude;
         let exclude = compile_exposures(&s).unwrap().sql;
-        assert!(exclude.contains("countIf(variant = {p7:String} AND NOT saw_several_variants)"));
-        assert!(exclude.contains("AND saw_several_variants) AS multiple_exposures"));
-    }
-
-    #[test]
-    fn assignments_drop_unknown_variants_and_under_exclude_multiple_exposures() {
-        let mut params = Params::new();
-        let mut s = scope();
-        s.handling = MultipleExposureHandling::Exclude;
-        let bound = BoundScope::bind(&s, &mut params).unwrap();
-        let cte = assignments_cte(&bound);
-        assert_eq!(
-            cte.body,
-            "SELECT identifier, variant, first_exposure\nFROM exposures\n\
-             WHERE has([{p7:String}, {p8:String}], variant)\n    AND NOT saw_several_variants\n"
-        );
+        assert!(exclude.contains("countIf(variant = {p7:String} AND variants_seen = 1 AND"));
+        assert!(exclude.contains("AND variants_seen > 1) AS multiple_exposures"));
     }
 }

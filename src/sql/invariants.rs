@@ -1,6 +1,6 @@
 //! Properties every compiled query keeps, whatever the scope: values travel only as parameters,
-//! the events table is read once for exposures and once for all metrics, and the compiler stays
-//! pure.
+//! the events table is read once per query (for the exposures, and for all metrics together), and
+//! the compiler stays pure.
 
 use super::fixtures::{every_kind_scope, filter, metric, param, scope};
 use super::param::ParamValue;
@@ -10,7 +10,8 @@ use crate::domain::metric::{Aggregation, FilterOp, FilterValue, ValueSource};
 
 const HOSTILE: &str = "x'; DROP TABLE events; -- \\' \\\\ \" ` {p0:String} $1 ? \n\t)";
 
-/// `every_kind_scope` with a distinct hostile text in every field a user or an SDK controls.
+/// `every_kind_scope` with a distinct hostile text in every field a user or an SDK controls
+/// (metrics that share an event name still share it: the text depends on which names are equal).
 fn hostile_scope() -> ResultsScope {
     let h = |field: &str| format!("{field}{HOSTILE}");
     let mut s = every_kind_scope();
@@ -21,7 +22,7 @@ fn hostile_scope() -> ResultsScope {
     s.exposure_event = h("exposure");
     s.variants = vec![h("control"), h("treatment")];
     for (i, spec) in s.metrics.iter_mut().enumerate() {
-        spec.definition.event = h(&format!("event{i}"));
+        spec.definition.event = h(&spec.definition.event);
         if let Some(ValueSource::Property { property }) = &mut spec.definition.value {
             *property = h(&format!("value{i}"));
         }
@@ -115,20 +116,16 @@ fn occurrences(sql: &str, needle: &str) -> usize {
 }
 
 #[test]
-fn metrics_read_the_events_table_once_for_exposures_and_once_for_all_metrics() {
+fn each_query_reads_the_events_table_once() {
     let one = compile_metrics(&scope()).unwrap().sql;
     let many = compile_metrics(&every_kind_scope()).unwrap().sql;
     for sql in [&one, &many] {
-        assert_eq!(occurrences(sql, "FROM {p0:Identifier}.{p1:Identifier}"), 2);
+        assert_eq!(occurrences(sql, "{p0:Identifier}.{p1:Identifier}"), 1);
+        assert_eq!(occurrences(sql, "FROM {p0:Identifier}.{p1:Identifier}"), 1);
         // Each CTE is used exactly once: ClickHouse inlines CTEs, so a second use would be a
         // second evaluation (and a second read).
-        for usage in [
-            "FROM exposures\n",
-            "JOIN assignments AS a",
-            "FROM metric_events AS e",
-            "FROM entity_events\n",
-            "FROM entity_metrics\n",
-        ] {
+        assert_eq!(occurrences(sql, " AS (\n"), 2);
+        for usage in ["FROM identities AS a\n", "FROM entity_metrics\n"] {
             assert_eq!(occurrences(sql, usage), 1, "{usage:?}");
         }
     }
@@ -141,12 +138,11 @@ fn metrics_read_the_events_table_once_for_exposures_and_once_for_all_metrics() {
 }
 
 #[test]
-fn metric_events_are_scanned_with_every_metric_event_and_up_to_the_longest_window() {
+fn identities_are_scanned_with_every_metric_event_and_up_to_the_longest_window() {
     let query = compile_metrics(&every_kind_scope()).unwrap();
     assert!(query
         .sql
-        .contains("SELECT DISTINCT identifier, event, timestamp, value, metadata"));
-    assert!(query.sql.contains("AND event IN {p9:Array(String)}"));
+        .contains("AND (event = {p3:String} OR event IN {p9:Array(String)})"));
     assert_eq!(
         param(&query, "p9"),
         &ParamValue::StringArray(vec!["signup".into(), "page_view".into(), "purchase".into()])
@@ -160,17 +156,40 @@ fn metric_events_are_scanned_with_every_metric_event_and_up_to_the_longest_windo
         param(&query, "p10"),
         &ParamValue::DateTime64(s.end + chrono::Duration::days(3))
     );
+    // One deduplicated array per distinct event name, in first-use order.
+    for (k, name) in ["signup", "page_view", "purchase"].into_iter().enumerate() {
+        let placeholder = format!("{{p{}:String}}", 11 + k);
+        assert_eq!(
+            param(&query, &format!("p{}", 11 + k)),
+            &ParamValue::String(name.into())
+        );
+        assert_eq!(
+            occurrences(
+                &query.sql,
+                &format!("event = {placeholder})) AS events_{k}")
+            ),
+            1
+        );
+    }
+    assert_eq!(occurrences(&query.sql, "arrayDistinct(groupArrayIf("), 3);
+    // signup: metric 0; page_view: metric 1; purchase: metrics 2, 3 and 4.
+    for (k, metrics) in [1, 1, 3].into_iter().enumerate() {
+        assert_eq!(occurrences(&query.sql, &format!("a.events_{k})")), metrics);
+    }
 }
 
 #[test]
 fn without_windows_past_the_end_the_scan_stops_at_the_end() {
     let mut s = scope();
     s.metrics = vec![metric(Aggregation::Count, "purchase", None, None, vec![])];
-    let sql = compile_metrics(&s).unwrap().sql;
-    assert_eq!(
-        occurrences(&sql, "AND timestamp <= {p6:DateTime64(3, 'UTC')}"),
-        2
-    );
+    let query = compile_metrics(&s).unwrap();
+    assert!(query
+        .sql
+        .contains("AND timestamp <= {p6:DateTime64(3, 'UTC')}\n    GROUP BY identifier"));
+    assert!(!query
+        .params
+        .iter()
+        .any(|(n, v)| n != "p5" && n != "p6" && matches!(v, ParamValue::DateTime64(_))));
 }
 
 #[test]
@@ -246,8 +265,8 @@ fn the_compiler_names_no_io_crate() {
         include_str!("exposures.rs"),
         include_str!("filter.rs"),
         include_str!("fixtures.rs"),
+        include_str!("identities.rs"),
         include_str!("invariants.rs"),
-        include_str!("metric_events.rs"),
         include_str!("metrics.rs"),
         include_str!("param.rs"),
         include_str!("probe.rs"),

@@ -1,12 +1,12 @@
 //! [`compile_metrics`]: the sufficient statistics `n, sum, sum_sq` of every metric per variant,
-//! from one pass over the metric events.
+//! from one pass over the events table (`identities`), then per-identity values
+//! (`entity_metrics`) aggregated per variant.
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::entity_metrics::{entity_events_cte, entity_metrics_cte, metric_columns};
+use super::entity_metrics::{entity_metrics_cte, metric_value};
 use super::error::CompileError;
-use super::exposures::{assignments_cte, exposures_cte};
-use super::metric_events::metric_events_cte;
+use super::identities::{events_column, identities_cte};
 use super::param::Params;
 use super::query::{assemble, CompiledQuery};
 use super::scope::{BoundScope, ResultsScope};
@@ -20,23 +20,28 @@ pub fn compile_metrics(scope: &ResultsScope) -> Result<CompiledQuery, CompileErr
     }
     let mut params = Params::new();
     let bound = BoundScope::bind(scope, &mut params)?;
-    let events = params.strings(&metric_event_names(scope));
+    let names = metric_event_names(scope);
+    let events = params.strings(&names);
     let scan_end = match last_counted_instant(scope)? {
         Some(instant) => params.datetime(instant),
         None => bound.end.clone(),
     };
-    let columns = scope
+    let name_params: Vec<String> = names.iter().map(|name| params.string(name)).collect();
+    let values = scope
         .metrics
         .iter()
         .enumerate()
-        .map(|(index, spec)| metric_columns(index, spec, &bound, &mut params))
+        .map(|(index, spec)| {
+            let k = names
+                .iter()
+                .position(|name| *name == spec.definition.event)
+                .expect("every metric's event is among the names");
+            metric_value(index, spec, &bound, &events_column(k), &mut params)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let ctes = [
-        exposures_cte(&bound),
-        assignments_cte(&bound),
-        metric_events_cte(&bound, &events, &scan_end),
-        entity_events_cte(&columns),
-        entity_metrics_cte(&columns),
+        identities_cte(&bound, &events, &name_params, &scan_end),
+        entity_metrics_cte(&bound, &values),
     ];
     let select = format!(
         "SELECT

@@ -5,7 +5,8 @@
 //! text; every one (environment, feature, exposure event, variant keys, event and property names,
 //! filter values, times, database and table names) is a server-side parameter `{pN:Type}`, see
 //! [`ParamValue`] for how each is sent. The text depends only on the scope's *shape* (number of
-//! variants, metrics, filters; aggregations, operators), never on its values.
+//! variants, metrics, filters; aggregations, operators; which metrics share an event name), never
+//! on the values themselves.
 //!
 //! # Queries
 //! - [`compile_exposures`] → `variant String, identities UInt64, multiple_exposures UInt64,
@@ -16,28 +17,43 @@
 //! - [`compile_exposure_probe`] → `exposures UInt64`.
 //!
 //! # Pipeline (one CTE per concept, PostHog-style)
-//! `exposures` (per identity: first variant, first exposure time, saw several variants?) →
-//! `assignments` (identities that count) ; `metric_events` (the metrics' events, deduplicated) →
-//! `entity_events` (events joined to assignments, one column per metric: does it count / its
-//! value) → `entity_metrics` (per identity, an array of one value per metric) → final `ARRAY JOIN`
-//! of that array and `GROUP BY metric, variant`. Semantics are documented where they are built:
-//! `exposures.rs` (assignment, FIRST_TOUCH/EXCLUDE, unknown variants), `entity_metrics.rs`
-//! (windows, per-aggregation values, NULLs), `filter.rs` and `property.rs` (typed property reads).
+//! Metrics: `identities` (the one read of the events table, grouped by `identifier`: the
+//! identity's assignment, i.e. first variant, first exposure time, number of variants seen, and
+//! one deduplicated array of its events per metric event name) → `entity_metrics` (per identity
+//! that counts, an array of one value per metric, computed with lambdas over those arrays) → final
+//! `ARRAY JOIN` of that array and `GROUP BY metric, variant`. Exposures: `exposures` (the same
+//! assignment aggregates over the exposure key range) → one row per variant. Semantics are
+//! documented where they are built: `exposures.rs` (assignment, FIRST_TOUCH/EXCLUDE, unknown
+//! variants; shared by both queries), `identities.rs` (what is read, deduplication),
+//! `entity_metrics.rs` (windows, per-aggregation values, NULLs), `filter.rs` and `property.rs`
+//! (typed property reads).
 //!
-//! # One read per concept
+//! # One read per query
 //! ClickHouse inlines CTEs: a CTE used twice is evaluated twice. So each CTE here is used exactly
-//! once (a test checks it), and the events table is read twice per metrics query whatever the
-//! number of metrics: once for the exposure key range `(environment, exposure event, feature)`
-//! and once for all metric events (`event IN [...]`), both on the table's sort-key prefix. The
-//! metrics are then per-metric conditional aggregates over that single pass; the join is a
-//! `RIGHT JOIN` so that the hash table holds the assignments, not the events. `EXPLAIN` on
-//! ClickHouse 26.9 shows two `ReadFromMergeTree` steps for 2 or 5 metrics, one for exposures.
+//! once (a test checks it), and each query reads the events table once whatever the number of
+//! metrics: the exposures query the key range `(environment, exposure event, feature)`, the
+//! metrics query that of the exposure event and of every metric event (`event = … OR event IN
+//! [...]`), both on the table's sort-key prefix. After that read come per-identity array
+//! functions and one small `GROUP BY`: no join, no `DISTINCT` over the events (the previous shape,
+//! a `SELECT DISTINCT` of the metric events joined to the assignments, took about twice as long).
+//! `EXPLAIN` shows one `ReadFromMergeTree` step per query.
+//!
+//! Memory: the `GROUP BY identifier` holds, for every identity with an exposure *or* a metric
+//! event in the scanned range (the unexposed are dropped only after grouping), its assignment and
+//! arrays of its own metric events, `(timestamp, value, metadata)` each: about the size of the
+//! scanned metric events, as the `DISTINCT` it replaces held, within the warehouse's
+//! `max_memory_usage`.
 //!
 //! # Duplicates
-//! At-least-once delivery duplicates are removed with `SELECT DISTINCT` on `(identifier, event,
-//! timestamp, value, metadata)` (`collected_at` is ignored). Residual risk: two genuinely
-//! distinct events with the same identity, name, millisecond, value and properties are merged
-//! into one. Exposures are insensitive to duplicates (`argMin`, `min`, `uniqExact`).
+//! At-least-once delivery duplicates are removed by `arrayDistinct` on each identity's array of
+//! events of one name: the array belongs to one `identifier` and one `event`, and its elements are
+//! `(timestamp, value, metadata)`, so equal elements are exactly events with the same natural key
+//! `(identifier, event, timestamp, value, metadata)` (`collected_at` is ignored). Residual risk, as
+//! with the `SELECT DISTINCT` this replaces: two genuinely distinct events with the same identity,
+//! name, millisecond, value and properties are merged into one (and, as for `DISTINCT` on several
+//! string columns, ClickHouse compares the tuples by a 128-bit hash, so a hash collision would
+//! merge two events too; negligible). Exposures are insensitive to duplicates (`argMin`, `min`,
+//! `uniqExact`).
 //!
 //! # Example
 //! The two-metric scope of `fixtures::scope` (conversion within 7 days for plans `pro`/`team`, and
@@ -45,57 +61,36 @@
 //!
 //! ```sql
 //! WITH
-//! exposures AS (
+//! identities AS (
 //!     SELECT
 //!         identifier,
-//!         argMin(value, (timestamp, value)) AS variant,
-//!         min(timestamp) AS first_exposure,
-//!         uniqExact(value) > 1 AS saw_several_variants
+//!         argMinIf(value, (timestamp, value),
+//!             (event = {p3:String} AND feature_name = {p4:String} AND timestamp <= {p6:DateTime64(3, 'UTC')}) AS is_exposure) AS variant,
+//!         minIf(timestamp, is_exposure) AS first_exposure,
+//!         uniqExactIf(value, is_exposure) AS variants_seen,
+//!         arrayDistinct(groupArrayIf(
+//!             CAST((timestamp, value, metadata) AS Tuple(timestamp DateTime64(3, 'UTC'), value String, metadata String)) AS metric_event,
+//!             event = {p11:String})) AS events_0
 //!     FROM {p0:Identifier}.{p1:Identifier}
 //!     WHERE environment_key = {p2:String}
-//!         AND event = {p3:String}
-//!         AND feature_name = {p4:String}
-//!         AND timestamp >= {p5:DateTime64(3, 'UTC')}
-//!         AND timestamp <= {p6:DateTime64(3, 'UTC')}
-//!     GROUP BY identifier
-//! ),
-//! assignments AS (
-//!     SELECT identifier, variant, first_exposure
-//!     FROM exposures
-//!     WHERE has([{p7:String}, {p8:String}], variant)
-//! ),
-//! metric_events AS (
-//!     SELECT DISTINCT identifier, event, timestamp, value, metadata
-//!     FROM {p0:Identifier}.{p1:Identifier}
-//!     WHERE environment_key = {p2:String}
-//!         AND event IN {p9:Array(String)}
+//!         AND (event = {p3:String} OR event IN {p9:Array(String)})
 //!         AND timestamp >= {p5:DateTime64(3, 'UTC')}
 //!         AND timestamp <= {p10:DateTime64(3, 'UTC')}
-//! ),
-//! entity_events AS (
-//!     SELECT
-//!         a.identifier AS identifier,
-//!         a.variant AS variant,
-//!         (e.event = {p11:String}
-//!             AND e.timestamp >= a.first_exposure
-//!             AND e.timestamp < a.first_exposure + toIntervalSecond({p12:Int64})
-//!             AND (JSONType(e.metadata, {p13:String}) = 'String' AND has({p14:Array(String)}, JSONExtractString(e.metadata, {p13:String})))) AS m0_hit,
-//!         if(e.event = {p15:String}
-//!             AND e.timestamp >= a.first_exposure
-//!             AND e.timestamp <= {p6:DateTime64(3, 'UTC')},
-//!             toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p16:String}))), NULL) AS m1_value
-//!     FROM metric_events AS e
-//!     RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+//!     GROUP BY identifier
 //! ),
 //! entity_metrics AS (
 //!     SELECT
-//!         variant,
+//!         a.variant AS variant,
 //!         [
-//!             toFloat64(countIf(m0_hit) > 0),
-//!             avgIf(m1_value, isFinite(m1_value))
+//!             toFloat64(arrayExists(e -> e.timestamp >= a.first_exposure
+//!                 AND e.timestamp < a.first_exposure + toIntervalSecond({p12:Int64})
+//!                 AND (JSONType(e.metadata, {p13:String}) = 'String' AND has({p14:Array(String)}, JSONExtractString(e.metadata, {p13:String}))), a.events_0)),
+//!             if(empty(arrayFilter(x -> isFinite(x), arrayMap(e -> if(e.timestamp >= a.first_exposure
+//!                 AND e.timestamp <= {p6:DateTime64(3, 'UTC')},
+//!                 ifNull(toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p15:String}))), nan), nan), a.events_0)) AS m1_values), NULL, arrayAvg(m1_values))
 //!         ] AS metric_values
-//!     FROM entity_events
-//!     GROUP BY identifier, variant
+//!     FROM identities AS a
+//!     WHERE a.variants_seen >= 1 AND has([{p7:String}, {p8:String}], a.variant)
 //! )
 //! SELECT
 //!     toUInt32(metric_index - 1) AS metric,
@@ -116,7 +111,7 @@ mod entity_metrics;
 mod error;
 mod exposures;
 mod filter;
-mod metric_events;
+mod identities;
 mod metrics;
 mod param;
 mod probe;

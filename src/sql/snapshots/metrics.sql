@@ -1,55 +1,34 @@
 WITH
-exposures AS (
+identities AS (
     SELECT
         identifier,
-        argMin(value, (timestamp, value)) AS variant,
-        min(timestamp) AS first_exposure,
-        uniqExact(value) > 1 AS saw_several_variants
+        argMinIf(value, (timestamp, value),
+            (event = {p3:String} AND feature_name = {p4:String} AND timestamp <= {p6:DateTime64(3, 'UTC')}) AS is_exposure) AS variant,
+        minIf(timestamp, is_exposure) AS first_exposure,
+        uniqExactIf(value, is_exposure) AS variants_seen,
+        arrayDistinct(groupArrayIf(
+            CAST((timestamp, value, metadata) AS Tuple(timestamp DateTime64(3, 'UTC'), value String, metadata String)) AS metric_event,
+            event = {p11:String})) AS events_0
     FROM {p0:Identifier}.{p1:Identifier}
     WHERE environment_key = {p2:String}
-        AND event = {p3:String}
-        AND feature_name = {p4:String}
-        AND timestamp >= {p5:DateTime64(3, 'UTC')}
-        AND timestamp <= {p6:DateTime64(3, 'UTC')}
-    GROUP BY identifier
-),
-assignments AS (
-    SELECT identifier, variant, first_exposure
-    FROM exposures
-    WHERE has([{p7:String}, {p8:String}], variant)
-),
-metric_events AS (
-    SELECT DISTINCT identifier, event, timestamp, value, metadata
-    FROM {p0:Identifier}.{p1:Identifier}
-    WHERE environment_key = {p2:String}
-        AND event IN {p9:Array(String)}
+        AND (event = {p3:String} OR event IN {p9:Array(String)})
         AND timestamp >= {p5:DateTime64(3, 'UTC')}
         AND timestamp <= {p10:DateTime64(3, 'UTC')}
-),
-entity_events AS (
-    SELECT
-        a.identifier AS identifier,
-        a.variant AS variant,
-        (e.event = {p11:String}
-            AND e.timestamp >= a.first_exposure
-            AND e.timestamp < a.first_exposure + toIntervalSecond({p12:Int64})
-            AND (JSONType(e.metadata, {p13:String}) = 'String' AND has({p14:Array(String)}, JSONExtractString(e.metadata, {p13:String})))) AS m0_hit,
-        if(e.event = {p15:String}
-            AND e.timestamp >= a.first_exposure
-            AND e.timestamp <= {p6:DateTime64(3, 'UTC')},
-            toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p16:String}))), NULL) AS m1_value
-    FROM metric_events AS e
-    RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+    GROUP BY identifier
 ),
 entity_metrics AS (
     SELECT
-        variant,
+        a.variant AS variant,
         [
-            toFloat64(countIf(m0_hit) > 0),
-            avgIf(m1_value, isFinite(m1_value))
+            toFloat64(arrayExists(e -> e.timestamp >= a.first_exposure
+                AND e.timestamp < a.first_exposure + toIntervalSecond({p12:Int64})
+                AND (JSONType(e.metadata, {p13:String}) = 'String' AND has({p14:Array(String)}, JSONExtractString(e.metadata, {p13:String}))), a.events_0)),
+            if(empty(arrayFilter(x -> isFinite(x), arrayMap(e -> if(e.timestamp >= a.first_exposure
+                AND e.timestamp <= {p6:DateTime64(3, 'UTC')},
+                ifNull(toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p15:String}))), nan), nan), a.events_0)) AS m1_values), NULL, arrayAvg(m1_values))
         ] AS metric_values
-    FROM entity_events
-    GROUP BY identifier, variant
+    FROM identities AS a
+    WHERE a.variants_seen >= 1 AND has([{p7:String}, {p8:String}], a.variant)
 )
 SELECT
     toUInt32(metric_index - 1) AS metric,
@@ -80,5 +59,4 @@ ORDER BY metric, indexOf([{p7:String}, {p8:String}], variant)
 -- p12 = 604800
 -- p13 = plan
 -- p14 = ['pro','team']
--- p15 = purchase
--- p16 = amount
+-- p15 = amount
