@@ -169,7 +169,9 @@ pub struct Settings {
 fn parse_alpha(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(alpha) if alpha > 0.0 && alpha < 0.5 => Ok(alpha),
-        _ => Err(format!("{text:?} is not a significance level in (0, 0.5), e.g. 0.05")),
+        _ => Err(format!(
+            "{text:?} is not a significance level in (0, 0.5), e.g. 0.05"
+        )),
     }
 }
 
