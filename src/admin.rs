@@ -249,6 +249,7 @@ pub fn parse_variant_list(text: &str) -> DomainResult<Vec<Variant>> {
 }
 
 pub const DEMO_ENVIRONMENT_KEY: &str = "demo";
+pub const DEMO_EXPERIMENT: &str = "New checkout flow";
 pub const DEMO_ADMIN: &str = "admin@example.com";
 pub const DEMO_VIEWER: &str = "viewer@example.com";
 pub const DEMO_OUTSIDER: &str = "outsider@example.com";
@@ -364,12 +365,16 @@ pub async fn demo_experiment_start(db: &Db) -> DomainResult<Option<chrono::DateT
         return Ok(None);
     };
     let request = PageRequest {
-        first: 1,
+        first: 100,
         after: None,
         with_total: false,
     };
     let page = repo::experiments::page(db, &environment.id, None, &request).await?;
-    Ok(page.items.into_iter().next().and_then(|e| e.started_at))
+    Ok(page
+        .items
+        .into_iter()
+        .find(|e| e.name == DEMO_EXPERIMENT)
+        .and_then(|e| e.started_at))
 }
 
 /// Seeds the demo organisation once; later runs only make sure its users and grants exist.
@@ -393,7 +398,7 @@ pub async fn seed_demo(db: &Db) -> DomainResult<Vec<&'static str>> {
                 repo::tenancy::insert_feature(&txn, &project.id, "new-checkout", &variants).await?;
             let experiment = NewExperiment::parse(
                 ExperimentDraft {
-                    name: "New checkout flow".into(),
+                    name: DEMO_EXPERIMENT.into(),
                     hypothesis: Some("A one-page checkout raises purchase conversion.".into()),
                     ..Default::default()
                 },

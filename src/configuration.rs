@@ -95,6 +95,9 @@ pub struct ClickHouseSettings {
     /// Seconds a results query may run (sent as `max_execution_time`; lift also stops waiting).
     #[arg(long, env = "LIFT_CLICKHOUSE_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub clickhouse_timeout_seconds: u64,
+    /// Warehouse queries this process runs at once; more wait their turn (within the timeout).
+    #[arg(long, env = "LIFT_CLICKHOUSE_MAX_CONCURRENT_QUERIES", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub clickhouse_max_concurrent_queries: u64,
     /// Memory a results query may use on the server (`max_memory_usage`, bytes).
     #[arg(
         long,
@@ -114,6 +117,7 @@ impl Default for ClickHouseSettings {
             clickhouse_table: "events".into(),
             clickhouse_compression: ClickHouseCompression::Lz4,
             clickhouse_timeout_seconds: 30,
+            clickhouse_max_concurrent_queries: 8,
             clickhouse_max_memory_bytes: 4_000_000_000,
         }
     }
@@ -135,7 +139,8 @@ pub struct ResultsSettings {
     #[arg(
         long,
         env = "LIFT_RESULTS_REFRESH_INTERVAL_SECONDS",
-        default_value_t = 60
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(0..=31_622_400)
     )]
     pub results_refresh_interval_seconds: u64,
 }

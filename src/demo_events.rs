@@ -121,29 +121,49 @@ pub fn generate(environment_key: &str, start: DateTime<Utc>, from: u32, to: u32)
     rows
 }
 
-/// Loads the demo events unless the environment already has exposure events. Returns how many
-/// rows were written.
+/// The demo's batches of identities.
+fn batches() -> impl Iterator<Item = (u32, u32)> {
+    (0..DEMO_IDENTITIES)
+        .step_by(BATCH_IDENTITIES as usize)
+        .map(|from| (from, (from + BATCH_IDENTITIES).min(DEMO_IDENTITIES)))
+}
+
+/// Loads the demo events unless they are already there. Returns how many rows were written (0
+/// when the data set is complete). A partial load (an earlier run failed half-way) is an error
+/// that says how to start over, rather than a silently skewed demo.
 pub async fn load(
     warehouse: &Warehouse,
     environment_key: &str,
     start: DateTime<Utc>,
 ) -> Result<u64, DomainError> {
     warehouse.init_events_table().await?;
-    if warehouse
+    let present = warehouse
         .count_exposures(environment_key, EXPOSURE_EVENT)
-        .await?
-        > 0
-    {
-        return Ok(0);
+        .await?;
+    if present > 0 {
+        let expected: u64 = batches()
+            .map(|(from, to)| {
+                generate(environment_key, start, from, to)
+                    .iter()
+                    .filter(|r| r.event == EXPOSURE_EVENT)
+                    .count() as u64
+            })
+            .sum();
+        if present == expected {
+            return Ok(0);
+        }
+        return Err(DomainError::validation(
+            "demo",
+            format!(
+                "the events table holds {present} of the demo's {expected} exposure events (an earlier load stopped half-way): delete the rows of environment {environment_key:?} and run `lift demo` again"
+            ),
+        ));
     }
     let mut written = 0;
-    let mut from = 0;
-    while from < DEMO_IDENTITIES {
-        let to = (from + BATCH_IDENTITIES).min(DEMO_IDENTITIES);
+    for (from, to) in batches() {
         let rows = generate(environment_key, start, from, to);
         warehouse.insert_events(&rows).await?;
         written += rows.len() as u64;
-        from = to;
     }
     Ok(written)
 }

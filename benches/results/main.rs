@@ -162,6 +162,7 @@ fn main() {
     let runs: usize = env_or("RESULTS_BENCH_RUNS", 5).max(1);
     let options = WarehouseOptions {
         counters: QueryCounters::default(),
+        concurrency: std::sync::Arc::new(tokio::sync::Semaphore::new(8)),
         compression: ClickHouseCompression::None,
         timeout: Duration::from_secs(env_or("RESULTS_BENCH_TIMEOUT_SECONDS", 600)),
         max_memory_bytes: env_or("RESULTS_BENCH_MAX_MEMORY_BYTES", 4_000_000_000),

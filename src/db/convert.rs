@@ -7,13 +7,12 @@ use super::entity::{
     environment, experiment, experiment_metric, feature, metric, metric_result_snapshot,
     organisation, project, user, warehouse_connection,
 };
-use super::repo::warehouse::StoredSnapshot;
 use crate::domain::feature::Variant;
 use crate::domain::metric::MetricDefinition;
 use crate::domain::model::{
     Environment, Experiment, ExperimentMetric, Feature, Metric, Organisation, Project, User,
 };
-use crate::domain::results::ResultsReport;
+use crate::domain::results::{ResultsReport, StoredSnapshot};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
 use crate::domain::DomainError;
 

@@ -83,14 +83,14 @@ impl Audited for WarehouseConnection {
     fn id(&self) -> &str {
         &self.id
     }
-    /// The password is never recorded, only whether one is set.
+    /// Audit entries are readable by every viewer of the environment, while the connection itself
+    /// is for admins (it names internal hosts): record neither the URL nor the user, and never the
+    /// password, only whether one is set.
     fn snapshot(&self) -> Value {
         json!({
             "kind": self.kind.as_str(),
-            "url": self.target.url,
             "database": self.target.database,
             "table": self.target.table,
-            "user": self.target.user,
             "passwordSet": !self.target.password.is_empty(),
         })
     }

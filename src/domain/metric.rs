@@ -296,7 +296,22 @@ fn parse_value_source(
     }
 }
 
+/// The longest window a metric may use: ten years, far beyond any experiment, and far below what
+/// the warehouse's interval arithmetic can hold.
+pub const MAX_WINDOW_SECONDS: i64 = 10 * 366 * 86_400;
+
 fn check_window(window: MetricWindow) -> DomainResult<()> {
+    for (field, seconds) in [
+        ("definition.window.startSeconds", Some(window.start_seconds)),
+        ("definition.window.endSeconds", window.end_seconds),
+    ] {
+        if seconds.is_some_and(|s| s > MAX_WINDOW_SECONDS) {
+            return Err(DomainError::validation(
+                field,
+                format!("windows are at most {MAX_WINDOW_SECONDS} seconds (ten years)"),
+            ));
+        }
+    }
     if window.start_seconds < 0 {
         return Err(DomainError::validation(
             "definition.window.startSeconds",
@@ -315,6 +330,18 @@ fn check_window(window: MetricWindow) -> DomainResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_longer_than_ten_years_are_rejected() {
+        let window = MetricWindow {
+            start_seconds: 0,
+            end_seconds: Some(MAX_WINDOW_SECONDS + 1),
+        };
+        assert!(matches!(
+            check_window(window),
+            Err(DomainError::Validation { field, .. }) if field == "definition.window.endSeconds"
+        ));
+    }
 
     fn draft(aggregation: Aggregation) -> MetricDraft {
         MetricDraft {

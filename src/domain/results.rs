@@ -85,8 +85,10 @@ impl ExposureSummary {
 pub struct VariantSummary {
     pub variant: String,
     pub n: u64,
-    pub sum: f64,
-    pub sum_sq: f64,
+    /// `None` when the total overflowed (an absurd event value): JSON has no infinity, and a
+    /// snapshot must always read back.
+    pub sum: Option<f64>,
+    pub sum_sq: Option<f64>,
     pub mean: Option<f64>,
     pub variance: Option<f64>,
 }
@@ -130,6 +132,15 @@ pub struct ResultsReport {
     pub policy: ResultsPolicy,
     pub exposures: ExposureSummary,
     pub metrics: Vec<MetricResult>,
+}
+
+/// A stored snapshot: when it was computed and what it says.
+#[derive(Debug, Clone)]
+pub struct StoredSnapshot {
+    pub id: String,
+    pub experiment_id: String,
+    pub computed_at: DateTime<Utc>,
+    pub report: ResultsReport,
 }
 
 /// Which snapshot an audit entry is about.
@@ -187,8 +198,8 @@ fn judge_metric(
             VariantSummary {
                 variant: v.key.clone(),
                 n: s.n,
-                sum: s.sum,
-                sum_sq: s.sum_sq,
+                sum: s.sum.is_finite().then_some(s.sum),
+                sum_sq: s.sum_sq.is_finite().then_some(s.sum_sq),
                 mean: s.mean(),
                 variance: s.variance(kind),
             }

@@ -28,8 +28,8 @@ pub struct WarehouseConnection {
     pub created_at: DateTime<Utc>,
 }
 
-/// Everything needed to query a ClickHouse events table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything needed to query a ClickHouse events table. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct WarehouseTarget {
     pub url: String,
     pub database: String,
@@ -48,12 +48,38 @@ pub struct WarehouseDraft {
     pub password: Option<String>,
 }
 
+impl std::fmt::Debug for WarehouseTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WarehouseTarget")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("table", &self.table)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .finish()
+    }
+}
+
 impl WarehouseTarget {
     pub fn parse(draft: WarehouseDraft) -> DomainResult<Self> {
         let url = required_line("url", &draft.url, MAX_URL)?;
         let after_scheme = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("https://"));
+        let authority = after_scheme.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(rest));
+        if authority.is_some_and(|a| a.contains('@')) {
+            return Err(DomainError::validation(
+                "url",
+                "put the user and password in their own fields, not in the url",
+            ));
+        }
         match after_scheme {
             Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => {}
             _ => {
@@ -134,8 +160,14 @@ mod tests {
     }
 
     #[test]
-    fn only_http_urls_are_accepted() {
-        for bad in ["ftp://x", "127.0.0.1:8123", "http://", "http://a b"] {
+    fn only_http_urls_without_credentials_are_accepted() {
+        for bad in [
+            "ftp://x",
+            "127.0.0.1:8123",
+            "http://",
+            "http://a b",
+            "http://u:pw@ch:8123",
+        ] {
             assert!(WarehouseTarget::parse(draft(bad)).is_err(), "{bad}");
         }
     }

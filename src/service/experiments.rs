@@ -128,6 +128,9 @@ pub async fn transition(
         ended_at: (status == ExperimentStatus::Completed).then_some(now),
         ..current.clone()
     };
+    if let Some(report) = &report {
+        check_same_metrics(&txn, &current, report).await?;
+    }
     let saved = repo::experiments::save(&txn, &next).await?;
     if let Some(report) = &report {
         repo::warehouse::insert_snapshot(&txn, &saved.id, report).await?;
@@ -178,6 +181,32 @@ async fn freeze_results(
     let (experiment, _) = load_for_change(&app.db, viewer, id).await?;
     experiment.status.apply(Transition::Complete)?;
     super::results::report_for_completion(app, &experiment, ended_at).await
+}
+
+/// The frozen report must cover the metrics attached when the completion commits: an attach or
+/// detach that slipped in while the warehouse worked makes the completion fail (`CONFLICT`).
+async fn check_same_metrics(
+    txn: &impl sea_orm::ConnectionTrait,
+    experiment: &Experiment,
+    report: &crate::domain::results::ResultsReport,
+) -> DomainResult<()> {
+    let attached: Vec<String> = repo::attachments::of_experiment(txn, &experiment.id)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let reported: Vec<&String> = report
+        .metrics
+        .iter()
+        .map(|m| &m.experiment_metric_id)
+        .collect();
+    if attached.iter().collect::<Vec<_>>() == reported {
+        Ok(())
+    } else {
+        Err(DomainError::Conflict(
+            "the experiment's metrics changed while its results were computed: try again".into(),
+        ))
+    }
 }
 
 /// Loads and locks a live experiment the viewer administers, with its environment.

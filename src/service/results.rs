@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 
 use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
-use crate::db::repo::{self, warehouse::StoredSnapshot};
+use crate::db::repo;
 use crate::db::{begin_write, Db};
 use crate::domain::audit as audit_record;
 use crate::domain::error::DomainResult;
@@ -23,7 +23,7 @@ use crate::domain::model::Experiment;
 use crate::domain::permission::Need;
 use crate::domain::results::{
     judge_metrics, AttachedMetric, ExposureSummary, MetricResult, ResultsPolicy, ResultsReport,
-    SnapshotRef, SNAPSHOT_VERSION,
+    SnapshotRef, StoredSnapshot, SNAPSHOT_VERSION,
 };
 use crate::domain::DomainError;
 use crate::sql::{self, EventsTable, MetricSpec, ResultsScope};
@@ -150,11 +150,15 @@ impl Live {
 }
 
 /// Results of an experiment the viewer can already see; `None` before it first starts.
-/// A completed experiment reads its newest snapshot.
+/// A completed experiment reads the snapshot its completion froze (the one whose window ends at
+/// `ended_at`; an earlier `refreshResults` snapshot is history, not the final result). Completed
+/// without a warehouse, it has none, and is computed live over its whole run.
 pub async fn of_experiment(app: &App, experiment: &Experiment) -> DomainResult<Option<Results>> {
     if experiment.status == ExperimentStatus::Completed {
         if let Some(snapshot) = repo::warehouse::latest_snapshot(&app.db, &experiment.id).await? {
-            return Ok(Some(Results(Arc::new(Source::Frozen(Box::new(snapshot))))));
+            if Some(snapshot.report.window_end) == experiment.ended_at {
+                return Ok(Some(Results(Arc::new(Source::Frozen(Box::new(snapshot))))));
+            }
         }
     }
     let Some(started_at) = experiment.started_at else {
@@ -324,8 +328,9 @@ async fn check_interval_in(
     app: &App,
     experiment_id: &str,
 ) -> DomainResult<()> {
+    // At most a year (the settings bound it), so neither conversion nor addition overflows.
     let interval = chrono::Duration::seconds(
-        i64::try_from(app.results.results_refresh_interval_seconds).unwrap_or(i64::MAX / 1000),
+        i64::try_from(app.results.results_refresh_interval_seconds).unwrap_or(31_622_400),
     );
     if let Some(latest) = repo::warehouse::latest_snapshot(db, experiment_id).await? {
         let next = latest.computed_at + interval;

@@ -37,10 +37,7 @@ pub async fn create(
     let target = WarehouseTarget::parse(draft)?;
     let connection =
         repo::warehouse::insert_connection(&txn, &environment.environment.id, &target).await?;
-    let record = audit_record::created(
-        &connection,
-        format!("Warehouse connection to {} created", connection.target.url),
-    );
+    let record = audit_record::created(&connection, "Warehouse connection created".to_owned());
     audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(connection)
 }
@@ -53,7 +50,7 @@ pub async fn delete(app: &App, viewer: &Viewer, id: &str) -> DomainResult<Wareho
     let record = audit_record::removed(
         AuditAction::Deleted,
         &connection,
-        format!("Warehouse connection to {} deleted", connection.target.url),
+        "Warehouse connection deleted".to_owned(),
     );
     audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(connection)

@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use clickhouse::{Client, Compression, RowOwned, RowRead};
 
 use crate::configuration::{ClickHouseCompression, ClickHouseSettings};
@@ -41,6 +43,9 @@ impl QueryCounters {
 #[derive(Debug, Clone)]
 pub struct WarehouseOptions {
     pub counters: QueryCounters,
+    /// Bounds the queries this process runs at once, so one request asking many experiments'
+    /// results cannot flood the warehouse.
+    pub concurrency: Arc<Semaphore>,
     pub compression: ClickHouseCompression,
     /// Sent as `max_execution_time`; lift stops waiting a little later and reports the warehouse
     /// unavailable, so a hung server cannot hold a request.
@@ -52,6 +57,9 @@ impl WarehouseOptions {
     pub fn from_settings(settings: &ClickHouseSettings) -> Self {
         WarehouseOptions {
             counters: QueryCounters::default(),
+            concurrency: Arc::new(Semaphore::new(
+                usize::try_from(settings.clickhouse_max_concurrent_queries).unwrap_or(8),
+            )),
             compression: settings.clickhouse_compression,
             timeout: Duration::from_secs(settings.clickhouse_timeout_seconds),
             max_memory_bytes: settings.clickhouse_max_memory_bytes,
@@ -68,6 +76,7 @@ pub struct Warehouse {
     target: WarehouseTarget,
     timeout: Duration,
     counters: QueryCounters,
+    concurrency: Arc<Semaphore>,
 }
 
 impl Warehouse {
@@ -89,6 +98,7 @@ impl Warehouse {
             target: target.clone(),
             timeout: options.timeout + GRACE,
             counters: options.counters.clone(),
+            concurrency: options.concurrency.clone(),
         }
     }
 
@@ -129,6 +139,11 @@ impl Warehouse {
         call: impl std::future::Future<Output = clickhouse::error::Result<T>>,
     ) -> Result<T, DomainError> {
         self.counters.count(what);
+        let call = async {
+            // The semaphore is never closed, so acquiring only waits.
+            let _permit = self.concurrency.acquire().await;
+            call.await
+        };
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => {
@@ -164,22 +179,47 @@ fn bind(
     }
 }
 
-/// The first line of a ClickHouse error, without the stack trace the server appends.
+/// What a client may read about a failure: the kind of error, never the server's text (which can
+/// name hosts, users, databases and tables, and reaches every viewer of results). The full message
+/// is in the server log.
 fn readable(err: &clickhouse::error::Error) -> String {
     match err {
         clickhouse::error::Error::Network(_) => {
             "the server could not be reached (network error)".to_owned()
         }
         clickhouse::error::Error::TimedOut => "the server timed out".to_owned(),
-        other => {
-            let text = other.to_string();
-            let line = text.lines().next().unwrap_or_default();
-            line.split(" (version ")
-                .next()
-                .unwrap_or(line)
-                .chars()
-                .take(300)
-                .collect()
-        }
+        clickhouse::error::Error::BadResponse(text) => match exception_code(text) {
+            Some((code, name)) => format!("ClickHouse error {code} {name}"),
+            None => "the server answered with an error".to_owned(),
+        },
+        _ => "the answer could not be read".to_owned(),
+    }
+}
+
+/// `(60, "UNKNOWN_TABLE")` from `Code: 60. DB::Exception: … (UNKNOWN_TABLE) (version …)`: the
+/// number and the error's name (letters and underscores only), or `None`.
+fn exception_code(text: &str) -> Option<(u32, &str)> {
+    let rest = text.trim_start().strip_prefix("Code: ")?;
+    let code: u32 = rest.split('.').next()?.trim().parse().ok()?;
+    let head = text.split(" (version ").next().unwrap_or(text);
+    let name = head
+        .trim_end()
+        .strip_suffix(')')
+        .and_then(|h| h.rsplit_once('('))
+        .map(|(_, name)| name)
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .unwrap_or("");
+    Some((code, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exception_code;
+
+    #[test]
+    fn only_the_code_and_name_of_a_clickhouse_error_are_kept() {
+        let text = "Code: 60. DB::Exception: Table secret_db.events does not exist. (UNKNOWN_TABLE) (version 26.9.2.1 (chdb))";
+        assert_eq!(exception_code(text), Some((60, "UNKNOWN_TABLE")));
+        assert_eq!(exception_code("<html>proxy error</html>"), None);
     }
 }

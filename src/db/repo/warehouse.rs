@@ -9,7 +9,7 @@ use crate::db::entity::{metric_result_snapshot, warehouse_connection};
 use crate::db::page::{self, Page, PageRequest};
 use crate::db::scope::find_all;
 use crate::db::{conflict_on_unique, new_id, now};
-use crate::domain::results::ResultsReport;
+use crate::domain::results::{ResultsReport, StoredSnapshot};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseKind, WarehouseTarget};
 use crate::domain::DomainError;
 
@@ -70,15 +70,6 @@ pub async fn delete_connection(db: &impl ConnectionTrait, id: &str) -> Result<()
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// A stored snapshot: when it was computed and what it says.
-#[derive(Debug, Clone)]
-pub struct StoredSnapshot {
-    pub id: String,
-    pub experiment_id: String,
-    pub computed_at: chrono::DateTime<chrono::Utc>,
-    pub report: ResultsReport,
 }
 
 pub async fn insert_snapshot(

@@ -3,6 +3,7 @@
 mod attachment;
 mod experiment;
 mod metric;
+mod results;
 mod warehouse;
 
 use async_graphql::MergedObject;
@@ -13,4 +14,5 @@ pub struct MutationRoot(
     experiment::ExperimentMutation,
     attachment::AttachmentMutation,
     warehouse::WarehouseMutation,
+    results::ResultsMutation,
 );

@@ -53,17 +53,4 @@ impl WarehouseMutation {
             .gql()?;
         Ok(report.into())
     }
-
-    /// Stores a new results snapshot of a running or paused experiment (environment admins). At
-    /// most one per minute per experiment (`CONFLICT`); completed experiments are frozen.
-    async fn refresh_results(
-        &self,
-        ctx: &Context<'_>,
-        experiment_id: ID,
-    ) -> GqlResult<crate::graphql::types::results::ResultSnapshot> {
-        let snapshot = service::results::refresh(app(ctx)?, viewer(ctx)?, &experiment_id)
-            .await
-            .gql()?;
-        Ok(crate::graphql::types::results::ResultSnapshot(snapshot))
-    }
 }

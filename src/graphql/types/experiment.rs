@@ -75,6 +75,8 @@ impl Experiment {
     /// Results computed from the warehouse, lazily per requested field; from a frozen snapshot once
     /// the experiment is completed. Null before the experiment first starts.
     /// `WAREHOUSE_NOT_CONFIGURED` / `WAREHOUSE_UNAVAILABLE` when the warehouse cannot answer.
+    /// Costs 100 of the query's complexity budget: each use can run warehouse queries.
+    #[graphql(complexity = "100 + child_complexity")]
     async fn results(&self, ctx: &Context<'_>) -> GqlResult<Option<ExperimentResults>> {
         let results = service::results::of_experiment(app(ctx)?, &self.0)
             .await

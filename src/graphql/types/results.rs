@@ -6,7 +6,6 @@ use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::attachment::ExperimentMetric;
-use crate::db::repo::warehouse::StoredSnapshot;
 use crate::domain::results::{self as model, ExposureSummary};
 use crate::graphql::context::db;
 use crate::graphql::error::{GqlResult, IntoGql};
@@ -137,8 +136,9 @@ pub struct VariantStatistics {
     pub variant: String,
     /// Identities counted.
     pub n: u64,
-    pub sum: f64,
-    pub sum_of_squares: f64,
+    /// Null when the total overflowed a 64-bit float.
+    pub sum: Option<f64>,
+    pub sum_of_squares: Option<f64>,
     pub mean: Option<f64>,
     /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics.
     pub variance: Option<f64>,
@@ -190,7 +190,7 @@ pub enum Verdict {
 }
 
 /// A stored result snapshot.
-pub struct ResultSnapshot(pub StoredSnapshot);
+pub struct ResultSnapshot(pub model::StoredSnapshot);
 
 #[Object]
 impl ResultSnapshot {

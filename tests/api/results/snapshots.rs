@@ -240,3 +240,47 @@ db_test_with!(
         );
     }
 );
+
+db_test_with!(
+    an_absurd_event_value_gives_null_sums_and_the_frozen_snapshot_still_reads,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        let world = app.world().await;
+        let warehouse = Warehouse::create().await;
+        connect(&app, ENV, &warehouse).await;
+        let revenue = metric(
+            &app,
+            metric_of(
+                ENV,
+                "Revenue",
+                "SUM",
+                json!({ "event": "purchase", "value": { "source": "EVENT_VALUE" } }),
+            ),
+        )
+        .await;
+        let (experiment, s) = started_experiment(&app, ENV, &world.feature, "Checkout", None).await;
+        attach_as(&app, &experiment, &revenue, "INCREASE", "PRIMARY").await;
+        let at = s + Duration::hours(2);
+        let mut events = events(s, "");
+        // 1e200² overflows a 64-bit float: the treatment's sum of squares is infinite.
+        events.push(Event::track(ENV, "purchase", "t1", at).value("1e200"));
+        warehouse.insert(&events).await;
+
+        let live = results(&app, &experiment).await;
+        let treatment = variant_stats(metric_results(&live, &revenue), "treatment").clone();
+        assert_eq!(treatment["sumOfSquares"], Value::Null, "{live:#}");
+        assert_eq!(number(&treatment["sum"]), 1e200);
+
+        let completed = app.lifecycle("completeExperiment", &experiment).await;
+        assert_eq!(code(&completed), "OK", "{completed:#}");
+        let frozen = results(&app, &experiment).await;
+        assert_eq!(frozen["frozen"], true);
+        assert_eq!(numbers(&frozen), numbers(&live));
+        assert_eq!(
+            snapshots(&app, &experiment).await["snapshots"]["totalCount"],
+            1
+        );
+    }
+);
