@@ -170,6 +170,25 @@ mod tests {
         )
     }
 
+    /// `judge` for a metric whose good direction is up, at the default thresholds.
+    fn judge_up(
+        a: &VariantStats,
+        b: &VariantStats,
+        kind: MetricKind,
+        comparison: Option<&Comparison>,
+        expectation: Expectation,
+    ) -> Verdict {
+        judge(
+            a,
+            b,
+            kind,
+            comparison,
+            expectation,
+            GoodDirection::Up,
+            &Thresholds::default(),
+        )
+    }
+
     #[test]
     fn default_thresholds_are_five_percent_fifty_identities_five_conversions() {
         let thresholds = Thresholds::default();
@@ -188,15 +207,7 @@ mod tests {
     fn a_missing_comparison_is_not_enough_data() {
         let (a, b) = (arm(1000, 100.0), arm(1000, 120.0));
         for expectation in EXPECTATIONS {
-            let result = judge(
-                &a,
-                &b,
-                MetricKind::Numeric,
-                None,
-                expectation,
-                GoodDirection::Up,
-                &Thresholds::default(),
-            );
+            let result = judge_up(&a, &b, MetricKind::Numeric, None, expectation);
 
             assert_eq!(result, Verdict::NotEnoughData);
         }
@@ -205,20 +216,11 @@ mod tests {
     #[test]
     fn too_few_identities_in_either_arm_is_not_enough_data() {
         let c = comparison(1.0, 0.001);
-        let thresholds = Thresholds::default();
         for (a, b) in [
             (arm(49, 20.0), arm(1000, 20.0)),
             (arm(1000, 20.0), arm(49, 20.0)),
         ] {
-            let result = judge(
-                &a,
-                &b,
-                MetricKind::Numeric,
-                Some(&c),
-                Expectation::Increase,
-                GoodDirection::Up,
-                &thresholds,
-            );
+            let result = judge_up(&a, &b, MetricKind::Numeric, Some(&c), Expectation::Increase);
 
             assert_eq!(result, Verdict::NotEnoughData);
         }
@@ -227,19 +229,16 @@ mod tests {
     #[test]
     fn too_few_conversions_in_either_arm_is_not_enough_data_for_conversion_metrics() {
         let c = comparison(1.0, 0.001);
-        let thresholds = Thresholds::default();
         for (a, b) in [
             (arm(1000, 4.0), arm(1000, 50.0)),
             (arm(1000, 50.0), arm(1000, 4.0)),
         ] {
-            let result = judge(
+            let result = judge_up(
                 &a,
                 &b,
                 MetricKind::Conversion,
                 Some(&c),
                 Expectation::Increase,
-                GoodDirection::Up,
-                &thresholds,
             );
 
             assert_eq!(result, Verdict::NotEnoughData);
@@ -251,15 +250,7 @@ mod tests {
         let (a, b) = (arm(1000, 4.0), arm(1000, 1.0));
         let c = comparison(1.0, 0.001);
 
-        let result = judge(
-            &a,
-            &b,
-            MetricKind::Numeric,
-            Some(&c),
-            Expectation::Increase,
-            GoodDirection::Up,
-            &Thresholds::default(),
-        );
+        let result = judge_up(&a, &b, MetricKind::Numeric, Some(&c), Expectation::Increase);
 
         assert_eq!(result, Verdict::Win);
     }
@@ -269,14 +260,12 @@ mod tests {
         let (a, b) = (arm(50, 5.0), arm(50, 5.0));
         let c = comparison(1.0, 0.001);
 
-        let result = judge(
+        let result = judge_up(
             &a,
             &b,
             MetricKind::Conversion,
             Some(&c),
             Expectation::Increase,
-            GoodDirection::Up,
-            &Thresholds::default(),
         );
 
         assert_eq!(result, Verdict::Win);
