@@ -210,7 +210,7 @@ async fn check_same_metrics(
 }
 
 /// Loads and locks a live experiment the viewer administers, with its environment.
-async fn load_for_change(
+pub(super) async fn load_for_change(
     txn: &impl sea_orm::ConnectionTrait,
     viewer: &Viewer,
     id: &str,

@@ -20,7 +20,6 @@ use crate::domain::error::DomainResult;
 use crate::domain::experiment::{ExperimentStatus, MultipleExposureHandling};
 use crate::domain::feature::Variant;
 use crate::domain::model::Experiment;
-use crate::domain::permission::Need;
 use crate::domain::results::{
     judge_metrics, AttachedMetric, ExposureSummary, MetricResult, ResultsPolicy, ResultsReport,
     SnapshotRef, StoredSnapshot, SNAPSHOT_VERSION,
@@ -30,7 +29,8 @@ use crate::sql::{self, EventsTable, MetricSpec, ResultsScope};
 use crate::stats::Thresholds;
 use crate::warehouse::Warehouse;
 
-use super::{access, audit, warehouse as connections, App};
+use super::experiments::load_for_change;
+use super::{audit, warehouse as connections, App};
 
 /// Results of one experiment, as a request sees them.
 #[derive(Clone)]
@@ -270,25 +270,19 @@ pub async fn report_for_completion(
 /// (`CONFLICT` otherwise). Admins only; audited.
 #[tracing::instrument(name = "results.refresh", skip_all, fields(viewer_id = %viewer.user_id(), experiment_id = %id))]
 pub async fn refresh(app: &App, viewer: &Viewer, id: &str) -> DomainResult<StoredSnapshot> {
-    let experiment = super::experiments::get(&app.db, viewer, id).await?;
-    access::by_id(&app.db, viewer, &experiment.environment_id, "experiment")
-        .await?
-        .require(Need::Admin, "experiment")?;
+    // Checked before the (possibly slow) warehouse work, and again under the lock below.
+    let (experiment, _) = load_for_change(&app.db, viewer, id).await?;
     check_refreshable(&experiment)?;
-    check_interval(app, &experiment.id).await?;
+    check_interval(&app.db, app, &experiment.id).await?;
     let results = of_experiment(app, &experiment)
         .await?
         .ok_or_else(|| DomainError::internal("a started experiment has results"))?;
     let report = results.report().await?;
 
     let txn = begin_write(&app.db).await?;
-    let current = repo::experiments::live_for_update(&txn, id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("experiment"))?;
-    let environment = access::by_id(&txn, viewer, &current.environment_id, "experiment").await?;
-    environment.require(Need::Admin, "experiment")?;
+    let (current, environment) = load_for_change(&txn, viewer, id).await?;
     check_refreshable(&current)?;
-    check_interval_in(&txn, app, &current.id).await?;
+    check_interval(&txn, app, &current.id).await?;
     let snapshot = repo::warehouse::insert_snapshot(&txn, &current.id, &report).await?;
     let record = audit_record::created(
         &snapshot_ref(&snapshot),
@@ -319,11 +313,7 @@ fn check_refreshable(experiment: &Experiment) -> DomainResult<()> {
     }
 }
 
-async fn check_interval(app: &App, experiment_id: &str) -> DomainResult<()> {
-    check_interval_in(&app.db, app, experiment_id).await
-}
-
-async fn check_interval_in(
+async fn check_interval(
     db: &impl sea_orm::ConnectionTrait,
     app: &App,
     experiment_id: &str,
@@ -332,12 +322,12 @@ async fn check_interval_in(
     let interval = chrono::Duration::seconds(
         i64::try_from(app.results.results_refresh_interval_seconds).unwrap_or(31_622_400),
     );
-    if let Some(latest) = repo::warehouse::latest_snapshot(db, experiment_id).await? {
-        let next = latest.computed_at + interval;
+    if let Some(computed_at) = repo::warehouse::latest_snapshot_time(db, experiment_id).await? {
+        let next = computed_at + interval;
         if crate::db::now() < next {
             return Err(DomainError::Conflict(format!(
                 "results were refreshed at {}; the next refresh is possible after {}",
-                latest.computed_at.to_rfc3339(),
+                computed_at.to_rfc3339(),
                 next.to_rfc3339()
             )));
         }

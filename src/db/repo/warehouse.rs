@@ -104,6 +104,21 @@ pub async fn latest_snapshot(
         .transpose()
 }
 
+/// When the newest snapshot of an experiment was computed (without reading its payload).
+pub async fn latest_snapshot_time(
+    db: &impl ConnectionTrait,
+    experiment_id: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, DomainError> {
+    Ok(find_all::<metric_result_snapshot::Entity>()
+        .select_only()
+        .column(metric_result_snapshot::Column::ComputedAt)
+        .filter(metric_result_snapshot::Column::ExperimentId.eq(experiment_id))
+        .order_by_desc(metric_result_snapshot::Column::Id)
+        .into_tuple::<chrono::DateTime<chrono::Utc>>()
+        .one(db)
+        .await?)
+}
+
 /// Snapshots of an experiment, newest first.
 pub async fn snapshots_page(
     db: &impl ConnectionTrait,
