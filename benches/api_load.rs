@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{env_or, LoadDatabase};
-use lift::configuration::{DatabaseSettings, ServerSettings, Settings};
+use lift::configuration::Settings;
 use lift::startup::Application;
 use serde_json::{json, Value};
 
@@ -139,19 +139,10 @@ async fn database(backend: &str) -> LoadDatabase {
 async fn run_backend(backend: &str, requests: usize, concurrency: usize) {
     let database = database(backend).await;
     let url = database.url.clone();
-    let settings = Settings {
-        server: ServerSettings {
-            listen: "127.0.0.1:0".into(),
-            ws_keepalive_seconds: 15,
-            audit_buffer: 1024,
-        },
-        database: DatabaseSettings {
-            database_url: url.clone(),
-        },
-        auth: common::auth_settings(),
-        clickhouse: Default::default(),
-        results: Default::default(),
-    };
+    let mut settings = Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.database.database_url = url.clone();
+    settings.auth = common::auth_settings();
     let app = Application::build(&settings).await.expect("app");
     let address = format!("http://{}/graphql", app.local_addr().expect("addr"));
     tokio::spawn(app.run_until_stopped(std::future::pending()));

@@ -107,22 +107,6 @@ pub struct ClickHouseSettings {
     pub clickhouse_max_memory_bytes: u64,
 }
 
-impl Default for ClickHouseSettings {
-    fn default() -> Self {
-        ClickHouseSettings {
-            clickhouse_url: None,
-            clickhouse_user: "default".into(),
-            clickhouse_password: String::new(),
-            clickhouse_database: "default".into(),
-            clickhouse_table: "events".into(),
-            clickhouse_compression: ClickHouseCompression::Lz4,
-            clickhouse_timeout_seconds: 30,
-            clickhouse_max_concurrent_queries: 8,
-            clickhouse_max_memory_bytes: 4_000_000_000,
-        }
-    }
-}
-
 /// How results are judged.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ResultsSettings {
@@ -145,17 +129,6 @@ pub struct ResultsSettings {
     pub results_refresh_interval_seconds: u64,
 }
 
-impl Default for ResultsSettings {
-    fn default() -> Self {
-        ResultsSettings {
-            results_alpha: 0.05,
-            results_min_identities: 50,
-            results_min_conversions: 5,
-            results_refresh_interval_seconds: 60,
-        }
-    }
-}
-
 /// Everything `lift serve` needs.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Settings {
@@ -171,6 +144,21 @@ pub struct Settings {
     pub results: ResultsSettings,
 }
 
+impl Settings {
+    /// Every setting at the default its flag declares, ignoring the command line and the
+    /// environment: the one place defaults live is the `#[arg(default_value…)]` attributes above, and
+    /// tests and benches start from here and change a few fields.
+    pub fn defaults() -> Settings {
+        use clap::{Args, FromArgMatches};
+        let command = Settings::augment_args(clap::Command::new("lift"))
+            .mut_args(|arg| arg.env(None::<&'static str>));
+        let matches = command
+            .try_get_matches_from(["lift"])
+            .expect("every setting has a default");
+        Settings::from_arg_matches(&matches).expect("defaults parse")
+    }
+}
+
 fn parse_alpha(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(alpha) if alpha > 0.0 && alpha < 0.5 => Ok(alpha),
@@ -183,4 +171,26 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
 /// The tracing filter: `RUST_LOG` when set, else `info` with sqlx quietened.
 pub fn log_filter() -> String {
     std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_flags_declared_defaults_and_ignore_the_environment() {
+        // A variable set in the test process must not leak into the defaults.
+        std::env::set_var("LIFT_LISTEN", "0.0.0.0:1");
+        let settings = Settings::defaults();
+        std::env::remove_var("LIFT_LISTEN");
+        assert_eq!(settings.server.listen, DEFAULT_LISTEN);
+        assert_eq!(settings.database.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(
+            settings.server.audit_buffer,
+            crate::events::BROADCAST_CAPACITY
+        );
+        assert_eq!(settings.clickhouse.clickhouse_timeout_seconds, 30);
+        assert_eq!(settings.results.results_alpha, 0.05);
+        assert!(settings.clickhouse.clickhouse_url.is_none());
+    }
 }

@@ -28,6 +28,10 @@ pub enum DomainError {
     /// warehouse's own message is in the server log.
     #[error("{0}")]
     WarehouseUnavailable(String),
+    /// A dependency lift cannot work without (its database) is down or saturated; retrying later
+    /// may succeed. The message is for people; the cause is logged.
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything unexpected; the client sees an opaque message, the log gets the cause chain.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

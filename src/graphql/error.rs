@@ -16,6 +16,8 @@ pub mod code {
     pub const EXPERIMENTATION_DISABLED: &str = "EXPERIMENTATION_DISABLED";
     pub const WAREHOUSE_NOT_CONFIGURED: &str = "WAREHOUSE_NOT_CONFIGURED";
     pub const WAREHOUSE_UNAVAILABLE: &str = "WAREHOUSE_UNAVAILABLE";
+    /// Retryable: the database is down or busy (see `DomainError::Unavailable`).
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
 }
 
@@ -34,6 +36,7 @@ impl ErrorExtensions for DomainError {
                 (code::WAREHOUSE_NOT_CONFIGURED, self.to_string())
             }
             DomainError::WarehouseUnavailable(_) => (code::WAREHOUSE_UNAVAILABLE, self.to_string()),
+            DomainError::Unavailable(_) => (code::SERVICE_UNAVAILABLE, self.to_string()),
             DomainError::Internal(cause) => {
                 tracing::error!(error.cause_chain = ?cause, "internal error");
                 (

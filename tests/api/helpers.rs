@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lift::admin::{self, AdminCommand};
-use lift::configuration::{AuthSettings, DatabaseSettings, ServerSettings, Settings};
+use lift::configuration::Settings;
 use lift::db::Db;
 use lift::startup::Application;
 use serde_json::{json, Value};
@@ -118,23 +118,13 @@ pub async fn fresh_database(backend: Backend) -> String {
     }
 }
 
+/// The real defaults, listening on a free port, over `database_url`, signing with [`TEST_SECRET`].
 pub fn settings(database_url: &str) -> Settings {
-    Settings {
-        server: ServerSettings {
-            listen: "127.0.0.1:0".into(),
-            ws_keepalive_seconds: 15,
-            audit_buffer: 1024,
-        },
-        database: DatabaseSettings {
-            database_url: database_url.into(),
-        },
-        auth: AuthSettings {
-            jwt_secret: Some(TEST_SECRET.into()),
-            ..Default::default()
-        },
-        clickhouse: Default::default(),
-        results: Default::default(),
-    }
+    let mut settings = Settings::defaults();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.database.database_url = database_url.into();
+    settings.auth.jwt_secret = Some(TEST_SECRET.into());
+    settings
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
