@@ -129,6 +129,28 @@ pub struct ResultsSettings {
     pub results_refresh_interval_seconds: u64,
 }
 
+/// Who may introspect the schema (`__schema`, `__type`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Introspection {
+    /// Everyone, also without a token: GraphiQL's documentation and completion work for explorers.
+    Always,
+    /// Only requests with a valid token.
+    Authenticated,
+    /// Nobody.
+    Never,
+}
+
+/// What the GraphQL API tells about its own schema.
+#[derive(clap::Args, Clone, Debug)]
+pub struct GraphqlSettings {
+    /// Who may introspect the schema: always, authenticated or never.
+    #[arg(long, env = "LIFT_INTROSPECTION", value_enum, default_value_t = Introspection::Always)]
+    pub introspection: Introspection,
+    /// Whether validation errors suggest similar names ("Did you mean …?").
+    #[arg(long, env = "LIFT_FIELD_SUGGESTIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub field_suggestions: bool,
+}
+
 /// Everything `lift serve` needs.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Settings {
@@ -142,6 +164,8 @@ pub struct Settings {
     pub clickhouse: ClickHouseSettings,
     #[command(flatten)]
     pub results: ResultsSettings,
+    #[command(flatten)]
+    pub graphql: GraphqlSettings,
 }
 
 impl Settings {

@@ -70,7 +70,7 @@ impl Application {
             results: settings.results.clone(),
         };
         let state = AppState {
-            schema: build_schema(app.clone()),
+            schema: build_schema(app.clone(), &settings.graphql),
             app,
             jwt: Arc::new(jwt),
             keepalive: Duration::from_secs(settings.server.ws_keepalive_seconds),

@@ -3,15 +3,19 @@
 //! - `schema`      `AppSchema`, `build_schema`, `sdl()` (what `lift schema` prints);
 //! - `context`     reaching the database and the viewer from a resolver;
 //! - `error`       the one place `DomainError` becomes `extensions.code`;
+//! - `limits`      the expanded size of a document, measured without expanding it;
 //! - `pagination`  Relay connections over `db::Page`, opaque cursors;
+//! - `policy`      checks before validation: document size, who may introspect;
 //! - `query`       `Query` root; `mutation/` one `*Mutation` per domain, merged;
 //! - `subscription` `Subscription` root: the live audit stream;
 //! - `types/`      output objects wrapping read models, input objects converting into drafts.
 
 mod context;
 mod error;
+mod limits;
 mod mutation;
 mod pagination;
+mod policy;
 mod query;
 mod schema;
 mod subscription;

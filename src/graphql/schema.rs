@@ -3,22 +3,34 @@
 use async_graphql::Schema;
 
 use super::mutation::MutationRoot;
+use super::policy::RequestPolicy;
 use super::query::QueryRoot;
 use super::subscription::SubscriptionRoot;
+use crate::configuration::GraphqlSettings;
 use crate::service::App;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Query depth and complexity limits: generous for any real client, fatal for abusive nesting.
+/// What a field costs is in its description when it is not 1 (lists multiply their items' cost).
 const MAX_DEPTH: usize = 16;
 const MAX_COMPLEXITY: usize = 5_000;
+/// Directives on one field (`@skip`/`@include` need one each).
+const MAX_DIRECTIVES: usize = 4;
 
-pub fn build_schema(app: App) -> AppSchema {
-    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
+pub fn build_schema(app: App, settings: &GraphqlSettings) -> AppSchema {
+    let mut builder = Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .data(app)
+        .extension(RequestPolicy {
+            introspection: settings.introspection,
+        })
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+        .limit_directives(MAX_DIRECTIVES);
+    if !settings.field_suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The SDL of the schema, without needing a database.

@@ -11,6 +11,7 @@ mod cli;
 mod clickhouse;
 mod experiments;
 mod js_client;
+mod limits;
 mod metrics;
 mod migrations;
 mod pagination;
