@@ -5,3 +5,4 @@
 //! and whether errors suggest names (`introspection`).
 
 mod expansion;
+mod introspection;
