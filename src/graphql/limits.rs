@@ -8,13 +8,43 @@
 //! refused above [`MAX_SELECTIONS`] before any of those passes runs.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+
+use crate::domain::DomainError;
 
 /// Selections (fields, fragment spreads, inline fragments) a document may have once every
 /// fragment is inlined, counted over its operations and its fragment definitions (the validator
 /// walks each of them expanded). GraphiQL's introspection query needs a few hundred.
 pub const MAX_SELECTIONS: usize = 10_000;
+
+/// `Experiment.results` resolved per request at most. Query complexity refuses most queries that
+/// ask for more before they run, but unpaginated lists are only estimated (10 items), so this
+/// bound holds whatever the lists hold: each results field can run warehouse queries.
+pub const MAX_RESULTS_PER_REQUEST: usize = 50;
+
+/// How many `Experiment.results` a request has resolved; one per request, in its data.
+#[derive(Default)]
+pub struct ResultsBudget(AtomicUsize);
+
+impl ResultsBudget {
+    /// Counts one more results field; refused beyond [`MAX_RESULTS_PER_REQUEST`].
+    pub fn spend(&self) -> Result<(), DomainError> {
+        let used = self.0.fetch_add(1, Ordering::Relaxed);
+        if used < MAX_RESULTS_PER_REQUEST {
+            Ok(())
+        } else {
+            Err(DomainError::validation(
+                "results",
+                format!(
+                    "a request may ask for the results of at most {MAX_RESULTS_PER_REQUEST} \
+                     experiments; ask for fewer"
+                ),
+            ))
+        }
+    }
+}
 
 /// What one definition contributes on its own, and the fragments it spreads (once per spread).
 struct Shape<'a> {

@@ -20,6 +20,24 @@ pub struct TotalCount {
 
 pub type Conn<N> = Connection<String, N, TotalCount, EmptyFields>;
 
+/// Items an unpaginated list is assumed to hold when its cost is estimated.
+pub const UNPAGED_LIST_ESTIMATE: usize = 10;
+
+/// Query complexity of a connection: 1, plus what is selected inside it once per item of the page
+/// (`first`, default 20; out-of-range values cost as the nearest valid one and fail when resolved).
+pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE) as usize;
+    items.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// Query complexity of an unpaginated list: 1, plus what is selected inside it once per item of
+/// [`UNPAGED_LIST_ESTIMATE`] items.
+pub fn list_cost(child_complexity: usize) -> usize {
+    UNPAGED_LIST_ESTIMATE
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// Checks `first` (1..=100, default 20) and decodes `after`; counts only when `totalCount` is
 /// among the selected fields of the connection being resolved.
 pub fn page_request(
@@ -100,6 +118,16 @@ pub fn connection_by<T, N: OutputType>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_costs_its_children_once_per_item() {
+        assert_eq!(page_cost(Some(10), 7), 71);
+        assert_eq!(page_cost(None, 7), 141);
+        assert_eq!(page_cost(Some(-5), 7), 8);
+        assert_eq!(page_cost(Some(i32::MAX), 7), 701);
+        assert_eq!(page_cost(Some(100), usize::MAX), usize::MAX);
+        assert_eq!(list_cost(3), 31);
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

@@ -5,6 +5,7 @@
 //! check, which already walks every fragment expanded. Here, in order:
 //! - a document larger than [`limits::MAX_SELECTIONS`] once its fragments are inlined is refused
 //!   with `BAD_USER_INPUT`, before anything is expanded;
+//! - each request gets its [`ResultsBudget`];
 //! - introspection is allowed or refused by `LIFT_INTROSPECTION` and the request's
 //!   authentication (`UNAUTHENTICATED` without a token when only signed-in users may introspect,
 //!   `FORBIDDEN` when nobody may).
@@ -19,7 +20,7 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{IntrospectionMode, Request, ServerError, ServerResult};
 
 use super::error::gql;
-use super::limits::{self, MAX_SELECTIONS};
+use super::limits::{self, ResultsBudget, MAX_SELECTIONS};
 use crate::auth::Authentication;
 use crate::configuration::Introspection;
 use crate::domain::DomainError;
@@ -91,6 +92,7 @@ impl Extension for RequestPolicyExtension {
             }
             request.introspection_mode = IntrospectionMode::Disabled;
         }
+        request.data.insert(ResultsBudget::default());
         next.run(ctx, request).await
     }
 }

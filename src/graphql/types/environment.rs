@@ -13,7 +13,7 @@ use crate::db::repo::audit::AuditFilter;
 use crate::domain::permission::Access;
 use crate::graphql::context::db;
 use crate::graphql::error::{GqlResult, IntoGql};
-use crate::graphql::pagination::{connection, connection_by, page_request, Conn};
+use crate::graphql::pagination::{connection, connection_by, page_cost, page_request, Conn};
 use crate::service;
 use crate::service::access::EnvironmentAccess;
 
@@ -67,6 +67,8 @@ impl Environment {
     }
 
     /// The metric library, newest first. `search` matches names, ignoring case.
+    /// Query complexity: what is selected inside, once per item of `first` (default 20).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn metrics(
         &self,
         ctx: &Context<'_>,
@@ -82,6 +84,8 @@ impl Environment {
     }
 
     /// Experiments, newest first, optionally only those with `status`.
+    /// Query complexity: what is selected inside, once per item of `first` (default 20).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn experiments(
         &self,
         ctx: &Context<'_>,
@@ -99,6 +103,8 @@ impl Environment {
 
     /// Audit entries of this environment, newest first, optionally filtered by the kind of object,
     /// the action, or the actor's email. Needs view permission on the environment.
+    /// Query complexity: what is selected inside, once per item of `first` (default 20).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn audit_logs(
         &self,
         ctx: &Context<'_>,
@@ -133,6 +139,8 @@ impl Environment {
     }
 
     /// Features of this environment's project, newest first.
+    /// Query complexity: what is selected inside, once per item of `first` (default 20).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn features(
         &self,
         ctx: &Context<'_>,

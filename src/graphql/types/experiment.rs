@@ -12,7 +12,8 @@ use crate::domain::experiment::{ExperimentDraft, ExperimentPatch};
 use crate::domain::model;
 use crate::graphql::context::{app, db, viewer};
 use crate::graphql::error::{GqlResult, IntoGql};
-use crate::graphql::pagination::{connection, page_request, Conn};
+use crate::graphql::limits::ResultsBudget;
+use crate::graphql::pagination::{connection, list_cost, page_cost, page_request, Conn};
 use crate::service;
 
 pub struct Experiment(pub model::Experiment);
@@ -75,15 +76,21 @@ impl Experiment {
     /// Results computed from the warehouse, lazily per requested field; from a frozen snapshot once
     /// the experiment is completed. Null before the experiment first starts.
     /// `WAREHOUSE_NOT_CONFIGURED` / `WAREHOUSE_UNAVAILABLE` when the warehouse cannot answer.
-    /// Costs 100 of the query's complexity budget: each use can run warehouse queries.
+    /// Query complexity: 100 plus what is selected inside, since each use can run warehouse
+    /// queries; a request resolves at most 50 (`BAD_USER_INPUT` beyond).
     #[graphql(complexity = "100 + child_complexity")]
     async fn results(&self, ctx: &Context<'_>) -> GqlResult<Option<ExperimentResults>> {
+        if let Some(budget) = ctx.data_opt::<ResultsBudget>() {
+            budget.spend().gql()?;
+        }
         let results = service::results::of_experiment(app(ctx)?, &self.0)
             .await
             .gql()?;
         Ok(results.map(ExperimentResults))
     }
     /// Stored result snapshots, newest first.
+    /// Query complexity: what is selected inside, once per item of `first` (default 20).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
     async fn snapshots(
         &self,
         ctx: &Context<'_>,
@@ -97,6 +104,8 @@ impl Experiment {
         Ok(connection(snapshots, |s| &s.id, ResultSnapshot))
     }
     /// Attached metrics (deleted metrics are not shown), in the order they were attached.
+    /// Query complexity: what is selected inside, counted for 10 items.
+    #[graphql(complexity = "list_cost(child_complexity)")]
     async fn metrics(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExperimentMetric>> {
         let rows = service::experiments::attachments(db(ctx)?, &self.0)
             .await

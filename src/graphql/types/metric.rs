@@ -10,6 +10,7 @@ use super::environment::Environment;
 use crate::domain::{metric::MetricDraft, model};
 use crate::graphql::context::{db, viewer};
 use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::pagination::list_cost;
 use crate::service;
 
 pub struct Metric(pub model::Metric);
@@ -51,6 +52,8 @@ impl Metric {
         Ok(Environment(env))
     }
     /// Where this metric is attached (experiments that are not deleted).
+    /// Query complexity: what is selected inside, counted for 10 items.
+    #[graphql(complexity = "list_cost(child_complexity)")]
     async fn attachments(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExperimentMetric>> {
         let rows = service::metrics::attachments(db(ctx)?, &self.0)
             .await

@@ -4,5 +4,6 @@
 //! (`cost`); free text and names are bounded and clean (`inputs`); who may introspect the schema
 //! and whether errors suggest names (`introspection`).
 
+mod cost;
 mod expansion;
 mod introspection;
