@@ -118,11 +118,10 @@ impl Warehouse {
             return Err(unusable_url());
         }
         let (client, recheck) = if uri.scheme_str() == Some("http") {
-            let http = hyper_util::client::legacy::Client::builder(
-                hyper_util::rt::TokioExecutor::new(),
-            )
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(GuardedConnector::new(options.egress.clone(), TCP_KEEPALIVE));
+            let http =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                    .build(GuardedConnector::new(options.egress.clone(), TCP_KEEPALIVE));
             (Client::with_http_client(http), None)
         } else {
             (Client::default(), Some(options.egress.clone()))

@@ -205,7 +205,10 @@ impl EgressPolicy {
                 "url must be the server only (scheme, host and port), without a path or query",
             ));
         }
-        self.resolve(host).await.map(|_| ()).map_err(|_| UrlRefusal::Host)
+        self.resolve(host)
+            .await
+            .map(|_| ())
+            .map_err(|_| UrlRefusal::Host)
     }
 }
 
@@ -291,7 +294,9 @@ fn canonical(address: IpAddr) -> IpAddr {
 
 fn in_network(address: IpAddr, network: IpAddr, prefix: u8) -> bool {
     match (address, network) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => prefix_eq(u32::from(a).into(), u32::from(n).into(), 32, prefix),
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            prefix_eq(u32::from(a).into(), u32::from(n).into(), 32, prefix)
+        }
         (IpAddr::V6(a), IpAddr::V6(n)) => prefix_eq(u128::from(a), u128::from(n), 128, prefix),
         _ => false,
     }
@@ -358,10 +363,12 @@ fn v6_range(address: Ipv6Addr) -> Option<&'static str> {
     let a = u128::from(address);
     // Translated prefixes carry an IPv4 address that is reached in the end: judge that one.
     if prefix_eq(a, 0x0064_ff9b << 96, 128, 96) {
-        return v4_range(Ipv4Addr::from((a & 0xffff_ffff) as u32)).map(|_| "NAT64 of an internal IPv4");
+        return v4_range(Ipv4Addr::from((a & 0xffff_ffff) as u32))
+            .map(|_| "NAT64 of an internal IPv4");
     }
     if prefix_eq(a, 0x2002 << 112, 128, 16) {
-        return v4_range(Ipv4Addr::from(((a >> 80) & 0xffff_ffff) as u32)).map(|_| "6to4 of an internal IPv4");
+        return v4_range(Ipv4Addr::from(((a >> 80) & 0xffff_ffff) as u32))
+            .map(|_| "6to4 of an internal IPv4");
     }
     V6_RANGES
         .iter()
@@ -422,13 +429,20 @@ mod tests {
 
     #[test]
     fn listed_addresses_and_networks_are_allowed_and_nothing_else() {
-        let entries: Vec<AllowedHost> = ["10.0.0.0/8", "[::1]", "127.0.0.1", "ClickHouse.Internal."]
-            .iter()
-            .map(|e| e.parse().expect("an entry"))
-            .collect();
+        let entries: Vec<AllowedHost> =
+            ["10.0.0.0/8", "[::1]", "127.0.0.1", "ClickHouse.Internal."]
+                .iter()
+                .map(|e| e.parse().expect("an entry"))
+                .collect();
         assert_eq!(entries[3], AllowedHost::Name("clickhouse.internal".into()));
         let policy = EgressPolicy::new(&entries);
-        for allowed in ["10.200.0.1", "::1", "127.0.0.1", "::ffff:127.0.0.1", "::ffff:10.0.0.1"] {
+        for allowed in [
+            "10.200.0.1",
+            "::1",
+            "127.0.0.1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(policy.allows_address(ip(allowed)), "{allowed}");
         }
         for refused in ["127.0.0.2", "192.168.0.1", "169.254.169.254", "fd00::1"] {
@@ -440,7 +454,15 @@ mod tests {
 
     #[test]
     fn allow_list_entries_that_are_neither_names_addresses_nor_networks_are_rejected() {
-        for bad in ["", "10.0.0.0/33", "::/129", "10.0.0.0/x", "a b", "http://x", "*"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/x",
+            "a b",
+            "http://x",
+            "*",
+        ] {
             assert!(bad.parse::<AllowedHost>().is_err(), "{bad:?}");
         }
     }
@@ -448,7 +470,11 @@ mod tests {
     #[tokio::test]
     async fn urls_with_a_path_or_query_are_refused_before_any_lookup() {
         let policy = EgressPolicy::new(&["127.0.0.1".parse().expect("entry")]);
-        for bad in ["http://127.0.0.1:8123/x", "http://127.0.0.1/?user=a", "http://127.0.0.1/#f"] {
+        for bad in [
+            "http://127.0.0.1:8123/x",
+            "http://127.0.0.1/?user=a",
+            "http://127.0.0.1/#f",
+        ] {
             assert!(
                 matches!(policy.vet(bad).await, Err(UrlRefusal::Shape(_))),
                 "{bad}"
