@@ -98,6 +98,17 @@ pub struct ClickHouseSettings {
     /// Warehouse queries this process runs at once; more wait their turn (within the timeout).
     #[arg(long, env = "LIFT_CLICKHOUSE_MAX_CONCURRENT_QUERIES", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub clickhouse_max_concurrent_queries: u64,
+    /// Warehouse queries one target (an environment's connection, or the server default) runs at
+    /// once in this process; at most `--clickhouse-max-concurrent-queries`. A slow tenant's
+    /// warehouse fills only its own slots.
+    #[arg(long, env = "LIFT_CLICKHOUSE_MAX_CONCURRENT_QUERIES_PER_TARGET", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub clickhouse_max_concurrent_queries_per_target: u64,
+    /// What environments' own warehouse connections may reach besides public addresses:
+    /// comma-separated host names (exact), IP addresses and CIDR networks, e.g.
+    /// `ch.internal,10.20.0.0/16,fd00::/8`. Loopback, private, shared, link-local, multicast and
+    /// reserved addresses are refused unless listed. `LIFT_CLICKHOUSE_URL` is not checked.
+    #[arg(long, env = "LIFT_WAREHOUSE_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub warehouse_allowed_hosts: Vec<crate::warehouse::egress::AllowedHost>,
     /// Memory a results query may use on the server (`max_memory_usage`, bytes).
     #[arg(
         long,

@@ -163,6 +163,8 @@ fn main() {
     let options = WarehouseOptions {
         counters: QueryCounters::default(),
         concurrency: std::sync::Arc::new(tokio::sync::Semaphore::new(8)),
+        targets: lift::warehouse::TargetLimits::new(8),
+        egress: lift::warehouse::egress::EgressPolicy::default(),
         compression: ClickHouseCompression::None,
         timeout: Duration::from_secs(env_or("RESULTS_BENCH_TIMEOUT_SECONDS", 600)),
         max_memory_bytes: env_or("RESULTS_BENCH_MAX_MEMORY_BYTES", 4_000_000_000),

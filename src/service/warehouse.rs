@@ -35,6 +35,13 @@ pub async fn create(
     let environment = access::by_key(&txn, viewer, environment_key).await?;
     environment.require(Need::Admin, "environment")?;
     let target = WarehouseTarget::parse(draft)?;
+    // Before the write lock matters little (a lookup is quick) and keeps the check next to the
+    // parse; the address is checked again on every connection to it.
+    app.warehouse_options
+        .egress
+        .vet(&target.url)
+        .await
+        .map_err(|refusal| DomainError::validation("url", refusal.to_string()))?;
     let connection =
         repo::warehouse::insert_connection(&txn, &environment.environment.id, &target).await?;
     let record = audit_record::created(&connection, "Warehouse connection created".to_owned());
@@ -74,10 +81,14 @@ pub async fn test(
     exposure_event: &str,
 ) -> DomainResult<ProbeReport> {
     let (connection, environment) = load_for_change(&app.db, viewer, id).await?;
-    let warehouse = Warehouse::new(&connection.target, &app.warehouse_options);
-    let probe = warehouse
-        .count_exposures(&environment.environment.key, exposure_event)
-        .await;
+    let probe = match Warehouse::for_connection(&connection, &app.warehouse_options) {
+        Ok(warehouse) => {
+            warehouse
+                .count_exposures(&environment.environment.key, exposure_event)
+                .await
+        }
+        Err(unusable) => Err(unusable),
+    };
     Ok(match probe {
         Ok(0) => ProbeReport {
             reachable: true,
@@ -101,13 +112,14 @@ pub async fn test(
     })
 }
 
-/// The target an environment's results read: its own connection, else the server's default.
-pub async fn target_for(app: &App, environment_id: &str) -> DomainResult<WarehouseTarget> {
+/// The warehouse an environment's results read: its own connection, else the server's default.
+pub async fn warehouse_for(app: &App, environment_id: &str) -> DomainResult<Warehouse> {
     match repo::warehouse::connection_of_environment(&app.db, environment_id).await? {
-        Some(connection) => Ok(connection.target),
+        Some(connection) => Warehouse::for_connection(&connection, &app.warehouse_options),
         None => app
             .default_warehouse
-            .clone()
+            .as_ref()
+            .map(|target| Warehouse::new(target, &app.warehouse_options))
             .ok_or(DomainError::WarehouseNotConfigured),
     }
 }

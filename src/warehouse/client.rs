@@ -9,9 +9,12 @@ use tokio::sync::Semaphore;
 use clickhouse::{Client, Compression, RowOwned, RowRead};
 
 use crate::configuration::{ClickHouseCompression, ClickHouseSettings};
-use crate::domain::warehouse::WarehouseTarget;
+use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
 use crate::domain::DomainError;
 use crate::sql::{CompiledQuery, EventsTable, ParamValue};
+
+use super::egress::{self, EgressPolicy, GuardedConnector};
+use super::limits::{TargetLimits, DEFAULT_TARGET};
 
 /// Queries sent to warehouses by this process, per kind (exposed at `/metrics`).
 #[derive(Debug, Clone, Default)]
@@ -46,6 +49,11 @@ pub struct WarehouseOptions {
     /// Bounds the queries this process runs at once, so one request asking many experiments'
     /// results cannot flood the warehouse.
     pub concurrency: Arc<Semaphore>,
+    /// Bounds the queries each target runs at once, so one tenant's slow warehouse cannot take
+    /// every slot of `concurrency`.
+    pub targets: TargetLimits,
+    /// Where per-environment connections may point (`LIFT_WAREHOUSE_ALLOWED_HOSTS`).
+    pub egress: EgressPolicy,
     pub compression: ClickHouseCompression,
     /// Sent as `max_execution_time`; lift stops waiting a little later and reports the warehouse
     /// unavailable, so a hung server cannot hold a request.
@@ -55,11 +63,17 @@ pub struct WarehouseOptions {
 
 impl WarehouseOptions {
     pub fn from_settings(settings: &ClickHouseSettings) -> Self {
+        let process = usize::try_from(settings.clickhouse_max_concurrent_queries).unwrap_or(8);
+        // Both are bounded to 1..=1024 by their flags; a target bound above the process bound
+        // would mean nothing more, so the process bound caps it.
+        let per_target = usize::try_from(settings.clickhouse_max_concurrent_queries_per_target)
+            .unwrap_or(process)
+            .min(process);
         WarehouseOptions {
             counters: QueryCounters::default(),
-            concurrency: Arc::new(Semaphore::new(
-                usize::try_from(settings.clickhouse_max_concurrent_queries).unwrap_or(8),
-            )),
+            concurrency: Arc::new(Semaphore::new(process)),
+            targets: TargetLimits::new(per_target),
+            egress: EgressPolicy::new(&settings.warehouse_allowed_hosts),
             compression: settings.clickhouse_compression,
             timeout: Duration::from_secs(settings.clickhouse_timeout_seconds),
             max_memory_bytes: settings.clickhouse_max_memory_bytes,
@@ -70,6 +84,10 @@ impl WarehouseOptions {
 /// Extra time lift waits beyond `max_execution_time` for the server's own timeout error.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// TCP keepalive and idle-connection lifetime of guarded clients (the ClickHouse client's own).
+const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 #[derive(Clone)]
 pub struct Warehouse {
     client: Client,
@@ -77,15 +95,58 @@ pub struct Warehouse {
     timeout: Duration,
     counters: QueryCounters,
     concurrency: Arc<Semaphore>,
+    target_slots: Arc<Semaphore>,
+    /// For `https://` connections: the policy their host is re-checked against before each query.
+    recheck: Option<EgressPolicy>,
 }
 
 impl Warehouse {
+    /// The server-wide warehouse (`LIFT_CLICKHOUSE_URL`, the operator's, so not checked).
     pub fn new(target: &WarehouseTarget, options: &WarehouseOptions) -> Self {
+        Self::build(Client::default(), target, DEFAULT_TARGET, options, None)
+    }
+
+    /// An environment's own connection: it may reach only what `LIFT_WAREHOUSE_ALLOWED_HOSTS`
+    /// and the public internet offer (see `egress`), and has its own concurrency slots.
+    pub fn for_connection(
+        connection: &WarehouseConnection,
+        options: &WarehouseOptions,
+    ) -> Result<Self, DomainError> {
+        let url = &connection.target.url;
+        let uri: hyper::Uri = url.parse().map_err(|_| unusable_url())?;
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(unusable_url());
+        }
+        let (client, recheck) = if uri.scheme_str() == Some("http") {
+            let http =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                    .build(GuardedConnector::new(options.egress.clone(), TCP_KEEPALIVE));
+            (Client::with_http_client(http), None)
+        } else {
+            (Client::default(), Some(options.egress.clone()))
+        };
+        Ok(Self::build(
+            client,
+            &connection.target,
+            &connection.id,
+            options,
+            recheck,
+        ))
+    }
+
+    fn build(
+        client: Client,
+        target: &WarehouseTarget,
+        key: &str,
+        options: &WarehouseOptions,
+        recheck: Option<EgressPolicy>,
+    ) -> Self {
         let compression = match options.compression {
             ClickHouseCompression::Lz4 => Compression::Lz4,
             ClickHouseCompression::None => Compression::None,
         };
-        let client = Client::default()
+        let client = client
             .with_url(&target.url)
             .with_user(&target.user)
             .with_password(&target.password)
@@ -99,6 +160,8 @@ impl Warehouse {
             timeout: options.timeout + GRACE,
             counters: options.counters.clone(),
             concurrency: options.concurrency.clone(),
+            target_slots: options.targets.slots(key),
+            recheck,
         }
     }
 
@@ -140,8 +203,15 @@ impl Warehouse {
     ) -> Result<T, DomainError> {
         self.counters.count(what);
         let call = async {
-            // The semaphore is never closed, so acquiring only waits.
-            let _permit = self.concurrency.acquire().await;
+            if let Some(policy) = &self.recheck {
+                let url = &self.target.url;
+                let checked = policy.check_host(url).await;
+                checked.map_err(|refused| clickhouse::error::Error::Network(Box::new(refused)))?;
+            }
+            // The semaphores are never closed, so acquiring only waits. The target's slot comes
+            // first: a query queued behind its own target holds none of the process's.
+            let _target = self.target_slots.acquire().await;
+            let _process = self.concurrency.acquire().await;
             call.await
         };
         match tokio::time::timeout(self.timeout, call).await {
@@ -179,21 +249,29 @@ fn bind(
     }
 }
 
-/// What a client may read about a failure: the kind of error, never the server's text (which can
-/// name hosts, users, databases and tables, and reaches every viewer of results). The full message
-/// is in the server log.
+fn unusable_url() -> DomainError {
+    DomainError::WarehouseUnavailable(
+        "the connection's url must be the server only (scheme, host and port): recreate it"
+            .to_owned(),
+    )
+}
+
+/// What a client may read about a failure: a ClickHouse error's code and name, never the server's
+/// text (which can name hosts, users, databases and tables, and reaches every viewer of results);
+/// a refused address, with the setting that allows it. Everything else (refused or reset
+/// connections, no server, an HTTP server that is not ClickHouse, an unreadable answer) reads the
+/// same, so the probe does not tell a closed port from a foreign server. The full message is in
+/// the server log.
 fn readable(err: &clickhouse::error::Error) -> String {
-    match err {
-        clickhouse::error::Error::Network(_) => {
-            "the server could not be reached (network error)".to_owned()
+    if let clickhouse::error::Error::BadResponse(text) = err {
+        if let Some((code, name)) = exception_code(text) {
+            return format!("ClickHouse error {code} {name}");
         }
-        clickhouse::error::Error::TimedOut => "the server timed out".to_owned(),
-        clickhouse::error::Error::BadResponse(text) => match exception_code(text) {
-            Some((code, name)) => format!("ClickHouse error {code} {name}"),
-            None => "the server answered with an error".to_owned(),
-        },
-        _ => "the answer could not be read".to_owned(),
     }
+    if egress::is_refusal(err) {
+        return egress::Refused.to_string();
+    }
+    "the server could not be reached or did not answer as ClickHouse".to_owned()
 }
 
 /// `(60, "UNKNOWN_TABLE")` from `Code: 60. DB::Exception: … (UNKNOWN_TABLE) (version …)`: the

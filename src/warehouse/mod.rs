@@ -3,13 +3,18 @@
 //! rows into the sufficient statistics the pure stats core (`crate::stats`) judges.
 //!
 //! - `client.rs`: `Warehouse` (one target, its limits, error mapping to `WAREHOUSE_UNAVAILABLE`);
+//! - `limits.rs`: the per-target bound on concurrent queries;
+//! - `egress.rs`: which addresses per-environment connections may reach (SSRF guard);
 //! - `rows.rs`: the row shapes of the compiled queries;
 //! - `queries.rs`: exposures, metric statistics and the connection probe;
 //! - `events.rs`: the events table (`lift clickhouse init`) and bulk loading (demo, tests).
 
 mod client;
+pub mod egress;
 pub mod events;
+mod limits;
 mod queries;
 mod rows;
 
 pub use client::{QueryCounters, Warehouse, WarehouseOptions, QUERY_KINDS};
+pub use limits::TargetLimits;

@@ -2,13 +2,15 @@
 //! exact per-variant numbers from hand-made events (`exact_numbers`), verdicts, intervals and the
 //! sample-ratio check on generated data (`judged`), one warehouse query per part asked
 //! (`laziness`), frozen and refreshed snapshots (`snapshots`), warehouse connections
-//! (`connections`), unreachable or hung warehouses (`failures`) and hostile metric definitions
-//! (`hostile`). `support` holds what they share; `crate::clickhouse` makes the events tables.
+//! (`connections`), unreachable or hung warehouses (`failures`), hostile metric definitions
+//! (`hostile`), addresses connections may not reach (`egress`) and one tenant's hung warehouse
+//! beside another's (`tenants`). `support` holds what they share; `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
 //! back 10 days in the database, so events sit at fixed offsets from the start.
 
 mod connections;
+mod egress;
 mod exact_numbers;
 mod failures;
 mod hostile;
@@ -16,3 +18,4 @@ mod judged;
 mod laziness;
 mod snapshots;
 mod support;
+mod tenants;

@@ -14,9 +14,26 @@ pub const EXPOSURE: &str = "$flag_exposure";
 /// The feature `app.world()` creates (control:50, treatment:50).
 pub const FEATURE: &str = "checkout";
 
-/// The local engine (`scripts/clickhouse-local`) takes plain bodies only.
+/// The local engine (`scripts/clickhouse-local`) takes plain bodies only, and it and the tests'
+/// stand-in servers listen on loopback, which environments' connections may reach only when the
+/// operator allows it.
 pub fn local_engine(settings: &mut Settings) {
     settings.clickhouse.clickhouse_compression = ClickHouseCompression::None;
+    allow_test_hosts(settings);
+}
+
+/// Allows connections to 127.0.0.1 (stand-in servers) and to the test ClickHouse's host.
+pub fn allow_test_hosts(settings: &mut Settings) {
+    let engine = crate::clickhouse::clickhouse_url();
+    let authority = engine.split("://").nth(1).unwrap_or(&engine);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    settings.clickhouse.warehouse_allowed_hosts = ["127.0.0.1", host]
+        .iter()
+        .map(|entry| entry.parse().expect("an allow-list entry"))
+        .collect();
 }
 
 pub const CREATE_CONNECTION: &str = "mutation($input: CreateWarehouseConnectionInput!) { createWarehouseConnection(input: $input) { id kind url database table user passwordSet createdAt } }";
