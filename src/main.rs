@@ -160,7 +160,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             auth,
         } => {
             let jwt = JwtKeys::from_settings(&auth, &database.database_url)?;
-            println!("{}", jwt.issue(&email, ttl)?);
+            // Emails are stored trimmed and lowercased, and a token's `sub` must match exactly.
+            println!("{}", jwt.issue(&email.trim().to_lowercase(), ttl)?);
             Ok(())
         }
         Command::Admin { command, database } => {

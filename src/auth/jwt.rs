@@ -1,6 +1,7 @@
 //! JWT keys and claims. The algorithm comes from configuration only: HS256 with a secret of at least
-//! 32 bytes, or RS256/ES256 with a PEM public key. `exp` is required; `iss` and `aud` are checked when
-//! configured; `sub` is the user's email.
+//! 32 bytes, or RS256/ES256 with a PEM public key. `exp` is required; `nbf` is checked when present
+//! (both with [`LEEWAY_SECONDS`] for clock skew); `iss` and `aud` are checked when configured; a
+//! `crit` header is refused (lift understands no critical extension); `sub` is the user's email.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,17 @@ use crate::db::connect::sqlite_path;
 
 pub const MIN_SECRET_BYTES: usize = 32;
 pub const SECRET_FILE_NAME: &str = "jwt-secret";
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: u64 = 60;
+
+/// What a valid token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// The `sub` claim as written in the token (an email; never trimmed or case-folded).
+    pub subject: String,
+    /// The last second (Unix time) at which the token is accepted: `exp` plus the leeway.
+    pub valid_until: u64,
+}
 
 pub struct JwtKeys {
     algorithm: Algorithm,
@@ -119,6 +131,8 @@ impl JwtKeys {
     ) -> Self {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp"]);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
         match &auth.jwt_issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,
@@ -137,8 +151,8 @@ impl JwtKeys {
         }
     }
 
-    /// Verifies a token and returns its subject (an email), or a message a person understands.
-    pub fn verify(&self, token: &str) -> Result<String, String> {
+    /// Verifies a token and returns what it says, or a message a person understands.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, String> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
@@ -154,8 +168,21 @@ impl JwtKeys {
                 ErrorKind::ImmatureSignature => "the token is not valid yet".to_owned(),
                 _ => "the token is malformed".to_owned(),
             })?;
+        // A `crit` header names extensions the verifier must understand (RFC 7515 §4.1.11).
+        if let Some(crit) = &data.header.crit {
+            return Err(format!(
+                "the token's critical header extensions ({}) are not understood",
+                crit.join(", ")
+            ));
+        }
+        let Some(exp) = data.claims.exp else {
+            return Err("the token has no `exp` claim".to_owned());
+        };
         match data.claims.sub {
-            Some(sub) if !sub.trim().is_empty() => Ok(sub),
+            Some(subject) if !subject.trim().is_empty() => Ok(VerifiedToken {
+                subject,
+                valid_until: exp.saturating_add(LEEWAY_SECONDS),
+            }),
             _ => Err("the token has no `sub` claim".to_owned()),
         }
     }

@@ -11,6 +11,8 @@ use super::JwtKeys;
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub user: User,
+    /// When the token stops being accepted (Unix seconds): live subscriptions end then.
+    pub valid_until: u64,
 }
 
 impl Viewer {
@@ -56,12 +58,19 @@ pub async fn authenticate(
             ))
         }
     };
-    let email = match keys.verify(token) {
-        Ok(email) => email,
+    let token = match keys.verify(token) {
+        Ok(token) => token,
         Err(reason) => return Ok(Authentication::Rejected(reason)),
     };
-    Ok(match repo::tenancy::user_by_email(db, &email).await? {
-        Some(user) => Authentication::Viewer(Viewer { user }),
-        None => Authentication::Rejected("the token's user is not known to lift".to_owned()),
-    })
+    // `sub` must be the stored email exactly: the lookup normalises (trims, lowercases) for the
+    // command line, a token is never normalised.
+    Ok(
+        match repo::tenancy::user_by_email(db, &token.subject).await? {
+            Some(user) if user.email == token.subject => Authentication::Viewer(Viewer {
+                user,
+                valid_until: token.valid_until,
+            }),
+            _ => Authentication::Rejected("the token's user is not known to lift".to_owned()),
+        },
+    )
 }

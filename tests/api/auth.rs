@@ -86,6 +86,49 @@ db_test!(every_bad_token_is_unauthenticated_with_a_reason, |app| {
     }
 });
 
+db_test!(
+    not_before_and_critical_headers_are_checked_and_the_subject_must_match_exactly,
+    |app| {
+        app.world().await;
+        let user = users::ENV_VIEWER;
+        let with_claims = |claims: Value| sign(&claims, TEST_SECRET.as_bytes());
+        // `nbf` has the same 60 s leeway as `exp`.
+        let not_yet = with_claims(json!({"sub": user, "exp": now() + 3600, "nbf": now() + 600}));
+        let within_leeway =
+            with_claims(json!({"sub": user, "exp": now() + 3600, "nbf": now() + 30}));
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.crit = Some(vec!["exp".into()]);
+        let critical = jsonwebtoken::encode(
+            &header,
+            &json!({"sub": user, "exp": now() + 3600}),
+            &jsonwebtoken::EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+        )
+        .expect("sign");
+        let padded = with_claims(json!({"sub": format!("{user} "), "exp": now() + 3600}));
+        let leading = with_claims(json!({"sub": format!(" {user}"), "exp": now() + 3600}));
+        let upper = with_claims(json!({"sub": user.to_uppercase(), "exp": now() + 3600}));
+
+        let body = as_header(&app, Some(&format!("Bearer {within_leeway}"))).await;
+        assert_eq!(body["data"]["viewer"]["email"], user, "{body}");
+
+        for (case, token, reason) in [
+            ("nbf in the future", not_yet, "not valid yet"),
+            ("crit header", critical, "critical"),
+            ("sub with a trailing space", padded, "not known"),
+            ("sub with a leading space", leading, "not known"),
+            ("sub in another case", upper, "not known"),
+        ] {
+            let body = as_header(&app, Some(&format!("Bearer {token}"))).await;
+            assert_eq!(code(&body), "UNAUTHENTICATED", "{case}: {body}");
+            let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(reason),
+                "{case}: {message:?} should mention {reason:?}"
+            );
+        }
+    }
+);
+
 db_test_with!(
     issuer_and_audience_are_checked_when_configured,
     |settings| {
