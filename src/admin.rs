@@ -15,6 +15,7 @@ use crate::domain::metric::{
 };
 use crate::domain::model::Experiment;
 use crate::domain::permission::OrganisationRole;
+use crate::domain::text::{required_line, MAX_EMAIL, MAX_ENVIRONMENT_KEY, MAX_NAME};
 use crate::domain::DomainError;
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -107,7 +108,7 @@ pub async fn run(db: &Db, command: AdminCommand) -> DomainResult<String> {
         } => {
             repo::tenancy::insert_organisation(
                 &txn,
-                &required("name", &name)?,
+                &required_line("name", &name, MAX_NAME)?,
                 experimentation_enabled,
             )
             .await?
@@ -117,9 +118,13 @@ pub async fn run(db: &Db, command: AdminCommand) -> DomainResult<String> {
             repo::tenancy::organisation_by_id(&txn, &organisation)
                 .await?
                 .ok_or_else(|| DomainError::not_found("organisation"))?;
-            repo::tenancy::insert_project(&txn, &organisation, &required("name", &name)?)
-                .await?
-                .id
+            repo::tenancy::insert_project(
+                &txn,
+                &organisation,
+                &required_line("name", &name, MAX_NAME)?,
+            )
+            .await?
+            .id
         }
         CreateEnvironment { project, name, key } => {
             repo::tenancy::project_by_id(&txn, &project)
@@ -128,16 +133,20 @@ pub async fn run(db: &Db, command: AdminCommand) -> DomainResult<String> {
             repo::tenancy::insert_environment(
                 &txn,
                 &project,
-                &required("name", &name)?,
-                &required("key", &key)?,
+                &required_line("name", &name, MAX_NAME)?,
+                &required_line("key", &key, MAX_ENVIRONMENT_KEY)?,
             )
             .await?
             .id
         }
         CreateUser { email, name } => {
-            repo::tenancy::ensure_user(&txn, &required("email", &email)?, &name)
-                .await?
-                .id
+            repo::tenancy::ensure_user(
+                &txn,
+                &required_line("email", &email, MAX_EMAIL)?,
+                &required_line("name", &name, MAX_NAME)?,
+            )
+            .await?
+            .id
         }
         CreateFeature {
             project,
@@ -148,9 +157,14 @@ pub async fn run(db: &Db, command: AdminCommand) -> DomainResult<String> {
                 .await?
                 .ok_or_else(|| DomainError::not_found("project"))?;
             let variants = parse_variants(parse_variant_list(&variants)?)?;
-            repo::tenancy::insert_feature(&txn, &project, &required("name", &name)?, &variants)
-                .await?
-                .id
+            repo::tenancy::insert_feature(
+                &txn,
+                &project,
+                &required_line("name", &name, MAX_NAME)?,
+                &variants,
+            )
+            .await?
+            .id
         }
         GrantOrganisation {
             organisation,
@@ -207,17 +221,6 @@ pub async fn run(db: &Db, command: AdminCommand) -> DomainResult<String> {
     };
     txn.commit().await?;
     Ok(out)
-}
-
-fn required(field: &str, value: &str) -> DomainResult<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(DomainError::validation(
-            field,
-            format!("{field} must not be empty"),
-        ));
-    }
-    Ok(value.to_owned())
 }
 
 async fn user(

@@ -13,7 +13,7 @@ pub mod model;
 pub mod permission;
 pub mod results;
 mod string_enum;
-mod text;
+pub mod text;
 pub mod warehouse;
 
 pub use error::DomainError;

@@ -3,6 +3,7 @@
 use async_graphql::Schema;
 
 use super::mutation::MutationRoot;
+use super::nullable::NullOnError;
 use super::policy::RequestPolicy;
 use super::query::QueryRoot;
 use super::subscription::SubscriptionRoot;
@@ -24,6 +25,7 @@ pub fn build_schema(app: App, settings: &GraphqlSettings) -> AppSchema {
         .extension(RequestPolicy {
             introspection: settings.introspection,
         })
+        .extension(NullOnError)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(MAX_DIRECTIVES);

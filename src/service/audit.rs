@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::domain::audit::AuditRecord;
 use crate::domain::error::DomainResult;
 use crate::domain::model::AuditEntry;
+use crate::domain::text;
 use crate::events::hub::READ_BATCH;
 
 use super::access::{self, EnvironmentAccess};
@@ -48,6 +49,9 @@ pub async fn list(
     filter: &AuditFilter,
     page: &PageRequest,
 ) -> DomainResult<Page<AuditEntry>> {
+    if let Some(actor) = &filter.actor_email {
+        text::lookup("actor", actor, text::MAX_EMAIL)?;
+    }
     repo::audit::page(db, &environment.environment.id, filter, page).await
 }
 

@@ -8,6 +8,7 @@ use crate::domain::error::DomainResult;
 use crate::domain::metric::{MetricDraft, NewMetric};
 use crate::domain::model::{ExperimentMetric, Metric};
 use crate::domain::permission::Need;
+use crate::domain::text;
 use crate::domain::DomainError;
 
 use super::access::{self, EnvironmentAccess};
@@ -33,6 +34,9 @@ pub async fn list(
     page: &PageRequest,
 ) -> DomainResult<Page<Metric>> {
     environment.require(Need::View, "environment")?;
+    let search = search
+        .map(|term| text::lookup("search", term, text::MAX_SEARCH))
+        .transpose()?;
     repo::metrics::page(db, &environment.environment.id, search, page).await
 }
 

@@ -8,6 +8,7 @@ use crate::domain::error::DomainResult;
 use crate::domain::permission::Need;
 use crate::domain::warehouse::{WarehouseConnection, WarehouseDraft, WarehouseTarget};
 use crate::domain::DomainError;
+use crate::domain::{experiment, text};
 use crate::warehouse::Warehouse;
 
 use super::access::{self, EnvironmentAccess};
@@ -80,6 +81,11 @@ pub async fn test(
     id: &str,
     exposure_event: &str,
 ) -> DomainResult<ProbeReport> {
+    let exposure_event = &text::required_line(
+        "exposureEvent",
+        exposure_event,
+        experiment::MAX_EXPOSURE_EVENT,
+    )?;
     let (connection, environment) = load_for_change(&app.db, viewer, id).await?;
     let probe = match Warehouse::for_connection(&connection, &app.warehouse_options) {
         Ok(warehouse) => {

@@ -6,4 +6,5 @@
 
 mod cost;
 mod expansion;
+mod inputs;
 mod introspection;
