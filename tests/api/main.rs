@@ -21,3 +21,4 @@ mod results;
 mod schema;
 mod subscriptions;
 mod ws;
+mod ws_protocol;
