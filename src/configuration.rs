@@ -53,6 +53,12 @@ pub struct ServerSettings {
     /// Seconds between keepalive pings on idle WebSocket connections.
     #[arg(long, env = "LIFT_WS_KEEPALIVE_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub ws_keepalive_seconds: u64,
+    /// Seconds a WebSocket client has to send `connection_init` before the socket closes (4408).
+    #[arg(long, env = "LIFT_WS_INIT_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ws_init_timeout_seconds: u64,
+    /// Subscriptions one WebSocket may run at once; one more gets an `error` message for its id.
+    #[arg(long, env = "LIFT_WS_MAX_SUBSCRIPTIONS", default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub ws_max_subscriptions: usize,
     /// Audit entries buffered per environment for slow subscribers before they catch up from the
     /// database instead.
     #[arg(long, env = "LIFT_AUDIT_BUFFER", default_value_t = crate::events::BROADCAST_CAPACITY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]

@@ -17,7 +17,7 @@ use crate::db::{self, Db};
 use crate::domain::warehouse::{WarehouseDraft, WarehouseTarget};
 use crate::events::{spawn_postgres_listener, AuditHub};
 use crate::graphql::build_schema;
-use crate::http::{router, AppState};
+use crate::http::{router, AppState, WebSocketLimits};
 use crate::service::App;
 use crate::warehouse::WarehouseOptions;
 
@@ -74,6 +74,10 @@ impl Application {
             app,
             jwt: Arc::new(jwt),
             keepalive: Duration::from_secs(settings.server.ws_keepalive_seconds),
+            ws_limits: WebSocketLimits {
+                init_timeout: Duration::from_secs(settings.server.ws_init_timeout_seconds),
+                max_subscriptions: settings.server.ws_max_subscriptions,
+            },
         };
         Ok(Application { listener, state })
     }

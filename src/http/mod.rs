@@ -8,6 +8,8 @@ mod graphql;
 mod graphql_request;
 mod websocket;
 
+pub use websocket::WebSocketLimits;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +31,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// How often idle WebSockets get a keepalive ping.
     pub keepalive: Duration,
+    /// `connection_init` timeout and subscriptions per socket.
+    pub ws_limits: WebSocketLimits,
 }
 
 pub fn router(state: AppState) -> Router {

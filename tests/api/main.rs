@@ -22,3 +22,4 @@ mod results;
 mod schema;
 mod subscriptions;
 mod ws;
+mod ws_protocol;

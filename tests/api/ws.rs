@@ -61,25 +61,7 @@ pub enum Frame {
 impl WsClient {
     /// Opens a socket to `http_address` (the `TestApp` address) and sends `connection_init`.
     pub async fn init(http_address: &str, protocol: Protocol, payload: Value) -> Init {
-        let url = format!("{}/graphql", http_address.replacen("http", "ws", 1));
-        let mut request = url.into_client_request().expect("ws request");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            protocol.name().parse().expect("header"),
-        );
-        let (socket, response) =
-            tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
-                .await
-                .expect("connect in time")
-                .expect("websocket handshake");
-        assert_eq!(
-            response
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|v| v.to_str().ok()),
-            Some(protocol.name())
-        );
-        let mut client = WsClient { socket, protocol };
+        let mut client = Self::open(http_address, protocol).await;
         client
             .send(json!({"type": "connection_init", "payload": payload}))
             .await;
@@ -99,6 +81,29 @@ impl WsClient {
         }
     }
 
+    /// Opens a socket to `http_address` (the `TestApp` address), sending nothing yet.
+    pub async fn open(http_address: &str, protocol: Protocol) -> WsClient {
+        let url = format!("{}/graphql", http_address.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().expect("ws request");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            protocol.name().parse().expect("header"),
+        );
+        let (socket, response) =
+            tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+                .await
+                .expect("connect in time")
+                .expect("websocket handshake");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(protocol.name())
+        );
+        WsClient { socket, protocol }
+    }
+
     /// Connects as `email` (token in the payload) and expects an ack.
     pub async fn connect(http_address: &str, protocol: Protocol, email: &str) -> WsClient {
         let payload = json!({"Authorization": format!("Bearer {}", crate::helpers::token(email))});
@@ -108,11 +113,32 @@ impl WsClient {
         }
     }
 
-    async fn send(&mut self, message: Value) {
+    pub async fn send(&mut self, message: Value) {
+        self.send_text(&message.to_string()).await;
+    }
+
+    /// Sends a text frame as is (for messages that are not JSON).
+    pub async fn send_text(&mut self, text: &str) {
         self.socket
-            .send(Message::Text(message.to_string().into()))
+            .send(Message::Text(text.to_owned().into()))
             .await
             .expect("send");
+    }
+
+    /// The code and reason the server closes with, skipping keepalives; fails on any other
+    /// message or when no close comes within `WAIT`.
+    pub async fn closed(&mut self) -> (u16, String) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.frame_within(left).await {
+                None => panic!("the server did not close within {WAIT:?}"),
+                Some(Frame::Closed(code, reason)) => return (code, reason),
+                Some(Frame::Ping) => continue,
+                Some(Frame::Json(m)) if m["type"] == "ka" => continue,
+                Some(Frame::Json(other)) => panic!("expected a close, got {other}"),
+            }
+        }
     }
 
     /// The next frame, within `WAIT`.
