@@ -18,5 +18,6 @@ mod permissions;
 mod replicas;
 mod results;
 mod schema;
+mod storage;
 mod subscriptions;
 mod ws;
