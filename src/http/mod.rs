@@ -1,8 +1,10 @@
 //! The HTTP surface on one path: `GET /graphql` serves GraphiQL, or upgrades to a WebSocket for
 //! subscriptions (`graphql-transport-ws` and the legacy `graphql-ws`, see `websocket`);
-//! `POST /graphql` runs queries and mutations; `GET /health` answers when the database does;
+//! `POST /graphql` runs queries and mutations; `GET /health` answers while the process runs and
+//! `GET /ready` when the database and the default warehouse do (see `health`);
 //! `GET /metrics` exposes counters in Prometheus' text format.
 
+mod health;
 mod websocket;
 
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::time::Duration;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -34,7 +36,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphiql_or_websocket).post(graphql))
-        .route("/health", get(health))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -71,13 +74,11 @@ async fn graphql(
         }
         Err(err) => {
             let err: DomainError = err;
-            tracing::error!(error.cause_chain = ?err, "authentication failed");
-            let response =
-                async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
-                    "internal error: could not authenticate the request",
-                    None,
-                )]);
-            response.into()
+            use async_graphql::ErrorExtensions;
+            let coded = err.extend();
+            let mut error = async_graphql::ServerError::new(coded.message, None);
+            error.extensions = coded.extensions;
+            async_graphql::Response::from_errors(vec![error]).into()
         }
     }
 }
@@ -88,13 +89,6 @@ fn coded_as_bad_input(error: &mut async_graphql::ServerError) {
     let extensions = error.extensions.get_or_insert_with(Default::default);
     if extensions.get("code").is_none() {
         extensions.set("code", crate::graphql::BAD_USER_INPUT);
-    }
-}
-
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    match state.app.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
 }
 

@@ -72,3 +72,64 @@ impl Drop for Tmpfs {
             .status();
     }
 }
+
+/// A TCP proxy to PostgreSQL that a test can cut: while cut, open connections are closed and new
+/// ones are accepted and never answered (a black-holed network, the slowest kind of outage).
+pub struct Proxy {
+    pub port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    /// Starts forwarding 127.0.0.1:<port> to `upstream`; the proxy lives as long as the test's
+    /// runtime.
+    pub async fn start(upstream: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().expect("address").port();
+        let (up, _) = tokio::sync::watch::channel(true);
+        let states = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = states.subscribe();
+                tokio::spawn(async move {
+                    if !*state.borrow_and_update() {
+                        // Held open without an answer until the database is back.
+                        let _ = state.wait_for(|up| *up).await;
+                        return;
+                    }
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, up }
+    }
+
+    /// `url` (a PostgreSQL URL on 127.0.0.1:5432 or any host:port) through this proxy.
+    pub fn route(&self, url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let (authority, path) = rest.split_once('/').expect("a database path");
+        let credentials = authority
+            .rsplit_once('@')
+            .map(|(c, _)| format!("{c}@"))
+            .unwrap_or_default();
+        format!("{scheme}://{credentials}127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// The database becomes unreachable.
+    pub fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    /// The database is reachable again.
+    pub fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
