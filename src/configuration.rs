@@ -11,6 +11,10 @@ pub struct DatabaseSettings {
     /// SQLite (`sqlite://path?mode=rwc`, the embedded default) or PostgreSQL (`postgres://…`) URL.
     #[arg(long, env = "LIFT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
+    /// Seconds a request waits for a database connection (including opening one) before it is
+    /// answered `SERVICE_UNAVAILABLE`: a database outage costs clients seconds, not minutes.
+    #[arg(long, env = "LIFT_DATABASE_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub database_acquire_timeout_seconds: u64,
 }
 
 /// The signing algorithm, pinned by configuration and never read from a token.

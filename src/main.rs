@@ -9,7 +9,7 @@ use lift::auth::JwtKeys;
 use lift::configuration::{
     log_filter, AuthSettings, ClickHouseSettings, DatabaseSettings, Settings,
 };
-use lift::startup::{connect_and_migrate, default_warehouse, shutdown_signal, Application};
+use lift::startup::{connect_and_migrate_with, default_warehouse, shutdown_signal, Application};
 use lift::warehouse::{Warehouse, WarehouseOptions};
 use lift::{demo_events, graphql, telemetry};
 
@@ -131,7 +131,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate(database) => {
-            connect_and_migrate(&database.database_url).await?;
+            connect_and_migrate_with(&database).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -165,7 +165,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command, database } => {
-            let db = connect_and_migrate(&database.database_url).await?;
+            let db = connect_and_migrate_with(&database).await?;
             println!("{}", admin::run(&db, command).await?);
             Ok(())
         }
@@ -185,7 +185,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             auth,
             clickhouse,
         } => {
-            let db = connect_and_migrate(&database.database_url).await?;
+            let db = connect_and_migrate_with(&database).await?;
             let jwt = JwtKeys::from_settings(&auth, &database.database_url)?;
             let users = admin::seed_demo(&db).await?;
             if clickhouse.clickhouse_url.is_some() {

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::JwtKeys;
-use crate::configuration::{ClickHouseSettings, Settings};
+use crate::configuration::{ClickHouseSettings, DatabaseSettings, Settings};
 use crate::db::{self, Db};
 use crate::domain::warehouse::{WarehouseDraft, WarehouseTarget};
 use crate::events::{spawn_postgres_listener, AuditHub};
@@ -57,7 +57,7 @@ impl Application {
     /// Connects to the database, applies pending migrations, prepares JWT keys and binds the
     /// listener (port 0 picks a free port; see `local_addr`).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = connect_and_migrate(&settings.database.database_url).await?;
+        let db = connect_and_migrate_with(&settings.database).await?;
         let jwt = JwtKeys::from_settings(&settings.auth, &settings.database.database_url)?;
         let listener = TcpListener::bind(&settings.server.listen)
             .await
@@ -103,9 +103,18 @@ impl Application {
     }
 }
 
-/// Opens the database and brings its schema up to date.
+/// Opens the database at `database_url` (other database settings at their defaults) and brings
+/// its schema up to date.
 pub async fn connect_and_migrate(database_url: &str) -> anyhow::Result<Db> {
-    let db = db::connect(database_url)
+    let mut settings = Settings::defaults().database;
+    settings.database_url = database_url.to_owned();
+    connect_and_migrate_with(&settings).await
+}
+
+/// Opens the database as `settings` say and brings its schema up to date.
+pub async fn connect_and_migrate_with(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+    let database_url = &settings.database_url;
+    let db = db::connect_with(settings)
         .await
         .with_context(|| format!("connecting to {}", redact(database_url)))?;
     Migrator::up(&db, None)

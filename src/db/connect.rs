@@ -2,39 +2,73 @@
 
 use std::time::Duration;
 
+use sea_orm::sqlx::{sqlite::SqliteSynchronous, Connection};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+use crate::configuration::{DatabaseSettings, Settings};
+
 pub type Db = DatabaseConnection;
 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connects to `url`. For SQLite, the parent directory of the file is created, the journal is put
-/// in WAL mode (readers never wait for the writer) and the pool is kept small: SQLite has one writer.
+/// Connects to `url` with every other database setting at its default.
 pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    let mut settings = Settings::defaults().database;
+    settings.database_url = url.to_owned();
+    connect_with(&settings).await
+}
+
+/// Connects as `settings` say. For SQLite, the parent directory of the file is created, the
+/// journal is put in WAL mode (readers never wait for the writer), every commit is synced to disk
+/// before it is acknowledged, and the pool is kept small: SQLite has one writer.
+///
+/// Waiting for a connection (and opening one) is bounded by the acquire timeout, so a database
+/// outage answers quickly. A connection released while its driver still counts an open
+/// transaction is closed instead of pooled (see `still_in_transaction`).
+pub async fn connect_with(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+    let url = settings.database_url.as_str();
+    let acquire = Duration::from_secs(settings.database_acquire_timeout_seconds);
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+        .connect_timeout(acquire)
+        .acquire_timeout(acquire);
     if url.starts_with("sqlite:") {
         if let Some(path) = sqlite_path(url) {
-            if let Some(dir) = std::path::Path::new(&path).parent() {
+            let path = std::path::Path::new(&path);
+            if let Some(dir) = path.parent() {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir)?;
                 }
             }
+            create_private(path)?;
         }
         // A writer waits for the write lock instead of failing with "database is locked": under
         // heavy fan-out load the lock holder can be descheduled for seconds (measured: 5 s, the
         // driver's default, was too short at 10,000 subscribers).
+        // `synchronous=FULL` in WAL mode syncs the log at every commit: an acknowledged write
+        // survives a power failure (NORMAL may lose the last commits).
         options
             .max_connections(4)
             .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| o.busy_timeout(SQLITE_BUSY_TIMEOUT));
+            .map_sqlx_sqlite_opts(|o| {
+                o.busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .synchronous(SqliteSynchronous::Full)
+            })
+            .map_sqlx_sqlite_pool_opts(|o| {
+                o.after_release(|conn, _| {
+                    Box::pin(async move {
+                        // The ping runs after any rollback queued when a transaction was dropped.
+                        conn.ping().await?;
+                        Ok(!still_in_transaction(conn.is_in_transaction()))
+                    })
+                })
+            });
     } else {
+        // PostgreSQL ends a failed transaction itself and the driver's count follows it.
         options.max_connections(20).min_connections(1);
     }
     let db = Database::connect(options).await?;
@@ -42,6 +76,37 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
     }
     Ok(db)
+}
+
+/// Whether a connection coming back to the pool is still inside a transaction by its driver's
+/// count. That happens when SQLite ended the transaction itself: on `SQLITE_FULL` or an I/O error
+/// it rolls the whole transaction back, and on a failed COMMIT it does the same, so the driver's
+/// ROLLBACK fails ("no transaction is active") and its depth stays at 1. Pooled, such a
+/// connection runs the next `BEGIN` as a `SAVEPOINT`; after an ordinary error (a conflict) its
+/// `ROLLBACK TO` leaves that transaction open, and later mutations on the connection release
+/// savepoints inside it: they report success for rows that never reach the file, and the
+/// connection holds the write lock until restart (seen on a full tmpfs, see
+/// `tests/api/storage/disk_full.rs`). Such a connection is closed instead; the pool opens a
+/// fresh one.
+fn still_in_transaction(in_transaction: bool) -> bool {
+    if in_transaction {
+        tracing::warn!("discarding a database connection left inside a transaction");
+    }
+    in_transaction
+}
+
+/// Creates the SQLite file readable by its owner only (0600) when it does not exist yet; SQLite
+/// gives its `-wal` and `-shm` files the mode of the database file.
+fn create_private(path: &std::path::Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("creating {}", path.display()))),
+    }
 }
 
 /// The file path of an SQLite URL (`sqlite://data/lift.db?mode=rwc` → `data/lift.db`), or `None`

@@ -11,20 +11,16 @@
 pub mod connect;
 mod convert;
 pub mod entity;
+mod failure;
 pub mod page;
 pub mod repo;
 mod scope;
 
-pub use connect::{begin_write, connect, Db};
+pub use connect::{begin_write, connect, connect_with, Db};
+pub use failure::is_unavailable;
 pub use page::{Page, PageRequest};
 
 use crate::domain::DomainError;
-
-impl From<sea_orm::DbErr> for DomainError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        DomainError::Internal(anyhow::Error::new(err).context("database error"))
-    }
-}
 
 /// The current time at the precision both databases store (microseconds), so that what a mutation
 /// returns equals what a later read returns.

@@ -50,6 +50,9 @@ impl ErrorExtensions for DomainError {
             if let DomainError::Validation { field, .. } = self {
                 ext.set("field", field.as_str());
             }
+            if let DomainError::Unavailable(_) = self {
+                ext.set("retryable", true);
+            }
         })
     }
 }

@@ -1,11 +1,13 @@
 //! The HTTP surface on one path: `GET /graphql` serves GraphiQL, or upgrades to a WebSocket for
 //! subscriptions (`graphql-transport-ws` and the legacy `graphql-ws`, see `websocket`);
-//! `POST /graphql` runs queries and mutations; `GET /health` answers when the database does;
+//! `POST /graphql` runs queries and mutations; `GET /health` answers while the process runs and
+//! `GET /ready` when the database and the default warehouse do (see `health`);
 //! `GET /metrics` exposes counters in Prometheus' text format.
 
 mod graphiql;
 mod graphql;
 mod graphql_request;
+mod health;
 mod websocket;
 
 pub use websocket::WebSocketLimits;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -38,16 +40,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route("/health", get(health))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/metrics", get(metrics))
         .with_state(state)
-}
-
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    match state.app.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
-    }
 }
 
 /// Operational counters in Prometheus' text format.

@@ -20,6 +20,7 @@ mod permissions;
 mod replicas;
 mod results;
 mod schema;
+mod storage;
 mod subscriptions;
 mod ws;
 mod ws_protocol;
