@@ -13,7 +13,18 @@ async fn introspect(app: &TestApp, token: Option<&str>, query: &str) -> Value {
     app.post(header.as_deref(), query, json!({})).await
 }
 
+/// The query GraphiQL sends (graphql-js `getIntrospectionQuery` with every option on).
+const GRAPHIQL: &str = include_str!("introspection_query.graphql");
+
 db_test!(anyone_may_introspect_by_default, |app| {
+    let body = introspect(&app, None, GRAPHIQL).await;
+    assert_eq!(code(&body), "OK", "within every limit: {body}");
+    assert!(
+        body["data"]["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| t.len() > 50),
+        "{body}"
+    );
     let body = introspect(&app, None, SCHEMA).await;
     assert_eq!(
         body["data"]["__schema"]["queryType"]["name"], "QueryRoot",
