@@ -38,6 +38,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/assets/{name}", get(graphiql::asset))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)
