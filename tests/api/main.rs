@@ -10,6 +10,7 @@ mod auth;
 mod cli;
 mod clickhouse;
 mod experiments;
+mod graphiql;
 mod graphql_http;
 mod js_client;
 mod limits;
