@@ -75,7 +75,9 @@ fn mentions(line: &str, name: &str) -> bool {
         let after = line[at + name.len()..].chars().next();
         let starts = name.starts_with(is_ident);
         let ends = name.ends_with(is_ident);
-        !(starts && before.is_some_and(is_ident)) && !(ends && after.is_some_and(is_ident))
+        let glued_before = starts && before.is_some_and(is_ident);
+        let glued_after = ends && after.is_some_and(is_ident);
+        !glued_before && !glued_after
     })
 }
 
