@@ -26,7 +26,7 @@ pub enum JwtAlgorithm {
     Es256,
 }
 
-#[derive(clap::Args, Clone, Debug, Default)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct AuthSettings {
     /// HS256 shared secret (at least 32 bytes). Without it or a public key, lift keeps a generated
     /// secret in `jwt-secret` beside its SQLite database.

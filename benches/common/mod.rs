@@ -142,7 +142,7 @@ pub async fn seed(db: &Db, name: &str, email: &str) {
 pub fn auth_settings() -> AuthSettings {
     AuthSettings {
         jwt_secret: Some(SECRET.into()),
-        ..Default::default()
+        ..lift::configuration::Settings::defaults().auth
     }
 }
 

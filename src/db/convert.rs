@@ -12,11 +12,17 @@ use crate::domain::metric::MetricDefinition;
 use crate::domain::model::{
     Environment, Experiment, ExperimentMetric, Feature, Metric, Organisation, Project, User,
 };
-use crate::domain::results::{ResultsReport, StoredSnapshot};
+use crate::domain::results::{ResultsReport, StoredSnapshot, SNAPSHOT_VERSION};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
 use crate::domain::DomainError;
 
-fn parse<T: FromStr<Err = String>>(table: &str, id: &str, text: &str) -> Result<T, DomainError> {
+/// An enum text of a row of `table` (`id` names the row), or `INTERNAL` naming both. Every
+/// enum text read from the database goes through here.
+pub(crate) fn parse<T: FromStr<Err = String>>(
+    table: &str,
+    id: &str,
+    text: &str,
+) -> Result<T, DomainError> {
     text.parse()
         .map_err(|e| DomainError::internal(format!("{table} row {id}: {e}")))
 }
@@ -165,6 +171,13 @@ impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
         let report: ResultsReport = serde_json::from_value(m.payload).map_err(|e| {
             DomainError::internal(format!("metric_result_snapshots row {}: {e}", m.id))
         })?;
+        // A payload of another format version could parse by accident and mean something else.
+        if report.version != SNAPSHOT_VERSION {
+            return Err(DomainError::internal(format!(
+                "metric_result_snapshots row {}: unknown snapshot version {} (this lift reads {SNAPSHOT_VERSION})",
+                m.id, report.version
+            )));
+        }
         Ok(StoredSnapshot {
             id: m.id,
             experiment_id: m.experiment_id,

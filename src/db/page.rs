@@ -88,3 +88,11 @@ where
         .await?;
     Ok(Page::from_overfetched(items, request, total_count))
 }
+
+/// The audit sequence an `after` cursor of the audit list names (client input, so a bad one is
+/// `BAD_USER_INPUT`).
+pub fn sequence_cursor(after: &str) -> Result<i64, DomainError> {
+    after
+        .parse()
+        .map_err(|_| DomainError::validation("after", "after is not a cursor of this list"))
+}

@@ -2,12 +2,16 @@
 //! except the ones whose name says `_including_deleted`. An attachment is live when both its
 //! experiment and its metric are.
 //!
-//! This is the only file that calls `Entity::find()` (a test in `tests/` greps for it).
+//! This is the only file that calls `Entity::find()` (`tests/architecture.rs` checks it), and
+//! [`find_all`] takes only entities marked [`NoSoftDelete`].
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
 
-use super::entity::{experiment, experiment_metric, metric};
+use super::entity::{
+    environment, experiment, experiment_metric, feature, metric, metric_result_snapshot,
+    organisation, project, user, warehouse_connection,
+};
 
 pub trait LiveScope: EntityTrait {
     /// Rows that are not soft-deleted.
@@ -50,8 +54,20 @@ impl LiveScope for experiment_metric::Entity {
     }
 }
 
+/// A table without a soft-delete column: every row is live, so [`find_all`] may read it. Never
+/// implement it for an entity with `deleted_at` (`tests/architecture.rs` checks).
+pub trait NoSoftDelete: EntityTrait {}
+
+impl NoSoftDelete for environment::Entity {}
+impl NoSoftDelete for feature::Entity {}
+impl NoSoftDelete for metric_result_snapshot::Entity {}
+impl NoSoftDelete for organisation::Entity {}
+impl NoSoftDelete for project::Entity {}
+impl NoSoftDelete for user::Entity {}
+impl NoSoftDelete for warehouse_connection::Entity {}
+
 /// Every row of a table that has no soft delete.
-pub fn find_all<E: EntityTrait>() -> Select<E> {
+pub fn find_all<E: NoSoftDelete>() -> Select<E> {
     E::find()
 }
 

@@ -32,17 +32,21 @@ pub async fn create(
     environment_key: &str,
     draft: WarehouseDraft,
 ) -> DomainResult<WarehouseConnection> {
-    let txn = begin_write(&app.db).await?;
-    let environment = access::by_key(&txn, viewer, environment_key).await?;
-    environment.require(Need::Admin, "environment")?;
+    // The address is looked up before the write transaction (a lookup can take seconds, and
+    // SQLite has one writer), and only for a viewer who may create the connection, so others
+    // learn nothing about addresses. It is checked again on every connection to it.
+    access::by_key(&app.db, viewer, environment_key)
+        .await?
+        .require(Need::Admin, "environment")?;
     let target = WarehouseTarget::parse(draft)?;
-    // Before the write lock matters little (a lookup is quick) and keeps the check next to the
-    // parse; the address is checked again on every connection to it.
     app.warehouse_options
         .egress
         .vet(&target.url)
         .await
         .map_err(|refusal| DomainError::validation("url", refusal.to_string()))?;
+    let txn = begin_write(&app.db).await?;
+    let environment = access::by_key(&txn, viewer, environment_key).await?;
+    environment.require(Need::Admin, "environment")?;
     let connection =
         repo::warehouse::insert_connection(&txn, &environment.environment.id, &target).await?;
     let record = audit_record::created(&connection, "Warehouse connection created".to_owned());

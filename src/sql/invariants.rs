@@ -1,6 +1,6 @@
 //! Properties every compiled query keeps, whatever the scope: values travel only as parameters,
-//! the events table is read once per query (for the exposures, and for all metrics together), and
-//! the compiler stays pure.
+//! and the events table is read once per query (for the exposures, and for all metrics together).
+//! That the compiler stays pure is `tests/architecture.rs`'s to check.
 
 use super::fixtures::{every_kind_scope, filter, metric, param, scope};
 use super::param::ParamValue;
@@ -254,35 +254,4 @@ fn a_scope_without_metrics_or_with_a_broken_metric_is_refused() {
         vec![],
     ));
     assert_eq!(compile_metrics(&s), Err(CompileError::WindowOutOfRange));
-}
-
-#[test]
-fn the_compiler_names_no_io_crate() {
-    let sources = [
-        include_str!("mod.rs"),
-        include_str!("entity_metrics.rs"),
-        include_str!("error.rs"),
-        include_str!("exposures.rs"),
-        include_str!("filter.rs"),
-        include_str!("fixtures.rs"),
-        include_str!("identities.rs"),
-        include_str!("invariants.rs"),
-        include_str!("metrics.rs"),
-        include_str!("param.rs"),
-        include_str!("probe.rs"),
-        include_str!("property.rs"),
-        include_str!("query.rs"),
-        include_str!("scope.rs"),
-        include_str!("snapshots.rs"),
-    ];
-    for source in sources {
-        for line in source.lines().map(str::trim_start) {
-            if line.starts_with("use ") || line.starts_with("pub use ") {
-                for krate in ["tokio", "sea_orm", "async_graphql", "clickhouse"] {
-                    assert!(!line.contains(krate), "{line}");
-                }
-            }
-            assert!(!line.contains(concat!("clickhouse", "::")), "{line}");
-        }
-    }
 }

@@ -31,6 +31,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 /// The setting that lists what per-environment connections may reach besides public addresses.
 pub const SETTING: &str = "LIFT_WAREHOUSE_ALLOWED_HOSTS";
 
+/// How long a name may take to resolve before it counts as unresolvable (refused).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// One entry of `LIFT_WAREHOUSE_ALLOWED_HOSTS`: a host name (exact, case-insensitive), an IP
 /// address (`10.0.0.5`, `::1`, `[::1]`) or a network in CIDR notation (`10.0.0.0/8`, `fd00::/8`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,8 +176,10 @@ impl EgressPolicy {
             };
         }
         let name_allowed = self.allows_name(host);
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+        let lookup = tokio::net::lookup_host((host, 0));
+        let addresses: Vec<SocketAddr> = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
             .await
+            .map_err(|_| Refused)?
             .map_err(|_| Refused)?
             .collect();
         if addresses.is_empty()

@@ -172,7 +172,7 @@ fn base64_url(text: &str) -> String {
 fn short_secrets_are_refused_at_start_up() {
     let auth = lift::configuration::AuthSettings {
         jwt_secret: Some("too-short".into()),
-        ..Default::default()
+        ..lift::configuration::Settings::defaults().auth
     };
     let err = lift::auth::JwtKeys::from_settings(&auth, "sqlite::memory:")
         .err()

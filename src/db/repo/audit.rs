@@ -115,9 +115,7 @@ pub async fn page(
     };
     let mut page = base;
     if let Some(after) = &request.after {
-        let after: i64 = after
-            .parse()
-            .map_err(|_| DomainError::validation("after", "after is not a cursor of this list"))?;
+        let after = crate::db::page::sequence_cursor(after)?;
         page.and_where(Expr::col((audit_log::Entity, audit_log::Column::Sequence)).lt(after));
     }
     page.order_by(
@@ -224,11 +222,14 @@ async fn fetch(
         .await?;
     rows.into_iter()
         .map(|r| {
-            let bad =
-                |e: String| DomainError::internal(format!("audit_logs row {}: {e}", r.sequence));
+            let row = r.sequence.to_string();
             Ok(AuditEntry {
-                action: r.action.parse().map_err(bad)?,
-                related_object_type: r.related_object_type.parse().map_err(bad)?,
+                action: crate::db::convert::parse("audit_logs", &row, &r.action)?,
+                related_object_type: crate::db::convert::parse(
+                    "audit_logs",
+                    &row,
+                    &r.related_object_type,
+                )?,
                 sequence: r.sequence,
                 id: r.id,
                 created_at: r.created_at,

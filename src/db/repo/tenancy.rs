@@ -118,9 +118,11 @@ pub async fn grants(
     let organisation_role = row
         .organisation_role
         .map(|role| {
-            role.parse::<OrganisationRole>().map_err(|e| {
-                DomainError::internal(format!("organisation_memberships of user {user_id}: {e}"))
-            })
+            crate::db::convert::parse::<OrganisationRole>(
+                "organisation_memberships",
+                user_id,
+                &role,
+            )
         })
         .transpose()?;
     Ok(Grants {

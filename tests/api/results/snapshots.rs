@@ -284,3 +284,77 @@ db_test_with!(
         );
     }
 );
+
+db_test_with!(
+    a_snapshot_of_an_unknown_format_version_is_an_internal_error,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+        let world = app.world().await;
+        let warehouse = Warehouse::create().await;
+        connect(&app, ENV, &warehouse).await;
+        let (experiment, s) = started_experiment(&app, ENV, &world.feature, "Checkout", None).await;
+        warehouse.insert(&events(s, "")).await;
+        let body = app
+            .gql(users::ORG_ADMIN, REFRESH, json!({ "id": experiment }))
+            .await;
+        assert_eq!(code(&body), "OK", "{body}");
+        let snapshot = body["data"]["refreshResults"]["id"]
+            .as_str()
+            .expect("snapshot id")
+            .to_owned();
+        let read = snapshots(&app, &experiment).await;
+        assert_eq!(
+            read["snapshots"]["totalCount"], 1,
+            "version 1 reads: {read}"
+        );
+
+        // The same payload, stamped with a format this lift does not know.
+        let backend = app.db.get_database_backend();
+        let (select, update) = match backend {
+            DbBackend::Postgres => (
+                "SELECT payload FROM metric_result_snapshots WHERE id = $1",
+                "UPDATE metric_result_snapshots SET payload = $1 WHERE id = $2",
+            ),
+            _ => (
+                "SELECT payload FROM metric_result_snapshots WHERE id = ?",
+                "UPDATE metric_result_snapshots SET payload = ? WHERE id = ?",
+            ),
+        };
+        let row = app
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                select,
+                [snapshot.clone().into()],
+            ))
+            .await
+            .expect("read the snapshot")
+            .expect("the snapshot row");
+        let mut payload: Value = row.try_get("", "payload").expect("a JSON payload");
+        assert_eq!(payload["version"], 1, "{payload}");
+        payload["version"] = json!(2);
+        app.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                update,
+                [payload.into(), snapshot.into()],
+            ))
+            .await
+            .expect("rewrite the payload");
+
+        let body = app
+            .gql(users::ORG_ADMIN, SNAPSHOTS, json!({ "id": experiment }))
+            .await;
+        assert_eq!(code(&body), "INTERNAL", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            !message.contains("version"),
+            "the cause is logged, not sent: {message}"
+        );
+        assert!(healthy(&app).await);
+    }
+);
