@@ -2,7 +2,7 @@
 //! which target an environment's results read (its own, else the server's default).
 
 use crate::auth::Viewer;
-use crate::db::{begin_write, repo, Db};
+use crate::db::{begin_write, repo, Sealer};
 use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::permission::Need;
@@ -17,11 +17,12 @@ const WHAT: &str = "warehouse connection";
 
 /// The environment's own connection (admins only: it names internal hosts).
 pub async fn of_environment(
-    db: &Db,
+    app: &App,
     environment: &EnvironmentAccess,
 ) -> DomainResult<Option<WarehouseConnection>> {
     environment.require(Need::Admin, "environment")?;
-    repo::warehouse::connection_of_environment(db, &environment.environment.id).await
+    repo::warehouse::connection_of_environment(&app.db, &app.sealer, &environment.environment.id)
+        .await
 }
 
 #[tracing::instrument(name = "warehouse.create", skip_all, fields(viewer_id = %viewer.user_id(), environment = %environment_key))]
@@ -36,7 +37,8 @@ pub async fn create(
     environment.require(Need::Admin, "environment")?;
     let target = WarehouseTarget::parse(draft)?;
     let connection =
-        repo::warehouse::insert_connection(&txn, &environment.environment.id, &target).await?;
+        repo::warehouse::insert_connection(&txn, &app.sealer, &environment.environment.id, &target)
+            .await?;
     let record = audit_record::created(&connection, "Warehouse connection created".to_owned());
     audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(connection)
@@ -45,7 +47,7 @@ pub async fn create(
 #[tracing::instrument(name = "warehouse.delete", skip_all, fields(viewer_id = %viewer.user_id(), connection_id = %id))]
 pub async fn delete(app: &App, viewer: &Viewer, id: &str) -> DomainResult<WarehouseConnection> {
     let txn = begin_write(&app.db).await?;
-    let (connection, environment) = load_for_change(&txn, viewer, id).await?;
+    let (connection, environment) = load_for_change(&txn, &app.sealer, viewer, id).await?;
     repo::warehouse::delete_connection(&txn, &connection.id).await?;
     let record = audit_record::removed(
         AuditAction::Deleted,
@@ -73,7 +75,7 @@ pub async fn test(
     id: &str,
     exposure_event: &str,
 ) -> DomainResult<ProbeReport> {
-    let (connection, environment) = load_for_change(&app.db, viewer, id).await?;
+    let (connection, environment) = load_for_change(&app.db, &app.sealer, viewer, id).await?;
     let warehouse = Warehouse::new(&connection.target, &app.warehouse_options);
     let probe = warehouse
         .count_exposures(&environment.environment.key, exposure_event)
@@ -103,7 +105,7 @@ pub async fn test(
 
 /// The target an environment's results read: its own connection, else the server's default.
 pub async fn target_for(app: &App, environment_id: &str) -> DomainResult<WarehouseTarget> {
-    match repo::warehouse::connection_of_environment(&app.db, environment_id).await? {
+    match repo::warehouse::connection_of_environment(&app.db, &app.sealer, environment_id).await? {
         Some(connection) => Ok(connection.target),
         None => app
             .default_warehouse
@@ -114,10 +116,11 @@ pub async fn target_for(app: &App, environment_id: &str) -> DomainResult<Warehou
 
 async fn load_for_change(
     db: &impl sea_orm::ConnectionTrait,
+    sealer: &Sealer,
     viewer: &Viewer,
     id: &str,
 ) -> DomainResult<(WarehouseConnection, EnvironmentAccess)> {
-    let connection = repo::warehouse::connection_by_id(db, id)
+    let connection = repo::warehouse::connection_by_id(db, sealer, id)
         .await?
         .ok_or_else(|| DomainError::not_found(WHAT))?;
     let environment = access::by_id(db, viewer, &connection.environment_id, WHAT).await?;
