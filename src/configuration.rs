@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
+use secrecy::SecretString;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/lift.db?mode=rwc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8000";
 
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone)]
 pub struct DatabaseSettings {
     /// SQLite (`sqlite://path?mode=rwc`, the embedded default) or PostgreSQL (`postgres://…`) URL.
     #[arg(long, env = "LIFT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
@@ -15,6 +17,25 @@ pub struct DatabaseSettings {
     /// answered `SERVICE_UNAVAILABLE`: a database outage costs clients seconds, not minutes.
     #[arg(long, env = "LIFT_DATABASE_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub database_acquire_timeout_seconds: u64,
+    /// Key that seals warehouse passwords in the database: 32 bytes in base64
+    /// (`openssl rand -base64 32`). Unset: generated in `secret-key` beside the SQLite database;
+    /// on PostgreSQL, passwords cannot be stored without it.
+    #[arg(long, env = "LIFT_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
+}
+
+/// The URL's password is redacted; the secret key is `secrecy`'s `[REDACTED]`.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("database_url", &crate::startup::redact(&self.database_url))
+            .field(
+                "database_acquire_timeout_seconds",
+                &self.database_acquire_timeout_seconds,
+            )
+            .field("secret_key", &self.secret_key)
+            .finish()
+    }
 }
 
 /// The signing algorithm, pinned by configuration and never read from a token.
@@ -31,7 +52,7 @@ pub struct AuthSettings {
     /// HS256 shared secret (at least 32 bytes). Without it or a public key, lift keeps a generated
     /// secret in `jwt-secret` beside its SQLite database.
     #[arg(long, env = "LIFT_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
     /// PEM public key for RS256/ES256 tokens (see `--jwt-algorithm`).
     #[arg(long, env = "LIFT_JWT_PUBLIC_KEY_FILE")]
     pub jwt_public_key_file: Option<PathBuf>,
@@ -94,7 +115,7 @@ pub struct ClickHouseSettings {
         default_value = "",
         hide_env_values = true
     )]
-    pub clickhouse_password: String,
+    pub clickhouse_password: SecretString,
     #[arg(long, env = "LIFT_CLICKHOUSE_DATABASE", default_value = "default")]
     pub clickhouse_database: String,
     /// The events table.
@@ -237,5 +258,24 @@ mod tests {
         assert_eq!(settings.clickhouse.clickhouse_timeout_seconds, 30);
         assert_eq!(settings.results.results_alpha, 0.05);
         assert!(settings.clickhouse.clickhouse_url.is_none());
+    }
+
+    #[test]
+    fn debug_output_of_settings_shows_no_secret() {
+        let mut settings = Settings::defaults();
+        settings.database.database_url = "postgres://lift:db-password-1@db/lift".into();
+        settings.database.secret_key = Some("c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=".into());
+        settings.auth.jwt_secret = Some("jwt-secret-jwt-secret-jwt-secret-jwt".into());
+        settings.clickhouse.clickhouse_password = "clickhouse-password-1".into();
+        let debug = format!("{settings:?}");
+        for secret in [
+            "db-password-1",
+            "c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=",
+            "jwt-secret-jwt-secret",
+            "clickhouse-password-1",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("postgres://lift:***@db/lift"));
     }
 }

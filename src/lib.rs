@@ -13,6 +13,7 @@
 //! - [`sql`]            PURE ClickHouse compiler: results scope → parameterised SQL;
 //! - [`stats`]          PURE statistics over sufficient statistics (Welch t, delta method, SRM);
 //! - [`warehouse`]      the only ClickHouse client: runs compiled SQL, loads events;
+//! - [`secret_file`]  generated secrets kept beside the SQLite database (0600);
 //! - [`admin`]          `lift admin …`, `lift demo` and `lift clickhouse init`.
 
 pub mod admin;
@@ -24,6 +25,7 @@ pub mod domain;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod secret_file;
 pub mod service;
 pub mod sql;
 pub mod startup;

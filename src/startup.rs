@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::JwtKeys;
 use crate::configuration::{ClickHouseSettings, DatabaseSettings, Settings};
-use crate::db::{self, Db};
+use crate::db::{self, Db, Sealer};
 use crate::domain::warehouse::{WarehouseDraft, WarehouseTarget};
 use crate::events::{spawn_postgres_listener, AuditHub};
 use crate::graphql::build_schema;
@@ -53,12 +53,28 @@ pub fn default_warehouse(settings: &ClickHouseSettings) -> anyhow::Result<Option
         .map_err(|e| anyhow::anyhow!("LIFT_CLICKHOUSE_* settings: {e}"))
 }
 
+/// The key that seals warehouse passwords; passwords stored before sealing are sealed now.
+async fn sealer(db: &Db, settings: &DatabaseSettings) -> anyhow::Result<Sealer> {
+    let sealer = Sealer::from_settings(settings.secret_key.as_ref(), &settings.database_url)?;
+    let sealed = db::repo::warehouse::seal_plaintext_passwords(db, &sealer)
+        .await
+        .map_err(|e| anyhow::anyhow!("sealing stored warehouse passwords: {e:?}"))?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed warehouse passwords stored in plain text");
+    }
+    if !sealer.has_key() {
+        tracing::warn!("LIFT_SECRET_KEY is not set: warehouse connections cannot store passwords");
+    }
+    Ok(sealer)
+}
+
 impl Application {
     /// Connects to the database, applies pending migrations, prepares JWT keys and binds the
     /// listener (port 0 picks a free port; see `local_addr`).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let db = connect_and_migrate_with(&settings.database).await?;
         let jwt = JwtKeys::from_settings(&settings.auth, &settings.database.database_url)?;
+        let sealer = sealer(&db, &settings.database).await?;
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
@@ -68,6 +84,7 @@ impl Application {
             warehouse_options: WarehouseOptions::from_settings(&settings.clickhouse),
             default_warehouse: default_warehouse(&settings.clickhouse)?,
             results: settings.results.clone(),
+            sealer,
         };
         let state = AppState {
             schema: build_schema(app.clone(), &settings.graphql),

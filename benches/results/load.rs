@@ -38,7 +38,7 @@ pub fn target(url: &str, database: &str) -> WarehouseTarget {
         database: database.to_owned(),
         table: "events".into(),
         user: "default".into(),
-        password: String::new(),
+        password: String::new().into(),
     }
 }
 

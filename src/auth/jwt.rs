@@ -3,8 +3,7 @@
 //! (both with [`LEEWAY_SECONDS`] for clock skew); `iss` and `aud` are checked when configured; a
 //! `crit` header is refused (lift understands no critical extension); `sub` is the user's email.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -12,10 +11,10 @@ use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::configuration::{AuthSettings, JwtAlgorithm};
-use crate::db::connect::sqlite_path;
 
 pub const MIN_SECRET_BYTES: usize = 32;
 pub const SECRET_FILE_NAME: &str = "jwt-secret";
@@ -63,7 +62,7 @@ impl JwtKeys {
             (Some(_), Some(_)) => {
                 bail!("configure either LIFT_JWT_SECRET or LIFT_JWT_PUBLIC_KEY_FILE, not both")
             }
-            (Some(secret), None) => Self::hs256(secret.as_bytes(), auth),
+            (Some(secret), None) => Self::hs256(secret.expose_secret().as_bytes(), auth),
             (None, Some(public_key)) => Self::asymmetric(public_key, auth),
             (None, None) => {
                 let secret = secret_beside_database(database_url)?;
@@ -213,36 +212,12 @@ impl JwtKeys {
 
 /// Reads the generated secret beside the SQLite database, creating it (mode 0600) on first use.
 fn secret_beside_database(database_url: &str) -> anyhow::Result<String> {
-    let Some(db_path) = sqlite_path(database_url) else {
+    let Some(path) = crate::secret_file::beside_sqlite(database_url, SECRET_FILE_NAME) else {
         bail!("set LIFT_JWT_SECRET (≥ {MIN_SECRET_BYTES} bytes) or LIFT_JWT_PUBLIC_KEY_FILE: a secret can only be generated beside an SQLite database file");
     };
-    let path: PathBuf = Path::new(&db_path)
-        .parent()
-        .map(|dir| dir.join(SECRET_FILE_NAME))
-        .unwrap_or_else(|| PathBuf::from(SECRET_FILE_NAME));
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(existing.trim().to_owned());
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut bytes = [0u8; 48];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(&path) {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes())?;
-            tracing::info!(path = %path.display(), "no JWT secret configured: generated one (mode 0600)");
-            Ok(secret)
-        }
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(std::fs::read_to_string(&path)?.trim().to_owned())
-        }
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
-    }
+    crate::secret_file::read_or_create(&path, || {
+        let mut bytes = [0u8; 48];
+        rand::rng().fill_bytes(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    })
 }

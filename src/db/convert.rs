@@ -16,6 +16,8 @@ use crate::domain::results::{ResultsReport, StoredSnapshot, SNAPSHOT_VERSION};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
 use crate::domain::DomainError;
 
+use super::Sealer;
+
 /// An enum text of a row of `table` (`id` names the row), or `INTERNAL` naming both. Every
 /// enum text read from the database goes through here.
 pub(crate) fn parse<T: FromStr<Err = String>>(
@@ -146,23 +148,27 @@ pub fn all<M, T: TryFrom<M, Error = DomainError>>(rows: Vec<M>) -> Result<Vec<T>
     rows.into_iter().map(T::try_from).collect()
 }
 
-impl TryFrom<warehouse_connection::Model> for WarehouseConnection {
-    type Error = DomainError;
-    fn try_from(m: warehouse_connection::Model) -> Result<Self, DomainError> {
-        Ok(WarehouseConnection {
-            kind: parse("warehouse_connections", &m.id, &m.kind)?,
-            id: m.id,
-            environment_id: m.environment_id,
-            target: WarehouseTarget {
-                url: m.url,
-                database: m.database_name,
-                table: m.table_name,
-                user: m.username,
-                password: m.password,
-            },
-            created_at: m.created_at,
-        })
-    }
+/// A connection row, its password opened with `sealer`.
+pub fn warehouse_connection(
+    m: warehouse_connection::Model,
+    sealer: &Sealer,
+) -> Result<WarehouseConnection, DomainError> {
+    let password = sealer.open(&m.password).map_err(|e| {
+        DomainError::Internal(e.context(format!("warehouse_connections row {}", m.id)))
+    })?;
+    Ok(WarehouseConnection {
+        kind: parse("warehouse_connections", &m.id, &m.kind)?,
+        id: m.id,
+        environment_id: m.environment_id,
+        target: WarehouseTarget {
+            url: m.url,
+            database: m.database_name,
+            table: m.table_name,
+            user: m.username,
+            password,
+        },
+        created_at: m.created_at,
+    })
 }
 
 impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {

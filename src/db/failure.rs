@@ -53,11 +53,15 @@ fn sqlx_unavailable(err: &sqlx::Error) -> bool {
 /// NOMEM 7, IOERR 10, FULL 13, CANTOPEN 14. PostgreSQL SQLSTATEs: class 08 (connection
 /// exception), class 53 (insufficient resources: disk full, out of memory, too many connections),
 /// 57P01–57P03 (shutting down, crashed, not accepting connections yet).
+/// A SQLSTATE has five characters; SQLite's codes, extended ones included, at most four digits.
 fn unavailable_code(code: &str) -> bool {
-    if let Ok(sqlite) = code.parse::<i32>() {
-        return matches!(sqlite & 0xff, 5 | 6 | 7 | 10 | 13 | 14);
+    if code.len() == 5 {
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code, "57P01" | "57P02" | "57P03");
     }
-    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
+    code.parse::<i32>()
+        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 7 | 10 | 13 | 14))
 }
 
 #[cfg(test)]

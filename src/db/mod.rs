@@ -5,6 +5,7 @@
 //!   `_including_deleted`; no other file calls an entity's `find` (checked by a test);
 //! - `convert`: rows → `domain::model` read models (parse, don't trust, what is at rest);
 //! - `page`: keyset pagination on UUIDv7 ids, newest first;
+//! - `sealing`: warehouse passwords sealed at rest (ChaCha20-Poly1305);
 //! - `repo/`: reads and writes, each `fn(&impl ConnectionTrait, ..)` so they run inside a
 //!   transaction or outside one alike.
 
@@ -15,10 +16,12 @@ mod failure;
 pub mod page;
 pub mod repo;
 mod scope;
+pub mod sealing;
 
 pub use connect::{begin_write, connect, connect_with, Db};
 pub use failure::is_unavailable;
 pub use page::{Page, PageRequest};
+pub use sealing::Sealer;
 
 use crate::domain::DomainError;
 

@@ -91,7 +91,7 @@ impl Audited for WarehouseConnection {
             "kind": self.kind.as_str(),
             "database": self.target.database,
             "table": self.target.table,
-            "passwordSet": !self.target.password.is_empty(),
+            "passwordSet": !secrecy::ExposeSecret::expose_secret(&self.target.password).is_empty(),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! the results engine only ever sees a checked URL and plain identifiers.
 
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 
 use super::error::{DomainError, DomainResult};
 use super::string_enum::string_enum;
@@ -29,14 +30,24 @@ pub struct WarehouseConnection {
 }
 
 /// Everything needed to query a ClickHouse events table. `Debug` hides the password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct WarehouseTarget {
     pub url: String,
     pub database: String,
     pub table: String,
     pub user: String,
-    pub password: String,
+    pub password: SecretString,
 }
+
+impl PartialEq for WarehouseTarget {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.url, &self.database, &self.table, &self.user)
+            == (&other.url, &other.database, &other.table, &other.user)
+            && self.password.expose_secret() == other.password.expose_secret()
+    }
+}
+
+impl Eq for WarehouseTarget {}
 
 /// A connection as submitted.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +56,7 @@ pub struct WarehouseDraft {
     pub database: Option<String>,
     pub table: Option<String>,
     pub user: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
 }
 
 impl std::fmt::Debug for WarehouseTarget {
@@ -57,7 +68,7 @@ impl std::fmt::Debug for WarehouseTarget {
             .field("user", &self.user)
             .field(
                 "password",
-                &if self.password.is_empty() {
+                &if self.password.expose_secret().is_empty() {
                     ""
                 } else {
                     "<redacted>"
@@ -90,7 +101,8 @@ impl WarehouseTarget {
             }
         }
         let password = draft.password.unwrap_or_default();
-        if password.chars().count() > MAX_SECRET || password.chars().any(char::is_control) {
+        let text = password.expose_secret();
+        if text.chars().count() > MAX_SECRET || text.chars().any(char::is_control) {
             return Err(DomainError::validation(
                 "password",
                 format!(

@@ -2,7 +2,7 @@
 //! subscribers after a commit, and how results reach and judge the warehouse.
 
 use crate::configuration::ResultsSettings;
-use crate::db::Db;
+use crate::db::{Db, Sealer};
 use crate::domain::warehouse::WarehouseTarget;
 use crate::events::AuditHub;
 use crate::warehouse::WarehouseOptions;
@@ -16,4 +16,6 @@ pub struct App {
     /// The server-wide ClickHouse (`LIFT_CLICKHOUSE_URL`), for environments without their own.
     pub default_warehouse: Option<WarehouseTarget>,
     pub results: ResultsSettings,
+    /// Seals and opens warehouse passwords at rest.
+    pub sealer: Sealer,
 }

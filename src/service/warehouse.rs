@@ -2,7 +2,7 @@
 //! which target an environment's results read (its own, else the server's default).
 
 use crate::auth::Viewer;
-use crate::db::{begin_write, repo, Db};
+use crate::db::{begin_write, repo, Sealer};
 use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::permission::Need;
@@ -18,11 +18,12 @@ const WHAT: &str = "warehouse connection";
 
 /// The environment's own connection (admins only: it names internal hosts).
 pub async fn of_environment(
-    db: &Db,
+    app: &App,
     environment: &EnvironmentAccess,
 ) -> DomainResult<Option<WarehouseConnection>> {
     environment.require(Need::Admin, "environment")?;
-    repo::warehouse::connection_of_environment(db, &environment.environment.id).await
+    repo::warehouse::connection_of_environment(&app.db, &app.sealer, &environment.environment.id)
+        .await
 }
 
 #[tracing::instrument(name = "warehouse.create", skip_all, fields(viewer_id = %viewer.user_id(), environment = %environment_key))]
@@ -48,7 +49,8 @@ pub async fn create(
     let environment = access::by_key(&txn, viewer, environment_key).await?;
     environment.require(Need::Admin, "environment")?;
     let connection =
-        repo::warehouse::insert_connection(&txn, &environment.environment.id, &target).await?;
+        repo::warehouse::insert_connection(&txn, &app.sealer, &environment.environment.id, &target)
+            .await?;
     let record = audit_record::created(&connection, "Warehouse connection created".to_owned());
     audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(connection)
@@ -57,7 +59,7 @@ pub async fn create(
 #[tracing::instrument(name = "warehouse.delete", skip_all, fields(viewer_id = %viewer.user_id(), connection_id = %id))]
 pub async fn delete(app: &App, viewer: &Viewer, id: &str) -> DomainResult<WarehouseConnection> {
     let txn = begin_write(&app.db).await?;
-    let (connection, environment) = load_for_change(&txn, viewer, id).await?;
+    let (connection, environment) = load_for_change(&txn, &app.sealer, viewer, id).await?;
     repo::warehouse::delete_connection(&txn, &connection.id).await?;
     let record = audit_record::removed(
         AuditAction::Deleted,
@@ -90,7 +92,7 @@ pub async fn test(
         exposure_event,
         experiment::MAX_EXPOSURE_EVENT,
     )?;
-    let (connection, environment) = load_for_change(&app.db, viewer, id).await?;
+    let (connection, environment) = load_for_change(&app.db, &app.sealer, viewer, id).await?;
     let probe = match Warehouse::for_connection(&connection, &app.warehouse_options) {
         Ok(warehouse) => {
             warehouse
@@ -124,7 +126,7 @@ pub async fn test(
 
 /// The warehouse an environment's results read: its own connection, else the server's default.
 pub async fn warehouse_for(app: &App, environment_id: &str) -> DomainResult<Warehouse> {
-    match repo::warehouse::connection_of_environment(&app.db, environment_id).await? {
+    match repo::warehouse::connection_of_environment(&app.db, &app.sealer, environment_id).await? {
         Some(connection) => Warehouse::for_connection(&connection, &app.warehouse_options),
         None => app
             .default_warehouse
@@ -136,10 +138,11 @@ pub async fn warehouse_for(app: &App, environment_id: &str) -> DomainResult<Ware
 
 async fn load_for_change(
     db: &impl sea_orm::ConnectionTrait,
+    sealer: &Sealer,
     viewer: &Viewer,
     id: &str,
 ) -> DomainResult<(WarehouseConnection, EnvironmentAccess)> {
-    let connection = repo::warehouse::connection_by_id(db, id)
+    let connection = repo::warehouse::connection_by_id(db, sealer, id)
         .await?
         .ok_or_else(|| DomainError::not_found(WHAT))?;
     let environment = access::by_id(db, viewer, &connection.environment_id, WHAT).await?;

@@ -149,7 +149,7 @@ impl Warehouse {
         let client = client
             .with_url(&target.url)
             .with_user(&target.user)
-            .with_password(&target.password)
+            .with_password(secrecy::ExposeSecret::expose_secret(&target.password))
             .with_database(&target.database)
             .with_compression(compression)
             .with_setting("max_execution_time", options.timeout.as_secs().to_string())

@@ -5,28 +5,31 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use crate::db::convert::warehouse_connection as from_row;
 use crate::db::entity::{metric_result_snapshot, warehouse_connection};
 use crate::db::page::{self, Page, PageRequest};
 use crate::db::scope::find_all;
-use crate::db::{conflict_on_unique, new_id, now};
+use crate::db::{conflict_on_unique, new_id, now, Sealer};
 use crate::domain::results::{ResultsReport, StoredSnapshot};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseKind, WarehouseTarget};
 use crate::domain::DomainError;
 
 pub async fn connection_of_environment(
     db: &impl ConnectionTrait,
+    sealer: &Sealer,
     environment_id: &str,
 ) -> Result<Option<WarehouseConnection>, DomainError> {
     find_all::<warehouse_connection::Entity>()
         .filter(warehouse_connection::Column::EnvironmentId.eq(environment_id))
         .one(db)
         .await?
-        .map(WarehouseConnection::try_from)
+        .map(|row| from_row(row, sealer))
         .transpose()
 }
 
 pub async fn connection_by_id(
     db: &impl ConnectionTrait,
+    sealer: &Sealer,
     id: &str,
 ) -> Result<Option<WarehouseConnection>, DomainError> {
     find_all::<warehouse_connection::Entity>()
@@ -34,15 +37,18 @@ pub async fn connection_by_id(
         .lock_exclusive()
         .one(db)
         .await?
-        .map(WarehouseConnection::try_from)
+        .map(|row| from_row(row, sealer))
         .transpose()
 }
 
+/// Stores a connection, its password sealed.
 pub async fn insert_connection(
     db: &impl ConnectionTrait,
+    sealer: &Sealer,
     environment_id: &str,
     target: &WarehouseTarget,
 ) -> Result<WarehouseConnection, DomainError> {
+    let password = sealer.seal("password", &target.password)?;
     let row = warehouse_connection::ActiveModel {
         id: Set(new_id()),
         environment_id: Set(environment_id.to_owned()),
@@ -51,7 +57,7 @@ pub async fn insert_connection(
         database_name: Set(target.database.clone()),
         table_name: Set(target.table.clone()),
         username: Set(target.user.clone()),
-        password: Set(target.password.clone()),
+        password: Set(password),
         created_at: Set(now()),
     }
     .insert(db)
@@ -62,7 +68,39 @@ pub async fn insert_connection(
             "this environment already has a warehouse connection: delete it first",
         )
     })?;
-    WarehouseConnection::try_from(row)
+    from_row(row, sealer)
+}
+
+/// Seals the passwords stored before sealing existed (idempotent; nothing to do without a key).
+/// Returns how many were sealed.
+pub async fn seal_plaintext_passwords(
+    db: &impl ConnectionTrait,
+    sealer: &Sealer,
+) -> Result<usize, DomainError> {
+    if !sealer.has_key() {
+        return Ok(0);
+    }
+    let rows = find_all::<warehouse_connection::Entity>()
+        .filter(warehouse_connection::Column::Password.ne(""))
+        .all(db)
+        .await?;
+    let mut sealed = 0;
+    for row in rows {
+        if Sealer::is_sealed(&row.password) {
+            continue;
+        }
+        let password = sealer.seal("password", &secrecy::SecretString::from(row.password))?;
+        warehouse_connection::Entity::update_many()
+            .col_expr(
+                warehouse_connection::Column::Password,
+                sea_orm::sea_query::Expr::value(password),
+            )
+            .filter(warehouse_connection::Column::Id.eq(row.id))
+            .exec(db)
+            .await?;
+        sealed += 1;
+    }
+    Ok(sealed)
 }
 
 pub async fn delete_connection(db: &impl ConnectionTrait, id: &str) -> Result<(), DomainError> {

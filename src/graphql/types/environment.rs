@@ -11,7 +11,7 @@ use super::metric::Metric;
 use super::warehouse::WarehouseConnection;
 use crate::db::repo::audit::AuditFilter;
 use crate::domain::permission::Access;
-use crate::graphql::context::db;
+use crate::graphql::context::{app, db};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::pagination::{connection, connection_by, page_cost, page_request, Conn};
 use crate::service;
@@ -132,7 +132,7 @@ impl Environment {
         &self,
         ctx: &Context<'_>,
     ) -> GqlResult<Option<WarehouseConnection>> {
-        let connection = service::warehouse::of_environment(db(ctx)?, &self.0)
+        let connection = service::warehouse::of_environment(app(ctx)?, &self.0)
             .await
             .gql()?;
         Ok(connection.map(WarehouseConnection))

@@ -39,7 +39,7 @@ impl WarehouseConnection {
     }
     /// Whether a password is stored (the password itself is never returned).
     async fn password_set(&self) -> bool {
-        !self.0.target.password.is_empty()
+        !secrecy::ExposeSecret::expose_secret(&self.0.target.password).is_empty()
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -71,7 +71,7 @@ impl CreateWarehouseConnectionInput {
             database: self.database,
             table: self.table,
             user: self.user,
-            password: self.password,
+            password: self.password.map(secrecy::SecretString::from),
         };
         (self.environment_key, draft)
     }

@@ -2,4 +2,5 @@
 
 mod disk_full;
 mod outage;
+mod secrets;
 mod support;
