@@ -11,6 +11,7 @@
 mod context;
 mod error;
 mod mutation;
+mod observe;
 mod pagination;
 mod query;
 mod schema;

@@ -15,6 +15,7 @@ const MAX_COMPLEXITY: usize = 5_000;
 
 pub fn build_schema(app: App) -> AppSchema {
     Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
+        .extension(super::observe::Observe::new(app.metrics.clone()))
         .data(app)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

@@ -1,8 +1,12 @@
 //! The HTTP surface on one path: `GET /graphql` serves GraphiQL, or upgrades to a WebSocket for
 //! subscriptions (`graphql-transport-ws` and the legacy `graphql-ws`, see `websocket`);
 //! `POST /graphql` runs queries and mutations; `GET /health` answers when the database does;
-//! `GET /metrics` exposes counters in Prometheus' text format.
+//! `GET /metrics` exposes Prometheus series (`metrics.rs`). `server.rs` runs the accept loop;
+//! `layers.rs` wraps every route (request id, CORS, compression, body limit).
 
+mod layers;
+mod metrics;
+pub mod server;
 mod websocket;
 
 use std::sync::Arc;
@@ -29,14 +33,27 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// How often idle WebSockets get a keepalive ping.
     pub keepalive: Duration,
+    /// The limits and options of the HTTP edge.
+    pub edge: Arc<Edge>,
+}
+
+/// The HTTP edge's options (from `ServerSettings`) and its connection slots.
+#[derive(Debug)]
+pub struct Edge {
+    pub max_body_bytes: usize,
+    pub cors_origins: Vec<String>,
+    pub metrics_token: Option<String>,
+    pub slots: server::ConnectionSlots,
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let edge = state.edge.clone();
+    let routes = Router::new()
         .route("/graphql", get(graphiql_or_websocket).post(graphql))
         .route("/health", get(health))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state);
+    layers::apply(routes, edge.max_body_bytes, &edge.cors_origins)
 }
 
 async fn graphiql_or_websocket(State(state): State<AppState>, request: Request) -> Response {
@@ -96,28 +113,4 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, "ok"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
     }
-}
-
-/// Operational counters in Prometheus' text format.
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut body = format!(
-        "# HELP lift_audit_tails Environments with live audit subscribers on this process.\n\
-         # TYPE lift_audit_tails gauge\n\
-         lift_audit_tails {}\n\
-         # HELP lift_audit_catch_ups_total Times a slow subscriber fell behind its buffer and read the gap from the database.\n\
-         # TYPE lift_audit_catch_ups_total counter\n\
-         lift_audit_catch_ups_total {}\n",
-        state.app.audit.active_tails().await,
-        state.app.audit.catch_ups()
-    );
-    body.push_str(
-        "# HELP lift_warehouse_queries_total Queries sent to warehouses, by kind.\n\
-         # TYPE lift_warehouse_queries_total counter\n",
-    );
-    for (kind, n) in state.app.warehouse_options.counters.snapshot() {
-        body.push_str(&format!(
-            "lift_warehouse_queries_total{{query=\"{kind}\"}} {n}\n"
-        ));
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

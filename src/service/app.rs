@@ -5,6 +5,7 @@ use crate::configuration::ResultsSettings;
 use crate::db::Db;
 use crate::domain::warehouse::WarehouseTarget;
 use crate::events::AuditHub;
+use crate::telemetry::Metrics;
 use crate::warehouse::WarehouseOptions;
 
 #[derive(Clone)]
@@ -16,4 +17,6 @@ pub struct App {
     /// The server-wide ClickHouse (`LIFT_CLICKHOUSE_URL`), for environments without their own.
     pub default_warehouse: Option<WarehouseTarget>,
     pub results: ResultsSettings,
+    /// This application's Prometheus series (`/metrics`).
+    pub metrics: Metrics,
 }

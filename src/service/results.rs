@@ -25,7 +25,7 @@ use crate::domain::results::{
     SnapshotRef, StoredSnapshot, SNAPSHOT_VERSION,
 };
 use crate::domain::DomainError;
-use crate::sql::{self, EventsTable, MetricSpec, ResultsScope};
+use crate::sql::{self, MetricSpec, ResultsScope};
 use crate::stats::Thresholds;
 use crate::warehouse::Warehouse;
 
@@ -176,8 +176,7 @@ async fn live(
     end: DateTime<Utc>,
     computed_at: DateTime<Utc>,
 ) -> DomainResult<Results> {
-    let target = connections::target_for(app, &experiment.environment_id).await?;
-    let warehouse = Warehouse::new(&target, &app.warehouse_options);
+    let warehouse = connections::warehouse_for(app, &experiment.environment_id).await?;
     let (context, feature, attached) = tokio::try_join!(
         repo::tenancy::environment_context(
             &app.db,
@@ -190,10 +189,7 @@ async fn live(
         DomainError::internal(format!("experiment {} has no environment", experiment.id))
     })?;
     let scope = ResultsScope {
-        table: EventsTable {
-            database: target.database.clone(),
-            table: target.table.clone(),
-        },
+        table: warehouse.events_table(),
         environment_key: environment.key,
         feature_name: feature.name.clone(),
         exposure_event: experiment.exposure_event.clone(),

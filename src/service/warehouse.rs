@@ -74,7 +74,8 @@ pub async fn test(
     exposure_event: &str,
 ) -> DomainResult<ProbeReport> {
     let (connection, environment) = load_for_change(&app.db, viewer, id).await?;
-    let warehouse = Warehouse::new(&connection.target, &app.warehouse_options);
+    let warehouse =
+        Warehouse::new(&connection.target, &app.warehouse_options).for_connection(&connection.id);
     let probe = warehouse
         .count_exposures(&environment.environment.key, exposure_event)
         .await;
@@ -101,13 +102,17 @@ pub async fn test(
     })
 }
 
-/// The target an environment's results read: its own connection, else the server's default.
-pub async fn target_for(app: &App, environment_id: &str) -> DomainResult<WarehouseTarget> {
+/// The warehouse an environment's results read: its own connection, else the server's default.
+pub async fn warehouse_for(app: &App, environment_id: &str) -> DomainResult<Warehouse> {
     match repo::warehouse::connection_of_environment(&app.db, environment_id).await? {
-        Some(connection) => Ok(connection.target),
+        Some(connection) => Ok(
+            Warehouse::new(&connection.target, &app.warehouse_options)
+                .for_connection(&connection.id),
+        ),
         None => app
             .default_warehouse
-            .clone()
+            .as_ref()
+            .map(|target| Warehouse::new(target, &app.warehouse_options))
             .ok_or(DomainError::WarehouseNotConfigured),
     }
 }

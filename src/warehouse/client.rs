@@ -1,8 +1,7 @@
 //! `Warehouse`: a ClickHouse client for one target, with lift's limits on every query.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -12,37 +11,19 @@ use crate::configuration::{ClickHouseCompression, ClickHouseSettings};
 use crate::domain::warehouse::WarehouseTarget;
 use crate::domain::DomainError;
 use crate::sql::{CompiledQuery, EventsTable, ParamValue};
+use crate::telemetry::Metrics;
 
-/// Queries sent to warehouses by this process, per kind (exposed at `/metrics`).
-#[derive(Debug, Clone, Default)]
-pub struct QueryCounters(Arc<[AtomicU64; QUERY_KINDS.len()]>);
+/// The `/metrics` label of the server-wide warehouse (`LIFT_CLICKHOUSE_URL`).
+pub const DEFAULT_TARGET_LABEL: &str = "default";
 
 /// The kinds of query lift sends, as `/metrics` labels them.
-pub const QUERY_KINDS: [&str; 4] = ["exposures", "metrics", "probe", "other"];
-
-impl QueryCounters {
-    fn count(&self, what: &str) {
-        let index = QUERY_KINDS
-            .iter()
-            .position(|k| *k == what)
-            .unwrap_or(QUERY_KINDS.len() - 1);
-        self.0[index].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// `(kind, queries)` for every kind.
-    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
-        QUERY_KINDS
-            .iter()
-            .zip(self.0.iter())
-            .map(|(k, n)| (*k, n.load(Ordering::Relaxed)))
-            .collect()
-    }
-}
+pub use crate::telemetry::metrics::WAREHOUSE_QUERY_KINDS as QUERY_KINDS;
 
 /// Limits and transport options shared by every target (from `ClickHouseSettings`).
 #[derive(Debug, Clone)]
 pub struct WarehouseOptions {
-    pub counters: QueryCounters,
+    /// Where query counts and durations are recorded (the application's `/metrics`).
+    pub metrics: Metrics,
     /// Bounds the queries this process runs at once, so one request asking many experiments'
     /// results cannot flood the warehouse.
     pub concurrency: Arc<Semaphore>,
@@ -56,7 +37,7 @@ pub struct WarehouseOptions {
 impl WarehouseOptions {
     pub fn from_settings(settings: &ClickHouseSettings) -> Self {
         WarehouseOptions {
-            counters: QueryCounters::default(),
+            metrics: Metrics::default(),
             concurrency: Arc::new(Semaphore::new(
                 usize::try_from(settings.clickhouse_max_concurrent_queries).unwrap_or(8),
             )),
@@ -75,7 +56,9 @@ pub struct Warehouse {
     client: Client,
     target: WarehouseTarget,
     timeout: Duration,
-    counters: QueryCounters,
+    metrics: Metrics,
+    /// How `/metrics` names the target: its connection id, or `default`; never the URL.
+    target_label: String,
     concurrency: Arc<Semaphore>,
 }
 
@@ -97,9 +80,16 @@ impl Warehouse {
             client,
             target: target.clone(),
             timeout: options.timeout + GRACE,
-            counters: options.counters.clone(),
+            metrics: options.metrics.clone(),
+            target_label: DEFAULT_TARGET_LABEL.to_owned(),
             concurrency: options.concurrency.clone(),
         }
+    }
+
+    /// Names the target by its connection id in `/metrics` (the server-wide one is `default`).
+    pub fn for_connection(mut self, connection_id: &str) -> Self {
+        self.target_label = connection_id.to_owned();
+        self
     }
 
     pub fn events_table(&self) -> EventsTable {
@@ -138,13 +128,22 @@ impl Warehouse {
         what: &'static str,
         call: impl std::future::Future<Output = clickhouse::error::Result<T>>,
     ) -> Result<T, DomainError> {
-        self.counters.count(what);
+        self.metrics.warehouse_query_started(what);
+        let started = Instant::now();
         let call = async {
             // The semaphore is never closed, so acquiring only waits.
             let _permit = self.concurrency.acquire().await;
             call.await
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let result = tokio::time::timeout(self.timeout, call).await;
+        let outcome = match &result {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(_)) => "error",
+            Err(_) => "timeout",
+        };
+        self.metrics
+            .warehouse_query_finished(what, &self.target_label, outcome, started.elapsed());
+        match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => {
                 tracing::warn!(warehouse = %self.target.url, query = what, error = %err, "warehouse query failed");

@@ -12,4 +12,4 @@ pub mod events;
 mod queries;
 mod rows;
 
-pub use client::{QueryCounters, Warehouse, WarehouseOptions, QUERY_KINDS};
+pub use client::{Warehouse, WarehouseOptions, DEFAULT_TARGET_LABEL, QUERY_KINDS};
