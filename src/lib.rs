@@ -27,7 +27,7 @@ pub mod http;
 pub mod service;
 pub mod sql;
 pub mod startup;
-pub mod tasks;
 pub mod stats;
+pub mod tasks;
 pub mod telemetry;
 pub mod warehouse;

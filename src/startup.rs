@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tasks::Tasks;
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DbBackend;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use crate::tasks::Tasks;
 
 use crate::auth::JwtKeys;
 use crate::configuration::{ClickHouseSettings, Settings};

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tasks::Tasks;
 use tokio::sync::{broadcast, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
-use crate::tasks::Tasks;
 
 use crate::db::{repo, Db};
 use crate::domain::model::AuditEntry;
@@ -147,7 +147,9 @@ async fn run_tail(hub: AuditHub, environment_id: String, tail: Arc<Tail>, mut la
                     let full = rows.len() as u64 == READ_BATCH;
                     for row in rows {
                         last = row.sequence;
-                        let lag = (chrono::Utc::now() - row.created_at).to_std().unwrap_or_default();
+                        let lag = (chrono::Utc::now() - row.created_at)
+                            .to_std()
+                            .unwrap_or_default();
                         hub.inner.metrics.audit_delivered(lag);
                         // An error only means no receiver right now; the check below handles it.
                         let _ = tail.sender.send(Arc::new(row));

@@ -61,10 +61,8 @@ impl Extension for ObserveRequest {
         if let Ok(mut slot) = self.operation.lock() {
             *slot = operation_name.map(str::to_owned);
         }
-        let span = tracing::info_span!(
-            "graphql",
-            operation = operation_name.unwrap_or("anonymous")
-        );
+        let span =
+            tracing::info_span!("graphql", operation = operation_name.unwrap_or("anonymous"));
         next.run(ctx, operation_name).instrument(span).await
     }
 }

@@ -72,9 +72,7 @@ async fn limit_body(State(limit): State<usize>, request: Request, next: Next) ->
     match declared {
         Some(length) if length > limit as u64 => return too_large(limit),
         Some(_) => return next.run(request).await,
-        None if request.body().size_hint().exact() == Some(0) => {
-            return next.run(request).await
-        }
+        None if request.body().size_hint().exact() == Some(0) => return next.run(request).await,
         None => {}
     }
     let (parts, body) = request.into_parts();
@@ -82,7 +80,10 @@ async fn limit_body(State(limit): State<usize>, request: Request, next: Next) ->
     let mut read = Vec::new();
     while let Some(chunk) = chunks.next().await {
         let Ok(chunk) = chunk else {
-            return (StatusCode::BAD_REQUEST, "the request body could not be read")
+            return (
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            )
                 .into_response();
         };
         if read.len() + chunk.len() > limit {
@@ -132,7 +133,11 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     let mut response = async move {
         let started = std::time::Instant::now();
         let response = next.run(request).await;
-        tracing::debug!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "answered");
+        tracing::debug!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "answered"
+        );
         response
     }
     .instrument(span)
@@ -142,9 +147,7 @@ async fn request_id(mut request: Request, next: Next) -> Response {
 }
 
 fn acceptable_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_REQUEST_ID_CHARS
-        && id.bytes().all(|b| b.is_ascii_graphic())
+    !id.is_empty() && id.len() <= MAX_REQUEST_ID_CHARS && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]

@@ -105,10 +105,8 @@ pub async fn test(
 /// The warehouse an environment's results read: its own connection, else the server's default.
 pub async fn warehouse_for(app: &App, environment_id: &str) -> DomainResult<Warehouse> {
     match repo::warehouse::connection_of_environment(&app.db, environment_id).await? {
-        Some(connection) => Ok(
-            Warehouse::new(&connection.target, &app.warehouse_options)
-                .for_connection(&connection.id),
-        ),
+        Some(connection) => Ok(Warehouse::new(&connection.target, &app.warehouse_options)
+            .for_connection(&connection.id)),
         None => app
             .default_warehouse
             .as_ref()

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics::{Key, Label, Level, Metadata, Recorder, SharedString, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 /// Distinct GraphQL operation names kept as labels; later new names are counted as `other`, so a
 /// client inventing names cannot grow the series without bound.
@@ -206,7 +208,8 @@ impl Metrics {
 
     /// A slow subscriber read the gap from the table.
     pub fn audit_catch_up(&self) {
-        self.counter("lift_audit_catch_ups_total", vec![]).increment(1);
+        self.counter("lift_audit_catch_ups_total", vec![])
+            .increment(1);
     }
 
     /// An audit entry reached this process's subscribers `lag` after it was stamped.
@@ -217,7 +220,8 @@ impl Metrics {
 
     /// A connection was accepted and will be served.
     pub fn connection_accepted(&self) {
-        self.counter("lift_http_connections_total", vec![]).increment(1);
+        self.counter("lift_http_connections_total", vec![])
+            .increment(1);
     }
 
     /// A connection was closed on accept: the cap was reached.
@@ -275,10 +279,7 @@ impl Metrics {
 }
 
 fn key(name: &'static str, labels: Vec<(&'static str, String)>) -> Key {
-    let labels: Vec<Label> = labels
-        .into_iter()
-        .map(|(k, v)| Label::new(k, v))
-        .collect();
+    let labels: Vec<Label> = labels.into_iter().map(|(k, v)| Label::new(k, v)).collect();
     Key::from_parts(name, labels)
 }
 
@@ -331,7 +332,10 @@ mod tests {
         assert_eq!(metrics.operation_label(Some("a b")), "other");
         assert_eq!(metrics.operation_label(Some(&"x".repeat(65))), "other");
         for i in 0..MAX_OPERATION_NAMES {
-            assert_eq!(metrics.operation_label(Some(&format!("Op{i}"))), format!("Op{i}"));
+            assert_eq!(
+                metrics.operation_label(Some(&format!("Op{i}"))),
+                format!("Op{i}")
+            );
         }
         assert_eq!(metrics.operation_label(Some("OneTooMany")), "other");
         assert_eq!(metrics.operation_label(Some("Op0")), "Op0");
