@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -25,6 +25,8 @@ const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 /// Wraps the routes with the edge layers.
 pub fn apply(router: Router, max_body_bytes: usize, cors_origins: &[String]) -> Router {
     let router = router
+        // axum's own extractors (`Bytes`, `Json`) apply the same limit instead of their 2 MB.
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn_with_state(max_body_bytes, limit_body))
         .layer(CompressionLayer::new());
     let router = match cors(cors_origins) {

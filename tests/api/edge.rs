@@ -177,6 +177,23 @@ db_test_with!(
     }
 );
 
+db_test!(an_h2c_client_with_prior_knowledge_is_served_http2, |app| {
+    let mut stream = connect(&app).await;
+    // The connection preface, then an empty SETTINGS frame (length 0, type 4, no flags, stream 0).
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    stream.write_all(&hello).await.expect("preface sent");
+    let mut frame_header = [0u8; 9];
+    tokio::time::timeout(WAIT, stream.read_exact(&mut frame_header))
+        .await
+        .expect("an answer in time")
+        .expect("a frame");
+    assert_eq!(
+        frame_header[3], 4,
+        "the server's first frame is SETTINGS: {frame_header:?}"
+    );
+});
+
 /// An OPTIONS preflight from `origin` for a POST with a token.
 async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
     reqwest::Client::new()
