@@ -88,6 +88,25 @@ pub struct ServerSettings {
     /// database instead.
     #[arg(long, env = "LIFT_AUDIT_BUFFER", default_value_t = crate::events::BROADCAST_CAPACITY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub audit_buffer: usize,
+    /// Largest request body accepted, in bytes; a bigger one is answered 413 before it is read
+    /// further (also when it arrives chunked).
+    #[arg(long, env = "LIFT_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_073_741_824))]
+    pub max_body_bytes: usize,
+    /// Seconds a client has to send a request's headers (and, on a new connection, its first
+    /// bytes); slower connections are closed.
+    #[arg(long, env = "LIFT_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_seconds: u64,
+    /// Connections (HTTP and WebSocket) served at once; beyond it new connections are closed
+    /// as soon as they are accepted.
+    #[arg(long, env = "LIFT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
+    /// Browser origins allowed by CORS, comma-separated (`https://app.example.com`), or `*` for any
+    /// origin without credentials. Empty: no CORS headers.
+    #[arg(long, env = "LIFT_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`; unset, it is open.
+    #[arg(long, env = "LIFT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// How lift sends queries to ClickHouse.
@@ -234,6 +253,30 @@ fn parse_alpha(text: &str) -> Result<f64, String> {
     }
 }
 
+/// One CORS origin: `*`, or `scheme://host[:port]` without path (as browsers send `Origin`).
+fn parse_origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text == "*" {
+        return Ok(text.to_owned());
+    }
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    match rest {
+        Some(host)
+            if !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)) =>
+        {
+            Ok(text.to_owned())
+        }
+        _ => Err(format!(
+            "{text:?} is not an origin like https://app.example.com or http://localhost:3000 (or *)"
+        )),
+    }
+}
+
 /// The tracing filter: `RUST_LOG` when set, else `info` with sqlx quietened.
 pub fn log_filter() -> String {
     std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".to_owned())
@@ -258,6 +301,19 @@ mod tests {
         assert_eq!(settings.clickhouse.clickhouse_timeout_seconds, 30);
         assert_eq!(settings.results.results_alpha, 0.05);
         assert!(settings.clickhouse.clickhouse_url.is_none());
+        assert_eq!(settings.server.max_body_bytes, 2 * 1024 * 1024);
+        assert!(settings.server.cors_origins.is_empty());
+        assert!(settings.server.metrics_token.is_none());
+    }
+
+    #[test]
+    fn cors_origins_are_bare_origins_or_a_star() {
+        assert!(parse_origin("https://app.example.com").is_ok());
+        assert!(parse_origin("http://localhost:3000").is_ok());
+        assert!(parse_origin("*").is_ok());
+        assert!(parse_origin("app.example.com").is_err());
+        assert!(parse_origin("https://app.example.com/path").is_err());
+        assert!(parse_origin("https://").is_err());
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! # Layout
 //! - [`configuration`]  typed settings from flags and `LIFT_*` env vars (the only reader of env);
-//! - [`telemetry`]      tracing subscriber set-up;
+//! - [`telemetry`]      tracing subscriber set-up and the app's Prometheus `Metrics`;
 //! - [`startup`]        `Application::build` → `run_until_stopped(shutdown)`;
-//! - [`http`]           axum router: GraphiQL, `POST /graphql`, `/health`;
+//! - [`tasks`]          the server's task tracker, waited for on shutdown;
+//! - [`http`]           the accept loop, edge layers, axum router: GraphiQL, `POST /graphql`, `/health`, `/metrics`;
 //! - [`auth`]           JWT verification and issue, the request's `Viewer`;
 //! - [`domain`]         pure rules and value types (metrics, experiments, permissions), no IO;
 //! - [`db`]             SeaORM entities, soft-delete scopes, repositories, pagination;
@@ -30,5 +31,6 @@ pub mod service;
 pub mod sql;
 pub mod startup;
 pub mod stats;
+pub mod tasks;
 pub mod telemetry;
 pub mod warehouse;

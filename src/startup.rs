@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tasks::Tasks;
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DbBackend;
@@ -17,19 +18,32 @@ use crate::db::{self, Db, Sealer};
 use crate::domain::warehouse::{WarehouseDraft, WarehouseTarget};
 use crate::events::{spawn_postgres_listener, AuditHub};
 use crate::graphql::build_schema;
-use crate::http::{router, AppState, WebSocketLimits};
+use crate::http::server::{ConnectionSlots, Server};
+use crate::http::{router, AppState, Edge, WebSocketLimits};
 use crate::service::App;
+use crate::telemetry::Metrics;
 use crate::warehouse::WarehouseOptions;
 
+/// A built server: bound, migrated, not yet serving. It owns its shutdown token and the tracker
+/// of every task it starts, so `run_until_stopped` can end them all and wait for them.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    header_read_timeout: Duration,
+    shutdown: CancellationToken,
+    tasks: Tasks,
 }
 
 /// The hub of live audit events, fed on PostgreSQL by `LISTEN` (commits of every replica) and
 /// everywhere by this process's own commits.
-fn audit_hub(db: &Db, capacity: usize, shutdown: CancellationToken) -> AuditHub {
-    let hub = AuditHub::new(db.clone(), capacity, shutdown);
+fn audit_hub(
+    db: &Db,
+    capacity: usize,
+    shutdown: CancellationToken,
+    tasks: Tasks,
+    metrics: Metrics,
+) -> AuditHub {
+    let hub = AuditHub::new(db.clone(), capacity, shutdown, tasks, metrics);
     if db.get_database_backend() == DbBackend::Postgres {
         spawn_postgres_listener(db.get_postgres_connection_pool().clone(), hub.clone());
     }
@@ -78,44 +92,80 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
+        let (shutdown, tasks, metrics) = (CancellationToken::new(), Tasks::new(), Metrics::new());
+        let mut warehouse_options = WarehouseOptions::from_settings(&settings.clickhouse);
+        warehouse_options.metrics = metrics.clone();
+        let server = &settings.server;
         let app = App {
             db: db.clone(),
-            audit: audit_hub(&db, settings.server.audit_buffer, CancellationToken::new()),
-            warehouse_options: WarehouseOptions::from_settings(&settings.clickhouse),
+            audit: audit_hub(
+                &db,
+                server.audit_buffer,
+                shutdown.clone(),
+                tasks.clone(),
+                metrics.clone(),
+            ),
+            warehouse_options,
             default_warehouse: default_warehouse(&settings.clickhouse)?,
             results: settings.results.clone(),
             sealer,
+            metrics,
         };
         let state = AppState {
             schema: build_schema(app.clone(), &settings.graphql),
             app,
             jwt: Arc::new(jwt),
-            keepalive: Duration::from_secs(settings.server.ws_keepalive_seconds),
+            keepalive: Duration::from_secs(server.ws_keepalive_seconds),
             ws_limits: WebSocketLimits {
-                init_timeout: Duration::from_secs(settings.server.ws_init_timeout_seconds),
-                max_subscriptions: settings.server.ws_max_subscriptions,
+                init_timeout: Duration::from_secs(server.ws_init_timeout_seconds),
+                max_subscriptions: server.ws_max_subscriptions,
             },
+            edge: Arc::new(Edge {
+                max_body_bytes: server.max_body_bytes,
+                cors_origins: server.cors_origins.clone(),
+                metrics_token: server.metrics_token.clone(),
+                slots: ConnectionSlots::new(server.max_connections),
+            }),
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            header_read_timeout: Duration::from_secs(server.header_read_timeout_seconds),
+            shutdown,
+            tasks,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish,
+    /// closes WebSockets (1001), stops the audit tails and the listener, and returns once every
+    /// task the server started has ended.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "lift is listening; GraphiQL at /graphql");
-        let token = self.state.app.audit.shutdown().clone();
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                token.cancel();
-            })
-            .await?;
+        let token = self.shutdown.clone();
+        let server = Server {
+            listener: self.listener,
+            slots: self.state.edge.slots.clone(),
+            metrics: self.state.app.metrics.clone(),
+            router: router(self.state),
+            header_read_timeout: self.header_read_timeout,
+            shutdown: self.shutdown,
+            tasks: self.tasks,
+        };
+        let stop = async move {
+            tokio::select! {
+                _ = shutdown => token.cancel(),
+                _ = token.cancelled() => {}
+            }
+        };
+        tokio::join!(server.serve(), stop);
+        tracing::info!("lift stopped");
         Ok(())
     }
 }

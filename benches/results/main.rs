@@ -42,7 +42,7 @@ mod scope;
 use std::time::Duration;
 
 use lift::configuration::ClickHouseCompression;
-use lift::warehouse::{QueryCounters, WarehouseOptions};
+use lift::warehouse::WarehouseOptions;
 
 const DEFAULT_URL: &str = "http://127.0.0.1:8123";
 
@@ -161,7 +161,7 @@ fn main() {
     let url = env_or("RESULTS_BENCH_URL", DEFAULT_URL.to_owned());
     let runs: usize = env_or("RESULTS_BENCH_RUNS", 5).max(1);
     let options = WarehouseOptions {
-        counters: QueryCounters::default(),
+        metrics: lift::telemetry::Metrics::default(),
         concurrency: std::sync::Arc::new(tokio::sync::Semaphore::new(8)),
         targets: lift::warehouse::TargetLimits::new(8),
         egress: lift::warehouse::egress::EgressPolicy::default(),

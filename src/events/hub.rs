@@ -1,16 +1,17 @@
 //! `AuditHub`: per-environment tail readers and bounded broadcast channels.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tasks::Tasks;
 use tokio::sync::{broadcast, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{repo, Db};
 use crate::domain::model::AuditEntry;
 use crate::domain::DomainError;
+use crate::telemetry::Metrics;
 
 /// Default number of entries buffered per environment for subscribers that are momentarily slow
 /// (`LIFT_AUDIT_BUFFER`). A subscriber further behind is told it lagged and catches up from the
@@ -31,7 +32,9 @@ struct Inner {
     capacity: usize,
     tails: Mutex<HashMap<String, Arc<Tail>>>,
     shutdown: CancellationToken,
-    catch_ups: AtomicU64,
+    /// The server's tasks: tails and the listener run in it, so shutdown waits for them.
+    tasks: Tasks,
+    metrics: Metrics,
 }
 
 struct Tail {
@@ -40,14 +43,23 @@ struct Tail {
 }
 
 impl AuditHub {
-    pub fn new(db: Db, capacity: usize, shutdown: CancellationToken) -> Self {
+    /// A hub whose tails end when `shutdown` is cancelled and run in `tasks`, recording delivery
+    /// lag and catch-ups in `metrics`.
+    pub fn new(
+        db: Db,
+        capacity: usize,
+        shutdown: CancellationToken,
+        tasks: Tasks,
+        metrics: Metrics,
+    ) -> Self {
         AuditHub {
             inner: Arc::new(Inner {
                 db,
                 capacity: capacity.max(1),
                 tails: Mutex::new(HashMap::new()),
                 shutdown,
-                catch_ups: AtomicU64::new(0),
+                tasks,
+                metrics,
             }),
         }
     }
@@ -55,6 +67,11 @@ impl AuditHub {
     /// Cancelled when the server shuts down: live streams end.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// The server's task tracker: what runs in it is waited for on shutdown.
+    pub fn tasks(&self) -> &Tasks {
+        &self.inner.tasks
     }
 
     /// Something new may have been committed in `environment_id`.
@@ -90,7 +107,7 @@ impl AuditHub {
             wake: Notify::new(),
         });
         tails.insert(environment_id.to_owned(), tail.clone());
-        tokio::spawn(run_tail(
+        self.inner.tasks.spawn(run_tail(
             self.clone(),
             environment_id.to_owned(),
             tail,
@@ -104,14 +121,15 @@ impl AuditHub {
         self.inner.tails.lock().await.len()
     }
 
-    /// A subscriber fell behind the buffer and reads the gap from the table.
-    pub fn note_catch_up(&self) {
-        self.inner.catch_ups.fetch_add(1, Ordering::Relaxed);
+    /// How many live subscriptions this process serves (receivers of every tail).
+    pub async fn subscribers(&self) -> usize {
+        let tails = self.inner.tails.lock().await;
+        tails.values().map(|t| t.sender.receiver_count()).sum()
     }
 
-    /// How many times subscribers have caught up from the table since start.
-    pub fn catch_ups(&self) -> u64 {
-        self.inner.catch_ups.load(Ordering::Relaxed)
+    /// A subscriber fell behind the buffer and reads the gap from the table.
+    pub fn note_catch_up(&self) {
+        self.inner.metrics.audit_catch_up();
     }
 }
 
@@ -129,6 +147,10 @@ async fn run_tail(hub: AuditHub, environment_id: String, tail: Arc<Tail>, mut la
                     let full = rows.len() as u64 == READ_BATCH;
                     for row in rows {
                         last = row.sequence;
+                        let lag = (chrono::Utc::now() - row.created_at)
+                            .to_std()
+                            .unwrap_or_default();
+                        hub.inner.metrics.audit_delivered(lag);
                         // An error only means no receiver right now; the check below handles it.
                         let _ = tail.sender.send(Arc::new(row));
                     }

@@ -9,8 +9,10 @@ use crate::db::repo::audit::NOTIFY_CHANNEL;
 
 /// Listens until shutdown, reconnecting after errors. After each (re)connect every tail is woken,
 /// since notifications sent while disconnected are gone (the rows are not).
+/// Runs in the hub's task tracker, so the server's shutdown waits for it.
 pub fn spawn_postgres_listener(pool: PgPool, hub: AuditHub) {
-    tokio::spawn(async move {
+    let tasks = hub.tasks().clone();
+    tasks.spawn(async move {
         let shutdown = hub.shutdown().clone();
         while !shutdown.is_cancelled() {
             match PgListener::connect_with(&pool).await {

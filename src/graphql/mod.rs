@@ -16,6 +16,7 @@ mod error;
 mod limits;
 mod mutation;
 mod nullable;
+mod observe;
 mod pagination;
 mod policy;
 mod query;

@@ -2,12 +2,16 @@
 //! subscriptions (`graphql-transport-ws` and the legacy `graphql-ws`, see `websocket`);
 //! `POST /graphql` runs queries and mutations; `GET /health` answers while the process runs and
 //! `GET /ready` when the database and the default warehouse do (see `health`);
-//! `GET /metrics` exposes counters in Prometheus' text format.
+//! `GET /metrics` exposes Prometheus series (`metrics.rs`). `server.rs` runs the accept loop;
+//! `layers.rs` wraps every route (request id, CORS, compression, body limit).
 
 mod graphiql;
 mod graphql;
 mod graphql_request;
 mod health;
+mod layers;
+mod metrics;
+pub mod server;
 mod websocket;
 
 pub use websocket::WebSocketLimits;
@@ -15,9 +19,6 @@ pub use websocket::WebSocketLimits;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
@@ -35,38 +36,27 @@ pub struct AppState {
     pub keepalive: Duration,
     /// `connection_init` timeout and subscriptions per socket.
     pub ws_limits: WebSocketLimits,
+    /// The limits and options of the HTTP edge.
+    pub edge: Arc<Edge>,
+}
+
+/// The HTTP edge's options (from `ServerSettings`) and its connection slots.
+#[derive(Debug)]
+pub struct Edge {
+    pub max_body_bytes: usize,
+    pub cors_origins: Vec<String>,
+    pub metrics_token: Option<String>,
+    pub slots: server::ConnectionSlots,
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let edge = state.edge.clone();
+    let routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/assets/{name}", get(graphiql::asset))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/metrics", get(metrics))
-        .with_state(state)
-}
-
-/// Operational counters in Prometheus' text format.
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut body = format!(
-        "# HELP lift_audit_tails Environments with live audit subscribers on this process.\n\
-         # TYPE lift_audit_tails gauge\n\
-         lift_audit_tails {}\n\
-         # HELP lift_audit_catch_ups_total Times a slow subscriber fell behind its buffer and read the gap from the database.\n\
-         # TYPE lift_audit_catch_ups_total counter\n\
-         lift_audit_catch_ups_total {}\n",
-        state.app.audit.active_tails().await,
-        state.app.audit.catch_ups()
-    );
-    body.push_str(
-        "# HELP lift_warehouse_queries_total Queries sent to warehouses, by kind.\n\
-         # TYPE lift_warehouse_queries_total counter\n",
-    );
-    for (kind, n) in state.app.warehouse_options.counters.snapshot() {
-        body.push_str(&format!(
-            "lift_warehouse_queries_total{{query=\"{kind}\"}} {n}\n"
-        ));
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state);
+    layers::apply(routes, edge.max_body_bytes, &edge.cors_origins)
 }

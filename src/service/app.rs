@@ -5,6 +5,7 @@ use crate::configuration::ResultsSettings;
 use crate::db::{Db, Sealer};
 use crate::domain::warehouse::WarehouseTarget;
 use crate::events::AuditHub;
+use crate::telemetry::Metrics;
 use crate::warehouse::WarehouseOptions;
 
 #[derive(Clone)]
@@ -18,4 +19,6 @@ pub struct App {
     pub results: ResultsSettings,
     /// Seals and opens warehouse passwords at rest.
     pub sealer: Sealer,
+    /// This application's Prometheus series (`/metrics`).
+    pub metrics: Metrics,
 }

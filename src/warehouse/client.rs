@@ -1,8 +1,7 @@
 //! `Warehouse`: a ClickHouse client for one target, with lift's limits on every query.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -12,46 +11,28 @@ use crate::configuration::{ClickHouseCompression, ClickHouseSettings};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
 use crate::domain::DomainError;
 use crate::sql::{CompiledQuery, EventsTable, ParamValue};
+use crate::telemetry::Metrics;
 
 use super::egress::{self, EgressPolicy, GuardedConnector};
-use super::limits::{TargetLimits, DEFAULT_TARGET};
+use super::limits::DEFAULT_TARGET;
 
-/// Queries sent to warehouses by this process, per kind (exposed at `/metrics`).
-#[derive(Debug, Clone, Default)]
-pub struct QueryCounters(Arc<[AtomicU64; QUERY_KINDS.len()]>);
+/// The `/metrics` label of the server-wide warehouse (`LIFT_CLICKHOUSE_URL`).
+pub const DEFAULT_TARGET_LABEL: &str = DEFAULT_TARGET;
 
 /// The kinds of query lift sends, as `/metrics` labels them.
-pub const QUERY_KINDS: [&str; 4] = ["exposures", "metrics", "probe", "other"];
-
-impl QueryCounters {
-    fn count(&self, what: &str) {
-        let index = QUERY_KINDS
-            .iter()
-            .position(|k| *k == what)
-            .unwrap_or(QUERY_KINDS.len() - 1);
-        self.0[index].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// `(kind, queries)` for every kind.
-    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
-        QUERY_KINDS
-            .iter()
-            .zip(self.0.iter())
-            .map(|(k, n)| (*k, n.load(Ordering::Relaxed)))
-            .collect()
-    }
-}
+pub use crate::telemetry::metrics::WAREHOUSE_QUERY_KINDS as QUERY_KINDS;
 
 /// Limits and transport options shared by every target (from `ClickHouseSettings`).
 #[derive(Debug, Clone)]
 pub struct WarehouseOptions {
-    pub counters: QueryCounters,
+    /// Where query counts and durations are recorded (the application's `/metrics`).
+    pub metrics: Metrics,
     /// Bounds the queries this process runs at once, so one request asking many experiments'
     /// results cannot flood the warehouse.
     pub concurrency: Arc<Semaphore>,
     /// Bounds the queries each target runs at once, so one tenant's slow warehouse cannot take
     /// every slot of `concurrency`.
-    pub targets: TargetLimits,
+    pub targets: super::TargetLimits,
     /// Where per-environment connections may point (`LIFT_WAREHOUSE_ALLOWED_HOSTS`).
     pub egress: EgressPolicy,
     pub compression: ClickHouseCompression,
@@ -70,9 +51,9 @@ impl WarehouseOptions {
             .unwrap_or(process)
             .min(process);
         WarehouseOptions {
-            counters: QueryCounters::default(),
+            metrics: Metrics::default(),
             concurrency: Arc::new(Semaphore::new(process)),
-            targets: TargetLimits::new(per_target),
+            targets: super::TargetLimits::new(per_target),
             egress: EgressPolicy::new(&settings.warehouse_allowed_hosts),
             compression: settings.clickhouse_compression,
             timeout: Duration::from_secs(settings.clickhouse_timeout_seconds),
@@ -93,7 +74,9 @@ pub struct Warehouse {
     client: Client,
     target: WarehouseTarget,
     timeout: Duration,
-    counters: QueryCounters,
+    metrics: Metrics,
+    /// How `/metrics` names the target: its connection id, or `default`; never the URL.
+    target_label: String,
     concurrency: Arc<Semaphore>,
     target_slots: Arc<Semaphore>,
     /// For `https://` connections: the policy their host is re-checked against before each query.
@@ -158,7 +141,8 @@ impl Warehouse {
             client,
             target: target.clone(),
             timeout: options.timeout + GRACE,
-            counters: options.counters.clone(),
+            metrics: options.metrics.clone(),
+            target_label: key.to_owned(),
             concurrency: options.concurrency.clone(),
             target_slots: options.targets.slots(key),
             recheck,
@@ -201,7 +185,8 @@ impl Warehouse {
         what: &'static str,
         call: impl std::future::Future<Output = clickhouse::error::Result<T>>,
     ) -> Result<T, DomainError> {
-        self.counters.count(what);
+        self.metrics.warehouse_query_started(what);
+        let started = Instant::now();
         let call = async {
             if let Some(policy) = &self.recheck {
                 let url = &self.target.url;
@@ -214,7 +199,15 @@ impl Warehouse {
             let _process = self.concurrency.acquire().await;
             call.await
         };
-        match tokio::time::timeout(self.timeout, call).await {
+        let result = tokio::time::timeout(self.timeout, call).await;
+        let outcome = match &result {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(_)) => "error",
+            Err(_) => "timeout",
+        };
+        self.metrics
+            .warehouse_query_finished(what, &self.target_label, outcome, started.elapsed());
+        match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => {
                 tracing::warn!(warehouse = %self.target.url, query = what, error = %err, "warehouse query failed");

@@ -16,5 +16,5 @@ mod limits;
 mod queries;
 mod rows;
 
-pub use client::{QueryCounters, Warehouse, WarehouseOptions, QUERY_KINDS};
+pub use client::{Warehouse, WarehouseOptions, DEFAULT_TARGET_LABEL, QUERY_KINDS};
 pub use limits::TargetLimits;

@@ -1,4 +1,9 @@
-//! Logging set-up: one `tracing` subscriber, filtered by `RUST_LOG` (default `info,sqlx=warn`).
+//! Logging set-up: one `tracing` subscriber, filtered by `RUST_LOG` (default `info,sqlx=warn`);
+//! and the application's Prometheus series ([`Metrics`]).
+
+pub mod metrics;
+
+pub use self::metrics::Metrics;
 
 use tracing_subscriber::EnvFilter;
 
