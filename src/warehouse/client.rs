@@ -285,7 +285,19 @@ fn exception_code(text: &str) -> Option<(u32, &str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::exception_code;
+    use super::{exception_code, WarehouseOptions};
+
+    #[test]
+    fn a_target_bound_above_the_process_bound_is_the_process_bound() {
+        let mut settings = crate::configuration::Settings::defaults().clickhouse;
+        settings.clickhouse_max_concurrent_queries = 3;
+        settings.clickhouse_max_concurrent_queries_per_target = 10;
+        let options = WarehouseOptions::from_settings(&settings);
+        assert_eq!(options.targets.slots("any").available_permits(), 3);
+        settings.clickhouse_max_concurrent_queries_per_target = 2;
+        let options = WarehouseOptions::from_settings(&settings);
+        assert_eq!(options.targets.slots("any").available_permits(), 2);
+    }
 
     #[test]
     fn only_the_code_and_name_of_a_clickhouse_error_are_kept() {
