@@ -1,8 +1,8 @@
 //! `/graphql` over HTTP, as the GraphQL over HTTP specification says (its audit suite runs in
 //! `tests/api/graphql_http.rs`):
 //! - `POST` with a JSON body (`Content-Type: application/json`, else `415`) runs any operation;
-//! - `GET` with `?query=` runs queries only: a mutation over GET is `405` (`Allow: POST`). A GET
-//!   that asks for `text/html` and has no query gets GraphiQL; a WebSocket upgrade, subscriptions;
+//! - `GET` with `?query=` runs queries only: a mutation over GET is `405` (`Allow: GET, POST`). A
+//!   GET without a query that accepts HTML gets GraphiQL; a WebSocket upgrade, subscriptions;
 //! - the answer is `application/graphql-response+json` or `application/json`, as `Accept` prefers
 //!   (`406` when neither is acceptable). With `application/json` every GraphQL response is `200`;
 //!   with `application/graphql-response+json` a request that fails before execution (syntax,
@@ -35,7 +35,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
     let pairs = Query::<std::collections::HashMap<String, String>>::try_from_uri(request.uri())
         .map(|Query(pairs)| pairs);
     let has_query = pairs.as_ref().is_ok_and(|p| p.contains_key("query"));
-    if !has_query && params::wants_html(accept) {
+    if !has_query && params::accepts_html(accept) {
         return graphiql::page();
     }
     let Some(media) = params::negotiate(accept) else {

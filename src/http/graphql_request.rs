@@ -66,11 +66,22 @@ pub fn negotiate(accept: Option<&str>) -> Option<MediaType> {
     best.map(|(_, _, media_type)| media_type)
 }
 
-/// Whether a GET comes from a browser that wants a page (GraphiQL) rather than a GraphQL answer.
-pub fn wants_html(accept: Option<&str>) -> bool {
-    accept.is_some_and(|a| {
-        a.split(',')
-            .any(|range| range.split(';').next().unwrap_or_default().trim() == "text/html")
+/// Whether a GET without a query may be answered with a page (GraphiQL): its `Accept` allows
+/// HTML (`text/html`, `text/*`, `*/*` or no header). A client that accepts only GraphQL
+/// responses gets `400` for the missing query instead.
+pub fn accepts_html(accept: Option<&str>) -> bool {
+    let Some(accept) = accept.map(str::trim).filter(|a| !a.is_empty()) else {
+        return true;
+    };
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let refused = parts.any(|param| {
+            param.split_once('=').is_some_and(|(k, v)| {
+                k.trim() == "q" && v.trim().parse::<f32>().unwrap_or(0.0) <= 0.0
+            })
+        });
+        !refused && ["text/html", "text/*", "*/*"].contains(&media.as_str())
     })
 }
 
@@ -216,6 +227,19 @@ mod tests {
         );
         assert_eq!(negotiate(Some("text/plain")), None);
         assert_eq!(negotiate(Some("application/json;q=0")), None);
+    }
+
+    #[test]
+    fn a_page_is_acceptable_unless_accept_excludes_html() {
+        assert!(accepts_html(None));
+        assert!(accepts_html(Some("*/*")));
+        assert!(accepts_html(Some(
+            "text/html,application/xhtml+xml,*/*;q=0.8"
+        )));
+        assert!(!accepts_html(Some("application/json")));
+        assert!(!accepts_html(Some(
+            "application/graphql-response+json, text/html;q=0"
+        )));
     }
 
     #[test]

@@ -190,6 +190,33 @@ async fn invalid_json_batches_and_misplaced_parameters_are_bad_user_input_with_a
     assert_eq!(status, 406, "{response}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_without_a_query_is_graphiql_unless_the_client_accepts_only_graphql_responses() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for accept in ["*/*", "text/html"] {
+        let response = client()
+            .get(format!("{}/graphql", app.address))
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status().as_u16(), 200, "{accept}");
+        let html = response.text().await.expect("body");
+        assert!(html.contains("GraphiQL"), "{accept}: {html}");
+    }
+    for accept in ["application/json", GRAPHQL_RESPONSE] {
+        let response = client()
+            .get(format!("{}/graphql", app.address))
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("request sent");
+        let (status, _, body) = answer(response).await;
+        assert_eq!(status, 400, "{accept}: {body}");
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{accept}: {body}");
+    }
+}
+
 db_test!(
     queries_run_over_get_but_mutations_are_405_and_change_nothing,
     |app| {
