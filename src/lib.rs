@@ -4,7 +4,7 @@
 //! - [`configuration`]  typed settings from flags and `LIFT_*` env vars (the only reader of env);
 //! - [`telemetry`]      tracing subscriber set-up;
 //! - [`startup`]        `Application::build` → `run_until_stopped(shutdown)`;
-//! - [`http`]           axum router: GraphiQL, `POST /graphql`, `/health`;
+//! - [`http`]           axum router: GraphiQL, `POST /graphql`, `/health`, `/ready`;
 //! - [`auth`]           JWT verification and issue, the request's `Viewer`;
 //! - [`domain`]         pure rules and value types (metrics, experiments, permissions), no IO;
 //! - [`db`]             SeaORM entities, soft-delete scopes, repositories, pagination;
