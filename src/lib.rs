@@ -5,7 +5,7 @@
 //! - [`telemetry`]      tracing subscriber set-up and the app's Prometheus `Metrics`;
 //! - [`startup`]        `Application::build` → `run_until_stopped(shutdown)`;
 //! - [`tasks`]          the server's task tracker, waited for on shutdown;
-//! - [`http`]           the accept loop, edge layers, axum router: GraphiQL, `POST /graphql`, `/health`, `/metrics`;
+//! - [`http`]           the accept loop, edge layers, axum router: GraphiQL, `POST /graphql`, `/health`, `/ready`, `/metrics`;
 //! - [`auth`]           JWT verification and issue, the request's `Viewer`;
 //! - [`domain`]         pure rules and value types (metrics, experiments, permissions), no IO;
 //! - [`db`]             SeaORM entities, soft-delete scopes, repositories, pagination;

@@ -37,6 +37,9 @@ pub async fn commit(
         &record,
     )
     .await?;
+    // A failed COMMIT (disk full, database gone) is an error and nothing is published: the
+    // transaction is rolled back, and a connection SQLite left out of step is closed on release
+    // (`db::connect`), so a success always means the row and its entry are on disk.
     txn.commit().await?;
     app.audit.wake(&environment.environment.id).await;
     Ok(())

@@ -10,6 +10,8 @@ use lift::startup::Application;
 use serde_json::{json, Value};
 
 pub const TEST_SECRET: &str = "lift-test-secret-that-is-long-enough-0123456789";
+/// `LIFT_SECRET_KEY` of test servers (32 bytes in base64), so PostgreSQL ones can store passwords.
+pub const TEST_SECRET_KEY: &str = "bGlmdC10ZXN0LXNlY3JldC1rZXktMzItYnl0ZXMhISE=";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -118,12 +120,14 @@ pub async fn fresh_database(backend: Backend) -> String {
     }
 }
 
-/// The real defaults, listening on a free port, over `database_url`, signing with [`TEST_SECRET`].
+/// The real defaults, listening on a free port, over `database_url`, signing with [`TEST_SECRET`]
+/// and sealing passwords with [`TEST_SECRET_KEY`].
 pub fn settings(database_url: &str) -> Settings {
     let mut settings = Settings::defaults();
     settings.server.listen = "127.0.0.1:0".into();
     settings.database.database_url = database_url.into();
     settings.auth.jwt_secret = Some(TEST_SECRET.into());
+    settings.database.secret_key = Some(TEST_SECRET_KEY.into());
     settings
 }
 

@@ -71,6 +71,8 @@ async fn warehouse_passwords_are_sealed_in_the_sqlite_file_and_still_work_after_
     let url = fresh_database(Backend::Sqlite).await;
     let mut settings = settings(&url);
     local_engine(&mut settings);
+    // The key generated beside the database, read again by the restarted server.
+    settings.database.secret_key = None;
     let app = spawn_app_with(settings.clone()).await;
     app.world().await;
     let warehouse = Warehouse::create().await;
@@ -132,7 +134,9 @@ async fn a_password_stored_in_plain_text_before_sealing_is_sealed_at_start_and_k
 async fn the_sqlite_files_and_the_generated_key_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let url = fresh_database(Backend::Sqlite).await;
-    let app = spawn_app_with(settings(&url)).await;
+    let mut settings = settings(&url);
+    settings.database.secret_key = None;
+    let app = spawn_app_with(settings).await;
     app.world().await;
     let dir = sqlite_dir(&url);
     for name in ["lift.db", "lift.db-wal", "lift.db-shm", "secret-key"] {
@@ -146,7 +150,9 @@ async fn the_sqlite_files_and_the_generated_key_are_readable_by_their_owner_only
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_without_a_secret_key_passwords_are_refused_and_connections_without_one_work() {
-    let app = spawn_app(Backend::Postgres).await;
+    let mut settings = settings(&fresh_database(Backend::Postgres).await);
+    settings.database.secret_key = None;
+    let app = spawn_app_with(settings).await;
     app.world().await;
     let warehouse = Warehouse::create().await;
     let body = create(&app, &warehouse, "secret").await;
