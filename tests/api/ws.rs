@@ -108,7 +108,8 @@ impl WsClient {
         }
     }
 
-    async fn send(&mut self, message: Value) {
+    /// Sends one protocol message as JSON text.
+    pub async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::Text(message.to_string().into()))
             .await
