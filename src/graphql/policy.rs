@@ -9,18 +9,22 @@
 //! - introspection is allowed or refused by `LIFT_INTROSPECTION` and the request's
 //!   authentication (`UNAUTHENTICATED` without a token when only signed-in users may introspect,
 //!   `FORBIDDEN` when nobody may).
+//!
+//! After validation, async-graphql's terse complexity and depth refusals get the limit and what
+//! costs what, and `BAD_USER_INPUT` on every transport.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{IntrospectionMode, Request, ServerError, ServerResult};
+use async_graphql::{IntrospectionMode, Request, ServerError, ServerResult, ValidationResult};
 
 use super::error::gql;
 use super::limits::{self, ResultsBudget, MAX_SELECTIONS};
+use super::schema::{MAX_COMPLEXITY, MAX_DEPTH};
 use crate::auth::Authentication;
 use crate::configuration::Introspection;
 use crate::domain::DomainError;
@@ -94,6 +98,37 @@ impl Extension for RequestPolicyExtension {
         }
         request.data.insert(ResultsBudget::default());
         next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|error| match explained(&error.message) {
+                    Some(message) => refused(DomainError::validation("query", message)),
+                    None => error,
+                })
+                .collect()
+        })
+    }
+}
+
+/// async-graphql's messages for its complexity and depth limits, with the limit and the costs.
+fn explained(message: &str) -> Option<String> {
+    match message {
+        "Query is too complex." => Some(format!(
+            "Query is too complex: its complexity is above {MAX_COMPLEXITY}. Each field costs 1 and \
+             Experiment.results 100; a connection costs what is selected inside it once per item \
+             of `first` (default 20), an unpaginated list as if it held 10 items"
+        )),
+        "Query is nested too deep." => Some(format!(
+            "Query is nested too deep: at most {MAX_DEPTH} levels of fields"
+        )),
+        _ => None,
     }
 }
 

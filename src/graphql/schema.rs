@@ -14,8 +14,8 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Query depth and complexity limits: generous for any real client, fatal for abusive nesting.
 /// What a field costs is in its description when it is not 1 (lists multiply their items' cost).
-const MAX_DEPTH: usize = 16;
-const MAX_COMPLEXITY: usize = 5_000;
+pub(super) const MAX_DEPTH: usize = 16;
+pub(super) const MAX_COMPLEXITY: usize = 5_000;
 /// Directives on one field (`@skip`/`@include` need one each).
 const MAX_DIRECTIVES: usize = 4;
 

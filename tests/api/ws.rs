@@ -113,6 +113,7 @@ impl WsClient {
         }
     }
 
+    /// Sends one protocol message as JSON text.
     pub async fn send(&mut self, message: Value) {
         self.send_text(&message.to_string()).await;
     }

@@ -48,6 +48,7 @@ db_test!(
             assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{body}");
             let message = body["errors"][0]["message"].as_str().unwrap_or_default();
             assert!(message.contains("too complex"), "{message}");
+            assert!(message.contains("5000"), "says the limit: {message}");
         }
 
         // One page of ten is accepted, and its results do run.
@@ -119,3 +120,18 @@ db_test!(
         assert_eq!(environments.len(), 13, "{body:#}");
     }
 );
+
+db_test!(a_query_nested_too_deep_is_told_the_limit, |app| {
+    app.world().await;
+    // Eighteen levels of fields, each list of one item.
+    let hop = "environment { experiments(first: 1) { edges { node { ";
+    let query = format!(
+        "{{ viewer {{ environments {{ experiments(first: 1) {{ edges {{ node {{ {} id {} }} }} }} }} }} }}",
+        hop.repeat(3),
+        "} } } } ".repeat(3)
+    );
+    let body = app.gql(users::ENV_VIEWER, &query, json!({})).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("at most 16 levels"), "{message}");
+});

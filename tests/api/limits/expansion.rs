@@ -109,3 +109,38 @@ db_test!(
         assert!(started.elapsed() < PROMPTLY);
     }
 );
+
+db_test!(
+    an_exponential_subscription_document_is_refused_over_websocket,
+    |app| {
+        use crate::ws::{Protocol, WsClient};
+        app.world().await;
+        let mut client =
+            WsClient::connect(&app.address, Protocol::Transport, users::ENV_VIEWER).await;
+        let bomb = doubling_fragments(
+            24,
+            "SubscriptionRoot",
+            "auditLogCreated(environmentKey: \"prod\") { id }",
+            ("", ""),
+        )
+        .replacen("query", "subscription", 1);
+        let started = Instant::now();
+        client
+            .send(json!({"id": "bomb", "type": "subscribe", "payload": {"query": bomb}}))
+            .await;
+        let message = client
+            .message_within(PROMPTLY)
+            .await
+            .expect("an answer in time");
+        assert_eq!(message["id"], "bomb", "{message}");
+        // async-graphql sends errors found before execution as a `next` with `errors`; an
+        // `error` message would carry them as its payload.
+        let error = match message["type"].as_str() {
+            Some("error") => &message["payload"][0],
+            _ => &message["payload"]["errors"][0],
+        };
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{message}");
+        assert!(started.elapsed() < PROMPTLY);
+        client.close().await;
+    }
+);
