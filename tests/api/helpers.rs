@@ -189,6 +189,19 @@ pub fn sign(claims: &Value, secret: &[u8]) -> String {
 impl TestApp {
     /// POSTs a GraphQL operation with an optional raw `Authorization` header; returns the JSON body.
     pub async fn post(&self, authorization: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post_answer(authorization, query, variables).await;
+        assert!(status.is_success(), "HTTP {status}: {body}");
+        body
+    }
+
+    /// Like `post`, for answers that are not 200 (e.g. 503 while the database is down): the
+    /// status and the JSON body.
+    pub async fn post_answer(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (reqwest::StatusCode, Value) {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
@@ -197,8 +210,8 @@ impl TestApp {
             request = request.header("Authorization", value);
         }
         let response = request.send().await.expect("request sent");
-        assert!(response.status().is_success(), "HTTP {}", response.status());
-        response.json().await.expect("JSON body")
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
     }
 
     /// Runs an operation as `email`.

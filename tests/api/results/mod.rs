@@ -17,5 +17,5 @@ mod hostile;
 mod judged;
 mod laziness;
 mod snapshots;
-mod support;
+pub(crate) mod support;
 mod tenants;

@@ -12,9 +12,7 @@ use crate::helpers::*;
 const CREATE: &str = "mutation($input: CreateWarehouseConnectionInput!) { createWarehouseConnection(input: $input) { id passwordSet } }";
 const TEST: &str = "mutation($id: ID!) { testWarehouseConnection(id: $id) { reachable message } }";
 
-fn local_engine(settings: &mut lift::configuration::Settings) {
-    settings.clickhouse.clickhouse_compression = lift::configuration::ClickHouseCompression::None;
-}
+use crate::results::support::local_engine;
 
 async fn create(app: &TestApp, warehouse: &Warehouse, password: &str) -> Value {
     app.gql(
@@ -152,6 +150,7 @@ async fn the_sqlite_files_and_the_generated_key_are_readable_by_their_owner_only
 async fn on_postgres_without_a_secret_key_passwords_are_refused_and_connections_without_one_work() {
     let mut settings = settings(&fresh_database(Backend::Postgres).await);
     settings.database.secret_key = None;
+    local_engine(&mut settings);
     let app = spawn_app_with(settings).await;
     app.world().await;
     let warehouse = Warehouse::create().await;
