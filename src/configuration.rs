@@ -104,6 +104,10 @@ pub struct ServerSettings {
     /// origin without credentials. Empty: no CORS headers.
     #[arg(long, env = "LIFT_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_origins: Vec<String>,
+    /// Seconds connections get to finish after shutdown begins; then their sockets are closed
+    /// (a WebSocket peer that never answers the close, a request still running).
+    #[arg(long, env = "LIFT_SHUTDOWN_GRACE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
     /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`; unset, it is open.
     #[arg(long, env = "LIFT_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,

@@ -30,6 +30,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     header_read_timeout: Duration,
+    shutdown_grace: Duration,
     shutdown: CancellationToken,
     tasks: Tasks,
 }
@@ -131,6 +132,7 @@ impl Application {
             listener,
             state,
             header_read_timeout: Duration::from_secs(server.header_read_timeout_seconds),
+            shutdown_grace: Duration::from_secs(server.shutdown_grace_seconds),
             shutdown,
             tasks,
         })
@@ -155,6 +157,7 @@ impl Application {
             metrics: self.state.app.metrics.clone(),
             router: router(self.state),
             header_read_timeout: self.header_read_timeout,
+            shutdown_grace: self.shutdown_grace,
             shutdown: self.shutdown,
             tasks: self.tasks,
         };

@@ -7,7 +7,9 @@
 //!   first bytes in time is closed; hyper then gives HTTP/1 requests the same time for their headers;
 //! - shutdown: when the token is cancelled the loop stops accepting, asks every connection to
 //!   finish its request and close, and returns once every task it tracks has ended (connections,
-//!   upgraded WebSockets, audit tails, the PostgreSQL listener).
+//!   upgraded WebSockets, audit tails, the PostgreSQL listener). A socket still open
+//!   `LIFT_SHUTDOWN_GRACE_SECONDS` later fails its reads and writes, so a peer that never answers
+//!   a WebSocket close (or a request that runs on) cannot hold the shutdown.
 
 use std::future::Future;
 use std::io;
@@ -24,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::tasks::{TaskToken, Tasks};
 use crate::telemetry::Metrics;
@@ -66,6 +68,8 @@ pub struct Server {
     pub router: Router,
     pub slots: ConnectionSlots,
     pub header_read_timeout: Duration,
+    /// How long connections may run on after shutdown begins.
+    pub shutdown_grace: Duration,
     pub shutdown: CancellationToken,
     pub tasks: Tasks,
     pub metrics: Metrics,
@@ -79,6 +83,7 @@ impl Server {
             router,
             slots,
             header_read_timeout,
+            shutdown_grace,
             shutdown,
             tasks,
             metrics,
@@ -114,6 +119,7 @@ impl Server {
                 builder: builder.clone(),
                 router: router.clone(),
                 header_read_timeout,
+                shutdown_grace,
                 shutdown: shutdown.clone(),
                 metrics: metrics.clone(),
                 hold: Hold {
@@ -139,6 +145,7 @@ struct Connection {
     builder: Arc<auto::Builder<TrackedExecutor>>,
     router: Router,
     header_read_timeout: Duration,
+    shutdown_grace: Duration,
     shutdown: CancellationToken,
     metrics: Metrics,
     hold: Hold,
@@ -164,6 +171,9 @@ impl Connection {
             prefix,
             read: 0,
             stream,
+            shutdown: Box::pin(self.shutdown.clone().cancelled_owned()),
+            grace: self.shutdown_grace,
+            cut_off: None,
             _hold: self.hold,
         });
         let service = TowerToHyperService::new(self.router);
@@ -206,12 +216,37 @@ async fn read_preface(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     }
 }
 
-/// The client's socket with the bytes already read in front of it.
+/// The client's socket with the bytes already read in front of it, which fails once the
+/// shutdown grace has passed.
 struct Replay {
     prefix: Vec<u8>,
     read: usize,
     stream: TcpStream,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    grace: Duration,
+    /// Armed when shutdown begins.
+    cut_off: Option<Pin<Box<tokio::time::Sleep>>>,
     _hold: Hold,
+}
+
+impl Replay {
+    /// Whether the grace after shutdown has passed; registers the task to be woken when
+    /// shutdown begins and when the grace ends, so an idle socket notices too.
+    fn past_grace(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.cut_off.is_none() {
+            if self.shutdown.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            self.cut_off = Some(Box::pin(tokio::time::sleep(self.grace)));
+        }
+        self.cut_off
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
+    }
+}
+
+fn shut_down() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the server has shut down")
 }
 
 impl AsyncRead for Replay {
@@ -221,6 +256,9 @@ impl AsyncRead for Replay {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if this.past_grace(cx) {
+            return Poll::Ready(Err(shut_down()));
+        }
         if this.read < this.prefix.len() {
             let rest = &this.prefix[this.read..];
             let n = rest.len().min(buf.remaining());
@@ -238,10 +276,16 @@ impl AsyncWrite for Replay {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.past_grace(cx) {
+            return Poll::Ready(Err(shut_down()));
+        }
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.past_grace(cx) {
+            return Poll::Ready(Err(shut_down()));
+        }
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
@@ -254,6 +298,9 @@ impl AsyncWrite for Replay {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.past_grace(cx) {
+            return Poll::Ready(Err(shut_down()));
+        }
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
