@@ -41,13 +41,17 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     /// The key from `secret_key` (base64 of 32 bytes), else from (or newly into) the key file
-    /// beside the SQLite database at `database_url`, else none.
+    /// beside the SQLite database at `database_url`, else none. An empty `secret_key` counts as
+    /// unset: compose files and templates pass `LIFT_SECRET_KEY=` when the operator set none.
     pub fn from_settings(
         secret_key: Option<&SecretString>,
         database_url: &str,
     ) -> anyhow::Result<Sealer> {
-        let encoded = match secret_key {
-            Some(key) => key.expose_secret().trim().to_owned(),
+        let given = secret_key
+            .map(|key| key.expose_secret().trim())
+            .filter(|key| !key.is_empty());
+        let encoded = match given {
+            Some(key) => key.to_owned(),
             None => match crate::secret_file::beside_sqlite(database_url, KEY_FILE_NAME) {
                 Some(path) => crate::secret_file::read_or_create(&path, || {
                     let mut key = [0u8; KEY_BYTES];
@@ -198,6 +202,13 @@ mod tests {
                 .expect("empty"),
             ""
         );
+    }
+
+    #[test]
+    fn an_empty_key_setting_is_no_key() {
+        let sealer = Sealer::from_settings(Some(&SecretString::from("  ")), "postgres://h/db")
+            .expect("an empty key is unset");
+        assert!(sealer.seal("password", &SecretString::from("x")).is_err());
     }
 
     #[test]
