@@ -198,21 +198,10 @@ db_test!(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(subscribers, Some(1.0));
-        // Its start is not acknowledged by the protocol: entries committed while it starts may
-        // precede it, so write until one is delivered.
-        let mut delivered = false;
-        for attempt in 0..20 {
-            app.metric(ENV, &format!("Metric {attempt}")).await;
-            if client
-                .message_within(Duration::from_millis(500))
-                .await
-                .is_some()
-            {
-                delivered = true;
-                break;
-            }
-        }
-        assert!(delivered, "the subscription never delivered");
+        assert!(
+            client.delivers_while_writing(&app, ENV).await,
+            "the subscription never delivered"
+        );
         let text = metrics_text(&app).await;
         assert!(
             value(&text, "lift_audit_delivery_lag_seconds_count").is_some_and(|n| n >= 1.0),

@@ -39,21 +39,10 @@ async fn stop_with_a_live_subscription(backend: Backend, peer: Peer) {
 
     let mut client = WsClient::connect(&address, Protocol::Transport, users::ORG_ADMIN).await;
     client.subscribe_audit("live", ENV, None).await;
-    // Proven live: an entry arrives through it (retrying, since the protocol does not
-    // acknowledge when a subscription has started).
-    let mut delivered = false;
-    for attempt in 0..20 {
-        app.metric(ENV, &format!("Metric {attempt}")).await;
-        if client
-            .message_within(Duration::from_millis(500))
-            .await
-            .is_some()
-        {
-            delivered = true;
-            break;
-        }
-    }
-    assert!(delivered, "the subscription never delivered");
+    assert!(
+        client.delivers_while_writing(&app, ENV).await,
+        "the subscription never delivered"
+    );
 
     stop.send(()).expect("server running");
     let stopping = Instant::now();

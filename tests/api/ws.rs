@@ -181,6 +181,27 @@ impl WsClient {
             .await;
     }
 
+    /// Creates metrics in `env` until one of their audit entries arrives (at most 20): the
+    /// protocol does not acknowledge when a subscription has started, so entries committed while
+    /// it starts may precede it. True once one was delivered.
+    pub async fn delivers_while_writing(
+        &mut self,
+        app: &crate::helpers::TestApp,
+        env: &str,
+    ) -> bool {
+        for attempt in 0..20 {
+            app.metric(env, &format!("Metric {attempt}")).await;
+            if self
+                .message_within(Duration::from_millis(500))
+                .await
+                .is_some()
+            {
+                return true;
+            }
+        }
+        false
+    }
+
     /// The next subscription message (`next`/`data`, `error`, `complete`), skipping keepalives.
     /// Returns `None` when nothing arrives within `wait`.
     pub async fn message_within(&mut self, wait: Duration) -> Option<Value> {
