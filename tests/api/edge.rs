@@ -209,14 +209,6 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
         .expect("preflight")
 }
 
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 db_test_with!(
     listed_origins_get_cors_with_credentials_and_others_get_none,
     |settings| {

@@ -1,16 +1,7 @@
 //! GraphiQL is served by lift itself: the page a browser gets at `GET /graphql` loads only
 //! assets lift embeds, each with its content type and immutable cache headers.
 
-use std::time::Duration;
-
 use crate::helpers::*;
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
 
 /// The values of `attribute="…"` in `html`.
 fn attribute_values<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
@@ -26,19 +17,14 @@ fn attribute_values<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_gets_graphiql_whose_assets_are_all_served_by_lift() {
     let app = spawn_app(Backend::Sqlite).await;
-    let response = client()
+    let response = http_client()
         .get(format!("{}/graphql", app.address))
         .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
         .send()
         .await
         .expect("request sent");
     assert_eq!(response.status().as_u16(), 200);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = header(&response, "content-type").unwrap_or_default();
     assert!(content_type.starts_with("text/html"), "{content_type}");
     let html = response.text().await.expect("body");
     assert!(html.contains("GraphiQL"), "{html}");
@@ -70,7 +56,7 @@ async fn a_browser_gets_graphiql_whose_assets_are_all_served_by_lift() {
             path.starts_with("graphiql/assets/"),
             "{path} is not a relative path to lift's assets"
         );
-        let response = client()
+        let response = http_client()
             .get(format!("{}/{path}", app.address))
             .send()
             .await
@@ -92,7 +78,7 @@ async fn a_browser_gets_graphiql_whose_assets_are_all_served_by_lift() {
     }
     assert!(total < 5_000_000, "the assets weigh {total} bytes");
 
-    let missing = client()
+    let missing = http_client()
         .get(format!("{}/graphiql/assets/nope.js", app.address))
         .send()
         .await

@@ -30,22 +30,10 @@ fn js_dir() -> PathBuf {
     dir
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
-}
-
 /// Status, content type and JSON body of a response.
 async fn answer(response: reqwest::Response) -> (u16, String, Value) {
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = header(&response, "content-type").unwrap_or_default();
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text)
         .unwrap_or_else(|err| panic!("the body is not JSON ({err}): {text:?}"));
@@ -53,7 +41,7 @@ async fn answer(response: reqwest::Response) -> (u16, String, Value) {
 }
 
 async fn post_raw(app: &TestApp, accept: &str, body: &str) -> (u16, String, Value) {
-    let response = client()
+    let response = http_client()
         .post(format!("{}/graphql", app.address))
         .header("content-type", "application/json")
         .header("accept", accept)
@@ -168,7 +156,7 @@ async fn invalid_json_batches_and_misplaced_parameters_are_bad_user_input_with_a
         }
     }
 
-    let response = client()
+    let response = http_client()
         .post(format!("{}/graphql", app.address))
         .body(r#"{"query": "{ __typename }"}"#)
         .send()
@@ -178,7 +166,7 @@ async fn invalid_json_batches_and_misplaced_parameters_are_bad_user_input_with_a
     assert_eq!(status, 415, "{response}");
     assert_eq!(code(&response), "BAD_USER_INPUT", "{response}");
 
-    let response = client()
+    let response = http_client()
         .post(format!("{}/graphql", app.address))
         .header("content-type", "application/json")
         .header("accept", "text/plain")
@@ -194,7 +182,7 @@ async fn invalid_json_batches_and_misplaced_parameters_are_bad_user_input_with_a
 async fn a_get_without_a_query_is_graphiql_unless_the_client_accepts_only_graphql_responses() {
     let app = spawn_app(Backend::Sqlite).await;
     for accept in ["*/*", "text/html"] {
-        let response = client()
+        let response = http_client()
             .get(format!("{}/graphql", app.address))
             .header("accept", accept)
             .send()
@@ -205,7 +193,7 @@ async fn a_get_without_a_query_is_graphiql_unless_the_client_accepts_only_graphq
         assert!(html.contains("GraphiQL"), "{accept}: {html}");
     }
     for accept in ["application/json", GRAPHQL_RESPONSE] {
-        let response = client()
+        let response = http_client()
             .get(format!("{}/graphql", app.address))
             .header("accept", accept)
             .send()
@@ -223,7 +211,7 @@ db_test!(
         app.world().await;
         let token = format!("Bearer {}", token(users::ORG_ADMIN));
         let query = "{ viewer { email } }";
-        let response = client()
+        let response = http_client()
             .get(format!("{}/graphql", app.address))
             .query(&[("query", query)])
             .header("authorization", &token)
@@ -235,7 +223,7 @@ db_test!(
         assert_eq!(body["data"]["viewer"]["email"], users::ORG_ADMIN, "{body}");
 
         let variables = json!({"input": metric_input(ENV, "Created over GET")}).to_string();
-        let response = client()
+        let response = http_client()
             .get(format!("{}/graphql", app.address))
             .query(&[("query", CREATE_METRIC), ("variables", variables.as_str())])
             .header("authorization", &token)
@@ -243,12 +231,7 @@ db_test!(
             .send()
             .await
             .expect("request sent");
-        let allow = response
-            .headers()
-            .get("allow")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let allow = header(&response, "allow").unwrap_or_default();
         let (status, _, body) = answer(response).await;
         assert_eq!(status, 405, "{body}");
         assert!(allow.contains("POST"), "Allow: {allow}");

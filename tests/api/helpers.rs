@@ -147,11 +147,25 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     TestApp {
         address,
         db,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client"),
+        client: http_client(),
     }
+}
+
+/// The HTTP client of every test: requests give up after 30 s, so a hung server fails a test.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// A response header as text (`None` when absent or not visible ASCII).
+pub fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 impl TestApp {
@@ -160,10 +174,7 @@ impl TestApp {
         TestApp {
             address,
             db,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            client: http_client(),
         }
     }
 }
