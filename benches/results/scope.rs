@@ -49,6 +49,7 @@ pub fn results_scope(database: &str) -> ResultsScope {
         table: EventsTable {
             database: database.to_owned(),
             table: "events".into(),
+            placement: Placement::Single,
         },
         environment_key: ENVIRONMENT.into(),
         feature_name: FEATURE.into(),

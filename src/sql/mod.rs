@@ -107,6 +107,7 @@
 //! ORDER BY metric, indexOf([{p7:String}, {p8:String}], variant)
 //! ```
 
+mod cluster;
 mod entity_metrics;
 mod error;
 mod exposures;
@@ -132,4 +133,4 @@ pub use metrics::compile_metrics;
 pub use param::ParamValue;
 pub use probe::compile_exposure_probe;
 pub use query::CompiledQuery;
-pub use scope::{EventsTable, MetricSpec, MultipleExposureHandling, ResultsScope};
+pub use scope::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};
