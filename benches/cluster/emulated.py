@@ -14,6 +14,8 @@ Three ways to read the same events:
                of identities with cityHash64(identifier) % 2 + 1 = k);
   distributed  the one-server query over a Distributed table on `events_local`: the alternative this
                design rejects (the per-identity GROUP BY is merged on the initiator);
+  one-shard cluster  lift's cluster query over `events` on a cluster of one (local) shard: what
+               the wrapper (cluster(), view(), the merge) costs by itself;
   one shard    the one-server query over `shard_1` alone: what each server of a real two-server
                cluster runs (in parallel with the other), i.e. the floor of the cluster's time.
 
@@ -23,7 +25,20 @@ import argparse, os, re, shutil, statistics, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SNAPSHOTS = os.path.join(ROOT, "src/sql/snapshots")
-CONFIG = os.path.join(ROOT, "tests/api/results/two_shards.xml")
+# The tests' two-shard cluster, plus a cluster of one shard to measure the wrapper alone.
+CONFIG = """<clickhouse>
+    <tcp_port>9000</tcp_port>
+    <remote_servers>
+        <lift_two_shards>
+            <shard><replica><host>127.0.0.1</host><port>9000</port></replica></shard>
+            <shard><replica><host>localhost</host><port>9000</port></replica></shard>
+        </lift_two_shards>
+        <lift_one_shard>
+            <shard><replica><host>127.0.0.1</host><port>9000</port></replica></shard>
+        </lift_one_shard>
+    </remote_servers>
+</clickhouse>
+"""
 
 COLUMNS = """(environment_key String, event String, feature_name String, identifier String,
     timestamp DateTime64(3, 'UTC'), collected_at DateTime64(3, 'UTC'), value String, metadata String)
@@ -86,6 +101,9 @@ def variants():
         out.append((kind, "one shard", sql, dict(params, p0="bench", p1="shard_1")))
         sql, params = snapshot(f"{kind}_cluster.sql")
         out.append((kind, "cluster", sql, dict(params, p0="bench", p1="events_local")))
+        cluster_param = max(params, key=lambda p: int(p[1:]))      # bound last
+        out.append((kind, "one-shard cluster", sql,
+                    dict(params, p0="bench", p1="events", **{cluster_param: "lift_one_shard"})))
     return out
 
 
@@ -106,7 +124,10 @@ def main():
     import chdb
     data = tempfile.mkdtemp(prefix="lift-cluster-bench-")
     try:
-        conn = chdb.connect(f"{data}?config-file={CONFIG}")
+        config = os.path.join(data, "clusters.xml")
+        with open(config, "w") as f:
+            f.write(CONFIG)
+        conn = chdb.connect(f"{data}/db?config-file={config}")
         started = time.time()
         events = load(conn, args.identities)
         print(f"{events} events of {args.identities} identities loaded in {time.time() - started:.1f} s; "
@@ -124,7 +145,7 @@ def main():
         for kind, by_way in answers.items():
             # Float sums may differ in the last bits (addition order); everything else exactly.
             same = len({rounded(rows) for rows in by_way.values()}) == 1
-            print(f"{kind}: the three ways give {'the same' if same else 'DIFFERENT'} rows "
+            print(f"{kind}: the {len(by_way)} ways give {'the same' if same else 'DIFFERENT'} rows "
                   f"(sums to 12 significant digits)")
             if not same:
                 for way, rows in by_way.items():
@@ -132,7 +153,7 @@ def main():
         print(f"\n| query | way | median (s) | runs | / single |\n|---|---|---|---|---|")
         for kind in ("exposures", "metrics"):
             base = statistics.median(times[(kind, "single")])
-            for way in ("single", "cluster", "distributed", "one shard"):
+            for way in ("single", "one-shard cluster", "cluster", "distributed", "one shard"):
                 ts = times[(kind, way)]
                 m = statistics.median(ts)
                 print(f"| {kind} | {way} | {m:.3f} | {', '.join(f'{x:.2f}' for x in ts)} | {m / base:.2f} |")

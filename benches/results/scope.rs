@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use lift::domain::metric::{
     Aggregation, FilterOp, FilterValue, MetricDefinition, MetricWindow, PropertyFilter, ValueSource,
 };
-use lift::sql::{EventsTable, MetricSpec, MultipleExposureHandling, ResultsScope};
+use lift::sql::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};
 
 use crate::generate::{ENVIRONMENT, EXPOSURE_EVENT, FEATURE};
 
