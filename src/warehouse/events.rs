@@ -31,9 +31,9 @@ const MERGE_TREE: &str =
 /// Appended to the local table's name for the `Distributed` table over a cluster's shards.
 pub const DISTRIBUTED_SUFFIX: &str = "_distributed";
 
-/// The statements of `lift clickhouse init`, in order, with their `/metrics` label. Database and
-/// table names are the parameters `database`, `table` (and `distributed`), bound as `Identifier`
-/// (or `String` inside the `Distributed` engine's arguments).
+/// The statements of `lift clickhouse init`. Database and table names are the parameters
+/// `database`, `table` (and `distributed`), bound as `Identifier` (or `String` inside the
+/// `Distributed` engine's arguments).
 ///
 /// On a cluster: the database and the local MergeTree table `ON CLUSTER` (every shard gets one),
 /// then the `Distributed` table `<table>_distributed` over them, sharded by
@@ -42,45 +42,46 @@ pub const DISTRIBUTED_SUFFIX: &str = "_distributed";
 /// tables through `cluster()`. `ON CLUSTER` takes no query parameter (ClickHouse parses only a name
 /// there), so the cluster name, checked by [`cluster_name`] to hold only letters, digits, `_` and
 /// `-`, is written as a quoted identifier.
-pub fn create_statements(
-    cluster: Option<&str>,
-) -> Result<Vec<(&'static str, String)>, DomainError> {
-    let Some(cluster) = cluster else {
-        return Ok(vec![
-            (
-                "create database",
-                "CREATE DATABASE IF NOT EXISTS {database:Identifier}".to_owned(),
-            ),
-            (
-                "create table",
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{{table:Identifier}} {COLUMNS} {MERGE_TREE}"
-                ),
-            ),
-        ]);
-    };
-    let on_cluster = format!("ON CLUSTER `{}`", cluster_name(cluster.to_owned())?);
-    Ok(vec![
-        (
-            "create database",
-            format!("CREATE DATABASE IF NOT EXISTS {{database:Identifier}} {on_cluster}"),
-        ),
-        (
-            "create table",
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitStatements {
+    /// Creates the database; runs first, from a client that names `default`.
+    pub database: String,
+    /// Create the tables, in order.
+    pub tables: Vec<String>,
+}
+
+impl InitStatements {
+    pub fn new(cluster: Option<&str>) -> Result<Self, DomainError> {
+        let local = |on_cluster: &str| {
             format!(
-                "CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{{table:Identifier}} {on_cluster} \
+                "CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{{table:Identifier}}{on_cluster} \
                  {COLUMNS} {MERGE_TREE}"
-            ),
-        ),
-        (
-            "create table",
-            format!(
-                "CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{{distributed:Identifier}} \
-                 {on_cluster} {COLUMNS}\nENGINE = Distributed({{cluster:String}}, {{database:String}}, \
-                 {{table:String}}, cityHash64(identifier))"
-            ),
-        ),
-    ])
+            )
+        };
+        let Some(cluster) = cluster else {
+            return Ok(InitStatements {
+                database: "CREATE DATABASE IF NOT EXISTS {database:Identifier}".to_owned(),
+                tables: vec![local("")],
+            });
+        };
+        let on_cluster = format!(" ON CLUSTER `{}`", cluster_name(cluster.to_owned())?);
+        Ok(InitStatements {
+            database: format!("CREATE DATABASE IF NOT EXISTS {{database:Identifier}}{on_cluster}"),
+            tables: vec![
+                local(&on_cluster),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{{distributed:Identifier}}\
+                     {on_cluster} {COLUMNS}\nENGINE = Distributed({{cluster:String}}, \
+                     {{database:String}}, {{table:String}}, cityHash64(identifier))"
+                ),
+            ],
+        })
+    }
+
+    /// Every statement, in order.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.database.as_str()).chain(self.tables.iter().map(String::as_str))
+    }
 }
 
 /// One row of the events table.
@@ -108,16 +109,20 @@ impl Warehouse {
             Placement::Cluster(name) => Some(name.as_str()),
         };
         let distributed = format!("{}{DISTRIBUTED_SUFFIX}", table.table);
-        for (what, sql) in create_statements(cluster)? {
-            // The client names the database on every request, so it must exist first: create it
-            // from a client that names the always-present `default`.
-            let client = if what == "create database" {
-                self.client().clone().with_database("default")
-            } else {
-                self.client().clone()
-            };
+        let statements = InitStatements::new(cluster)?;
+        // The client names the database on every request, so it must exist first: create it from
+        // a client that names the always-present `default`.
+        let database_client = self.client().clone().with_database("default");
+        let runs = std::iter::once(("create database", &database_client, &statements.database))
+            .chain(
+                statements
+                    .tables
+                    .iter()
+                    .map(|sql| ("create table", self.client(), sql)),
+            );
+        for (what, client, sql) in runs {
             let mut query = client
-                .query(&sql)
+                .query(sql)
                 .param("database", &table.database)
                 .param("table", &table.table);
             if let Some(cluster) = cluster {
@@ -164,11 +169,8 @@ mod tests {
     /// what is checked here and the statements without `ON CLUSTER` run in `tests/api/cluster.rs`.
     #[test]
     fn init_on_a_cluster_creates_local_tables_and_a_distributed_table() {
-        let statements = create_statements(Some("lift_two_shards")).expect("a plain name");
-        let rendered: String = statements
-            .iter()
-            .map(|(_, sql)| format!("{sql};\n\n"))
-            .collect();
+        let statements = InitStatements::new(Some("lift_two_shards")).expect("a plain name");
+        let rendered: String = statements.all().map(|sql| format!("{sql};\n\n")).collect();
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("src/sql/snapshots/init_cluster.sql");
         if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
@@ -176,18 +178,18 @@ mod tests {
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(rendered, expected, "init_cluster.sql (UPDATE_SNAPSHOTS=1)");
-        let single = create_statements(None).expect("no cluster");
-        assert!(single.iter().all(|(_, sql)| !sql.contains("CLUSTER")));
+        let single = InitStatements::new(None).expect("no cluster");
+        assert!(single.all().all(|sql| !sql.contains("CLUSTER")));
         assert_eq!(
-            statements[1].1.replace(" ON CLUSTER `lift_two_shards`", ""),
-            single[1].1
+            statements.tables[0].replace(" ON CLUSTER `lift_two_shards`", ""),
+            single.tables[0]
         );
     }
 
     #[test]
     fn a_cluster_name_that_would_need_quoting_is_refused() {
         for bad in ["a`b", "x; DROP TABLE t", "c d", ""] {
-            assert!(create_statements(Some(bad)).is_err(), "{bad}");
+            assert!(InitStatements::new(Some(bad)).is_err(), "{bad}");
         }
     }
 }

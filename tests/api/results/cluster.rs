@@ -225,13 +225,13 @@ db_test_with!(
             ("cluster", CLUSTER),
         ];
         let statements =
-            lift::warehouse::events::create_statements(Some(CLUSTER)).expect("a plain name");
-        assert_eq!(statements.len(), 3);
-        for (_, sql) in &statements {
+            lift::warehouse::events::InitStatements::new(Some(CLUSTER)).expect("a plain name");
+        assert_eq!(statements.all().count(), 3);
+        for sql in statements.all() {
             // The engine has no Keeper for ON CLUSTER; with one server for both shards, running
             // each statement once is what ON CLUSTER would do.
             let on_one_server = sql.replace(&format!(" ON CLUSTER `{CLUSTER}`"), "");
-            assert_ne!(&on_one_server, sql);
+            assert_ne!(on_one_server, sql);
             warehouse.run_with(&on_one_server, &params).await;
         }
         let rows: Vec<String> = (0..20)
