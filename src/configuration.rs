@@ -310,6 +310,7 @@ mod tests {
         assert_eq!(settings.clickhouse.clickhouse_timeout_seconds, 30);
         assert_eq!(settings.results.results_alpha, 0.05);
         assert!(settings.clickhouse.clickhouse_url.is_none());
+        assert!(settings.clickhouse.clickhouse_cluster.is_none());
         assert_eq!(settings.server.max_body_bytes, 2 * 1024 * 1024);
         assert!(settings.server.cors_origins.is_empty());
         assert!(settings.server.metrics_token.is_none());
