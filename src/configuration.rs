@@ -141,9 +141,14 @@ pub struct ClickHouseSettings {
     pub clickhouse_password: SecretString,
     #[arg(long, env = "LIFT_CLICKHOUSE_DATABASE", default_value = "default")]
     pub clickhouse_database: String,
-    /// The events table.
+    /// The events table (on a cluster, each shard's local table).
     #[arg(long, env = "LIFT_CLICKHOUSE_TABLE", default_value = "events")]
     pub clickhouse_table: String,
+    /// The cluster (in the servers' `remote_servers`) whose shards each hold the events table,
+    /// sharded by `identifier`: results then run per shard and merge per variant, and
+    /// `lift clickhouse init` creates the tables `ON CLUSTER`. Unset: one server.
+    #[arg(long, env = "LIFT_CLICKHOUSE_CLUSTER")]
+    pub clickhouse_cluster: Option<String>,
     #[arg(long, env = "LIFT_CLICKHOUSE_COMPRESSION", value_enum, default_value_t = ClickHouseCompression::Lz4)]
     pub clickhouse_compression: ClickHouseCompression,
     /// Seconds a results query may run (sent as `max_execution_time`; lift also stops waiting).
@@ -305,6 +310,7 @@ mod tests {
         assert_eq!(settings.clickhouse.clickhouse_timeout_seconds, 30);
         assert_eq!(settings.results.results_alpha, 0.05);
         assert!(settings.clickhouse.clickhouse_url.is_none());
+        assert!(settings.clickhouse.clickhouse_cluster.is_none());
         assert_eq!(settings.server.max_body_bytes, 2 * 1024 * 1024);
         assert!(settings.server.cors_origins.is_empty());
         assert!(settings.server.metrics_token.is_none());

@@ -76,7 +76,13 @@ enum Command {
 #[derive(Subcommand)]
 enum ClickhouseCommand {
     /// Create the database and the events table (`LIFT_CLICKHOUSE_*`) when they do not exist.
-    Init,
+    Init {
+        /// Create them `ON CLUSTER` this cluster (each shard's local table, and the `Distributed`
+        /// table `<table>_distributed` over them, sharded by `cityHash64(identifier)`); the
+        /// default is `LIFT_CLICKHOUSE_CLUSTER`.
+        #[arg(long)]
+        cluster: Option<String>,
+    },
 }
 
 /// The server-wide warehouse from the settings, or an error saying how to configure one.
@@ -170,14 +176,25 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Clickhouse {
-            command: ClickhouseCommand::Init,
-            clickhouse,
+            command: ClickhouseCommand::Init { cluster },
+            mut clickhouse,
         } => {
+            if cluster.is_some() {
+                clickhouse.clickhouse_cluster = cluster;
+            }
             warehouse(&clickhouse)?.init_events_table().await?;
-            println!(
-                "events table {}.{} is ready",
-                clickhouse.clickhouse_database, clickhouse.clickhouse_table
+            let (database, table) = (
+                &clickhouse.clickhouse_database,
+                &clickhouse.clickhouse_table,
             );
+            match &clickhouse.clickhouse_cluster {
+                None => println!("events table {database}.{table} is ready"),
+                Some(cluster) => println!(
+                    "events table {database}.{table} is ready on every shard of {cluster}; \
+                     insert into {database}.{table}{}",
+                    lift::warehouse::events::DISTRIBUTED_SUFFIX
+                ),
+            }
             Ok(())
         }
         Command::Demo {

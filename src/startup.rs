@@ -60,6 +60,7 @@ pub fn default_warehouse(settings: &ClickHouseSettings) -> anyhow::Result<Option
         url: url.clone(),
         database: Some(settings.clickhouse_database.clone()),
         table: Some(settings.clickhouse_table.clone()),
+        cluster: settings.clickhouse_cluster.clone(),
         user: Some(settings.clickhouse_user.clone()),
         password: Some(settings.clickhouse_password.clone()),
     };

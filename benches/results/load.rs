@@ -37,6 +37,7 @@ pub fn target(url: &str, database: &str) -> WarehouseTarget {
         url: url.to_owned(),
         database: database.to_owned(),
         table: "events".into(),
+        cluster: None,
         user: "default".into(),
         password: String::new().into(),
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use lift::domain::metric::{
     Aggregation, FilterOp, FilterValue, MetricDefinition, MetricWindow, PropertyFilter, ValueSource,
 };
-use lift::sql::{EventsTable, MetricSpec, MultipleExposureHandling, ResultsScope};
+use lift::sql::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};
 
 use crate::generate::{ENVIRONMENT, EXPOSURE_EVENT, FEATURE};
 
@@ -49,6 +49,7 @@ pub fn results_scope(database: &str) -> ResultsScope {
         table: EventsTable {
             database: database.to_owned(),
             table: "events".into(),
+            placement: Placement::Single,
         },
         environment_key: ENVIRONMENT.into(),
         feature_name: FEATURE.into(),

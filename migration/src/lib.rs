@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_core_tables;
 mod m20261124_000002_create_warehouse_connections;
+mod m20261130_000001_add_warehouse_cluster;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_core_tables::Migration),
             Box::new(m20261124_000002_create_warehouse_connections::Migration),
+            Box::new(m20261130_000001_add_warehouse_cluster::Migration),
         ]
     }
 }

@@ -164,6 +164,7 @@ pub fn warehouse_connection(
             url: m.url,
             database: m.database_name,
             table: m.table_name,
+            cluster: m.cluster_name,
             user: m.username,
             password,
         },

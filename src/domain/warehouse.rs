@@ -35,15 +35,28 @@ pub struct WarehouseTarget {
     pub url: String,
     pub database: String,
     pub table: String,
+    /// The cluster (a name in the servers' `remote_servers`) whose shards each hold `table`,
+    /// sharded by `identifier`; `None`: `table` on `url`'s server holds every event.
+    pub cluster: Option<String>,
     pub user: String,
     pub password: SecretString,
 }
 
 impl PartialEq for WarehouseTarget {
     fn eq(&self, other: &Self) -> bool {
-        (&self.url, &self.database, &self.table, &self.user)
-            == (&other.url, &other.database, &other.table, &other.user)
-            && self.password.expose_secret() == other.password.expose_secret()
+        (
+            &self.url,
+            &self.database,
+            &self.table,
+            &self.cluster,
+            &self.user,
+        ) == (
+            &other.url,
+            &other.database,
+            &other.table,
+            &other.cluster,
+            &other.user,
+        ) && self.password.expose_secret() == other.password.expose_secret()
     }
 }
 
@@ -55,6 +68,7 @@ pub struct WarehouseDraft {
     pub url: String,
     pub database: Option<String>,
     pub table: Option<String>,
+    pub cluster: Option<String>,
     pub user: Option<String>,
     pub password: Option<SecretString>,
 }
@@ -65,6 +79,7 @@ impl std::fmt::Debug for WarehouseTarget {
             .field("url", &self.url)
             .field("database", &self.database)
             .field("table", &self.table)
+            .field("cluster", &self.cluster)
             .field("user", &self.user)
             .field(
                 "password",
@@ -114,6 +129,7 @@ impl WarehouseTarget {
             url: url.trim_end_matches('/').to_owned(),
             database: identifier("database", draft.database, DEFAULT_DATABASE)?,
             table: identifier("table", draft.table, DEFAULT_TABLE)?,
+            cluster: draft.cluster.map(cluster_name).transpose()?,
             user: match draft.user {
                 Some(user) => required_line("user", &user, MAX_IDENTIFIER)?,
                 None => DEFAULT_USER.to_owned(),
@@ -141,6 +157,29 @@ fn identifier(field: &str, value: Option<String>, default: &str) -> DomainResult
             field,
             format!(
                 "{field} must be a name of letters, digits and underscores, starting with a letter or underscore (at most {MAX_IDENTIFIER})"
+            ),
+        ))
+    }
+}
+
+/// A cluster name as `remote_servers` spells it. Besides travelling as a parameter in queries, it
+/// is written into `ON CLUSTER` of `lift clickhouse init` (where ClickHouse takes no parameter),
+/// so only letters, digits, `_` and `-` pass.
+pub fn cluster_name(name: String) -> DomainResult<String> {
+    let mut chars = name.chars();
+    let starts_well = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if starts_well
+        && name.len() <= MAX_IDENTIFIER
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        Ok(name)
+    } else {
+        Err(DomainError::validation(
+            "cluster",
+            format!(
+                "cluster must be a name of letters, digits, underscores and hyphens, starting with a letter or underscore (at most {MAX_IDENTIFIER})"
             ),
         ))
     }
@@ -192,6 +231,31 @@ mod tests {
             let err = WarehouseTarget::parse(d);
             assert!(
                 matches!(err, Err(DomainError::Validation { ref field, .. }) if field == "table"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_names_are_plain_names_or_absent() {
+        assert_eq!(
+            WarehouseTarget::parse(draft("http://ch:8123"))
+                .expect("valid")
+                .cluster,
+            None
+        );
+        for good in ["analytics", "lift_two-shards", "_c1"] {
+            let mut d = draft("http://ch:8123");
+            d.cluster = Some(good.into());
+            let target = WarehouseTarget::parse(d).expect("valid");
+            assert_eq!(target.cluster.as_deref(), Some(good));
+        }
+        for bad in ["", "a b", "c`; DROP", "x.y", "1c", "{cluster}", "é"] {
+            let mut d = draft("http://ch:8123");
+            d.cluster = Some(bad.into());
+            let err = WarehouseTarget::parse(d);
+            assert!(
+                matches!(err, Err(DomainError::Validation { ref field, .. }) if field == "cluster"),
                 "{bad}"
             );
         }

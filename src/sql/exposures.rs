@@ -8,9 +8,10 @@
 //! (`unknown_variant`). An identity that saw several distinct values is `multiple_exposures`:
 //! kept in its first variant under FIRST_TOUCH, left out under EXCLUDE.
 
+use super::cluster::{place, ShardMerge};
 use super::error::CompileError;
 use super::param::Params;
-use super::query::{assemble, CompiledQuery, Cte};
+use super::query::{CompiledQuery, Cte};
 use super::scope::{BoundScope, MultipleExposureHandling, ResultsScope};
 
 /// An identity's assignment from its exposure rows: `variant` (first value, ties to the smaller),
@@ -122,7 +123,22 @@ ARRAY JOIN
 ",
         per_variant = per_variant.join(",\n"),
     );
-    Ok(assemble(&[exposures_cte(&bound)], &select, params))
+    // On a cluster each shard repeats its own totals on every row, so adding a variant's rows
+    // across shards adds the totals too.
+    let order = format!("indexOf({variants}, variant)");
+    let merge = ShardMerge {
+        keys: &["variant"],
+        sums: &["identities", "multiple_exposures", "unknown_variant"],
+        order_by: &order,
+    };
+    Ok(place(
+        &scope.table.placement,
+        &[exposures_cte(&bound)],
+        &select,
+        None,
+        &merge,
+        params,
+    ))
 }
 
 #[cfg(test)]

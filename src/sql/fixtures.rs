@@ -5,7 +5,7 @@ use chrono::{TimeZone, Utc};
 
 use super::param::ParamValue;
 use super::query::CompiledQuery;
-use super::scope::{EventsTable, MetricSpec, MultipleExposureHandling, ResultsScope};
+use super::scope::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};
 use crate::domain::metric::{
     Aggregation, FilterOp, FilterValue, MetricDefinition, MetricWindow, PropertyFilter, ValueSource,
 };
@@ -16,6 +16,7 @@ pub fn scope() -> ResultsScope {
         table: EventsTable {
             database: "default".into(),
             table: "events".into(),
+            placement: Placement::Single,
         },
         environment_key: "prod".into(),
         feature_name: "new-checkout".into(),

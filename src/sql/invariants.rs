@@ -4,7 +4,7 @@
 
 use super::fixtures::{every_kind_scope, filter, metric, param, scope};
 use super::param::ParamValue;
-use super::scope::ResultsScope;
+use super::scope::{Placement, ResultsScope};
 use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
 use crate::domain::metric::{Aggregation, FilterOp, FilterValue, ValueSource};
 
@@ -101,6 +101,32 @@ fn hostile_values_travel_only_as_parameters() {
     }
     for value in expected {
         assert!(sent.contains(&value), "{value:?} was not sent verbatim");
+    }
+}
+
+#[test]
+fn a_hostile_cluster_name_travels_only_as_a_parameter() {
+    let on = |cluster: &str| {
+        let mut s = every_kind_scope();
+        s.table.placement = Placement::Cluster(cluster.to_owned());
+        all_queries(&s)
+    };
+    for (hostile, plain) in on(HOSTILE).iter().zip(on("analytics")) {
+        assert_eq!(hostile.sql, plain.sql);
+        assert!(hostile.sql.contains("FROM cluster({p"), "{}", hostile.sql);
+        assert!(strings_sent(hostile).contains(&HOSTILE.to_owned()));
+        assert!(!hostile.sql.contains('?'), "{}", hostile.sql);
+    }
+}
+
+#[test]
+fn on_a_cluster_the_events_table_is_still_read_once_per_query() {
+    let mut s = every_kind_scope();
+    s.table.placement = Placement::Cluster("analytics".into());
+    for query in all_queries(&s) {
+        let sql = &query.sql;
+        assert_eq!(occurrences(sql, "FROM {p0:Identifier}.{p1:Identifier}"), 1);
+        assert_eq!(occurrences(sql, "FROM cluster("), 1);
     }
 }
 

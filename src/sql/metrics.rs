@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::cluster::{place, ShardMerge};
 use super::entity_metrics::{entity_metrics_cte, metric_value};
 use super::error::CompileError;
 use super::identities::{events_column, identities_cte};
 use super::param::Params;
-use super::query::{assemble, CompiledQuery};
+use super::query::CompiledQuery;
 use super::scope::{BoundScope, ResultsScope};
 
 /// Rows `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`, one per
@@ -43,8 +44,7 @@ pub fn compile_metrics(scope: &ResultsScope) -> Result<CompiledQuery, CompileErr
         identities_cte(&bound, &events, &name_params, &scan_end),
         entity_metrics_cte(&bound, &values),
     ];
-    let select = format!(
-        "SELECT
+    let select = "SELECT
     toUInt32(metric_index - 1) AS metric,
     variant,
     count() AS n,
@@ -56,11 +56,21 @@ ARRAY JOIN
     arrayEnumerate(metric_values) AS metric_index
 WHERE metric_value IS NOT NULL
 GROUP BY metric, variant
-ORDER BY metric, indexOf({variants}, variant)
-",
-        variants = bound.variant_array(),
-    );
-    Ok(assemble(&ctes, &select, params))
+";
+    let order = format!("metric, indexOf({}, variant)", bound.variant_array());
+    let merge = ShardMerge {
+        keys: &["metric", "variant"],
+        sums: &["n", "sum", "sum_sq"],
+        order_by: &order,
+    };
+    Ok(place(
+        &scope.table.placement,
+        &ctes,
+        select,
+        Some(&order),
+        &merge,
+        params,
+    ))
 }
 
 /// The metrics' event names, each once, in first-use order.

@@ -44,6 +44,12 @@
 //! scanned metric events, as the `DISTINCT` it replaces held, within the warehouse's
 //! `max_memory_usage`.
 //!
+//! # Clusters
+//! With [`Placement::Cluster`] the table is each shard's local table, and every query above runs
+//! as it is on every shard (an identity's events all live on one shard) inside
+//! `cluster({pN:String}, view(…))`; the initiator only adds up the per-variant counts and sums
+//! (`cluster.rs`). One-server SQL is unchanged.
+//!
 //! # Duplicates
 //! At-least-once delivery duplicates are removed by `arrayDistinct` on each identity's array of
 //! events of one name: the array belongs to one `identifier` and one `event`, and its elements are
@@ -107,6 +113,7 @@
 //! ORDER BY metric, indexOf([{p7:String}, {p8:String}], variant)
 //! ```
 
+mod cluster;
 mod entity_metrics;
 mod error;
 mod exposures;
@@ -132,4 +139,4 @@ pub use metrics::compile_metrics;
 pub use param::ParamValue;
 pub use probe::compile_exposure_probe;
 pub use query::CompiledQuery;
-pub use scope::{EventsTable, MetricSpec, MultipleExposureHandling, ResultsScope};
+pub use scope::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};

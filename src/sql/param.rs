@@ -116,6 +116,11 @@ impl Params {
         Self::default()
     }
 
+    /// Goes on numbering after the parameters of an already compiled query.
+    pub fn continuing(values: Vec<(String, ParamValue)>) -> Self {
+        Params { values }
+    }
+
     pub fn string(&mut self, value: &str) -> String {
         self.bind("String", ParamValue::String(value.to_owned()))
     }

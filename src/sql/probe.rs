@@ -1,7 +1,8 @@
 //! A cheap check that an environment sends exposure events at all (before computing results).
 
+use super::cluster::{place, ShardMerge};
 use super::param::Params;
-use super::query::{assemble, CompiledQuery};
+use super::query::CompiledQuery;
 use super::scope::EventsTable;
 
 /// One row `exposures UInt64`: the environment's events named `exposure_event`, any feature, any
@@ -16,6 +17,7 @@ pub fn compile_exposure_probe(
     exposure_event: &str,
 ) -> CompiledQuery {
     let mut params = Params::new();
+    let placement = &table.placement;
     let database = params.identifier(&table.database);
     let table = params.identifier(&table.table);
     let select = format!(
@@ -27,7 +29,12 @@ WHERE environment_key = {environment}
         environment = params.string(environment_key),
         exposure_event = params.string(exposure_event),
     );
-    assemble(&[], &select, params)
+    let merge = ShardMerge {
+        keys: &[],
+        sums: &["exposures"],
+        order_by: "",
+    };
+    place(placement, &[], &select, None, &merge, params)
 }
 
 #[cfg(test)]

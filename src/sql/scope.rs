@@ -8,11 +8,24 @@ use super::error::CompileError;
 use super::param::Params;
 use crate::domain::metric::{Aggregation, MetricDefinition};
 
-/// Where events live: `database.table`, each sent as an `Identifier` parameter.
+/// Where events live: `database.table`, each sent as an `Identifier` parameter, on one server or
+/// on every shard of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventsTable {
     pub database: String,
     pub table: String,
+    pub placement: Placement,
+}
+
+/// How the events table is laid out across servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// One server (replicas of it included) holds every event in `database.table`.
+    Single,
+    /// Events are sharded by `identifier` across the named cluster (`remote_servers`), so all
+    /// events of an identity live on one shard; `database.table` names each shard's *local*
+    /// table, never the `Distributed` table over them. See `cluster.rs`.
+    Cluster(String),
 }
 
 /// What to do with an identity that was exposed to more than one variant.

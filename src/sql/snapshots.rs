@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use super::fixtures::{every_kind_scope, scope};
-use super::scope::MultipleExposureHandling;
+use super::scope::{MultipleExposureHandling, Placement, ResultsScope};
 use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
 
 fn rendered(query: &CompiledQuery) -> String {
@@ -65,6 +65,29 @@ fn the_probe_compiles_to_its_snapshot() {
     let s = scope();
     check(
         "probe.sql",
+        compile_exposure_probe(&s.table, &s.environment_key, &s.exposure_event),
+    );
+}
+
+/// The fixture scope over a two-shard cluster's local tables.
+fn sharded(mut scope: ResultsScope) -> ResultsScope {
+    scope.table.placement = Placement::Cluster("lift_two_shards".into());
+    scope
+}
+
+#[test]
+fn on_a_cluster_each_query_runs_per_shard_and_merges_per_variant() {
+    check(
+        "metrics_cluster.sql",
+        compile_metrics(&sharded(scope())).unwrap(),
+    );
+    check(
+        "exposures_cluster.sql",
+        compile_exposures(&sharded(scope())).unwrap(),
+    );
+    let s = sharded(scope());
+    check(
+        "probe_cluster.sql",
         compile_exposure_probe(&s.table, &s.environment_key, &s.exposure_event),
     );
 }

@@ -10,7 +10,7 @@ use clickhouse::{Client, Compression, RowOwned, RowRead};
 use crate::configuration::{ClickHouseCompression, ClickHouseSettings};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
 use crate::domain::DomainError;
-use crate::sql::{CompiledQuery, EventsTable, ParamValue};
+use crate::sql::{CompiledQuery, EventsTable, ParamValue, Placement};
 use crate::telemetry::Metrics;
 
 use super::egress::{self, EgressPolicy, GuardedConnector};
@@ -153,6 +153,10 @@ impl Warehouse {
         EventsTable {
             database: self.target.database.clone(),
             table: self.target.table.clone(),
+            placement: match &self.target.cluster {
+                Some(cluster) => Placement::Cluster(cluster.clone()),
+                None => Placement::Single,
+            },
         }
     }
 

@@ -6,13 +6,14 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::domain::warehouse::cluster_name;
 use crate::domain::DomainError;
 
 use super::Warehouse;
+use crate::sql::Placement;
 
-/// Columns, engine and ordering of the events table; database and table names are bound as
-/// `Identifier` parameters.
-const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} (
+/// The events table's columns, in the shape lift reads.
+const COLUMNS: &str = "(
     environment_key String,
     event String,
     feature_name String,
@@ -21,10 +22,67 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS {database:Identifier}.{ta
     collected_at DateTime64(3, 'UTC'),
     value String,
     metadata String
-) ENGINE = MergeTree
-ORDER BY (environment_key, event, feature_name, timestamp, identifier)";
+)";
 
-const CREATE_DATABASE: &str = "CREATE DATABASE IF NOT EXISTS {database:Identifier}";
+/// The sort key puts an environment's events of one name together, so results read key ranges.
+const MERGE_TREE: &str =
+    "ENGINE = MergeTree\nORDER BY (environment_key, event, feature_name, timestamp, identifier)";
+
+/// Appended to the local table's name for the `Distributed` table over a cluster's shards.
+pub const DISTRIBUTED_SUFFIX: &str = "_distributed";
+
+/// The statements of `lift clickhouse init`. Database and table names are the parameters
+/// `database`, `table` (and `distributed`), bound as `Identifier` (or `String` inside the
+/// `Distributed` engine's arguments).
+///
+/// On a cluster: the database and the local MergeTree table `ON CLUSTER` (every shard gets one),
+/// then the `Distributed` table `<table>_distributed` over them, sharded by
+/// `cityHash64(identifier)` so every event of an identity lands on one shard: what results need
+/// (see `sql/cluster.rs`). Pipelines insert into the `Distributed` table; lift reads the local
+/// tables through `cluster()`. `ON CLUSTER` takes no query parameter (ClickHouse parses only a name
+/// there), so the cluster name, checked by [`cluster_name`] to hold only letters, digits, `_` and
+/// `-`, is written as a quoted identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitStatements {
+    /// Creates the database; runs first, from a client that names `default`.
+    pub database: String,
+    /// Create the tables, in order.
+    pub tables: Vec<String>,
+}
+
+impl InitStatements {
+    pub fn new(cluster: Option<&str>) -> Result<Self, DomainError> {
+        let local = |on_cluster: &str| {
+            format!(
+                "CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{{table:Identifier}}{on_cluster} \
+                 {COLUMNS} {MERGE_TREE}"
+            )
+        };
+        let Some(cluster) = cluster else {
+            return Ok(InitStatements {
+                database: "CREATE DATABASE IF NOT EXISTS {database:Identifier}".to_owned(),
+                tables: vec![local("")],
+            });
+        };
+        let on_cluster = format!(" ON CLUSTER `{}`", cluster_name(cluster.to_owned())?);
+        Ok(InitStatements {
+            database: format!("CREATE DATABASE IF NOT EXISTS {{database:Identifier}}{on_cluster}"),
+            tables: vec![
+                local(&on_cluster),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{{distributed:Identifier}}\
+                     {on_cluster} {COLUMNS}\nENGINE = Distributed({{cluster:String}}, \
+                     {{database:String}}, {{table:String}}, cityHash64(identifier))"
+                ),
+            ],
+        })
+    }
+
+    /// Every statement, in order.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.database.as_str()).chain(self.tables.iter().map(String::as_str))
+    }
+}
 
 /// One row of the events table.
 #[derive(Debug, Clone, clickhouse::Row, Serialize)]
@@ -42,37 +100,96 @@ pub struct EventRow {
 }
 
 impl Warehouse {
-    /// Creates the database and the events table when they do not exist.
+    /// Creates the database and the events table when they do not exist (on a cluster: on
+    /// every shard, and the `Distributed` table over them).
     pub async fn init_events_table(&self) -> Result<(), DomainError> {
         let table = self.events_table();
+        let cluster = match &table.placement {
+            Placement::Single => None,
+            Placement::Cluster(name) => Some(name.as_str()),
+        };
+        let distributed = format!("{}{DISTRIBUTED_SUFFIX}", table.table);
+        let statements = InitStatements::new(cluster)?;
         // The client names the database on every request, so it must exist first: create it from
         // a client that names the always-present `default`.
-        let create_database = self
-            .client()
-            .clone()
-            .with_database("default")
-            .query(CREATE_DATABASE)
-            .param("database", &table.database);
-        self.limit("create database", create_database.execute())
-            .await?;
-        let create_table = self
-            .client()
-            .query(CREATE_TABLE)
-            .param("database", &table.database)
-            .param("table", &table.table);
-        self.limit("create table", create_table.execute()).await
+        let database_client = self.client().clone().with_database("default");
+        let runs = std::iter::once(("create database", &database_client, &statements.database))
+            .chain(
+                statements
+                    .tables
+                    .iter()
+                    .map(|sql| ("create table", self.client(), sql)),
+            );
+        for (what, client, sql) in runs {
+            let mut query = client
+                .query(sql)
+                .param("database", &table.database)
+                .param("table", &table.table);
+            if let Some(cluster) = cluster {
+                query = query
+                    .param("distributed", &distributed)
+                    .param("cluster", cluster);
+            }
+            self.limit(what, query.execute()).await?;
+        }
+        Ok(())
     }
 
     /// Appends rows in one INSERT.
     pub async fn insert_events(&self, rows: &[EventRow]) -> Result<(), DomainError> {
         let table = self.events_table();
+        // On a cluster rows go through the `Distributed` table, which places each on its shard;
+        // in the foreground, so they are readable when the insert returns.
+        let (client, into) = match &table.placement {
+            Placement::Single => (self.client().clone(), table.table.clone()),
+            Placement::Cluster(_) => (
+                self.client()
+                    .clone()
+                    .with_setting("distributed_foreground_insert", "1"),
+                format!("{}{DISTRIBUTED_SUFFIX}", table.table),
+            ),
+        };
         let write = async {
-            let mut insert = self.client().insert::<EventRow>(&table.table).await?;
+            let mut insert = client.insert::<EventRow>(&into).await?;
             for row in rows {
                 insert.write(row).await?;
             }
             insert.end().await
         };
         self.limit("insert events", write).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `lift clickhouse init --cluster` in `src/sql/snapshots/init_cluster.sql` (regenerate with
+    /// `UPDATE_SNAPSHOTS=1`); the engine cannot run `ON CLUSTER` without Keeper, so the text is
+    /// what is checked here and the statements without `ON CLUSTER` run in `tests/api/cluster.rs`.
+    #[test]
+    fn init_on_a_cluster_creates_local_tables_and_a_distributed_table() {
+        let statements = InitStatements::new(Some("lift_two_shards")).expect("a plain name");
+        let rendered: String = statements.all().map(|sql| format!("{sql};\n\n")).collect();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/sql/snapshots/init_cluster.sql");
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &rendered).expect("write the snapshot");
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(rendered, expected, "init_cluster.sql (UPDATE_SNAPSHOTS=1)");
+        let single = InitStatements::new(None).expect("no cluster");
+        assert!(single.all().all(|sql| !sql.contains("CLUSTER")));
+        assert_eq!(
+            statements.tables[0].replace(" ON CLUSTER `lift_two_shards`", ""),
+            single.tables[0]
+        );
+    }
+
+    #[test]
+    fn a_cluster_name_that_would_need_quoting_is_refused() {
+        for bad in ["a`b", "x; DROP TABLE t", "c d", ""] {
+            assert!(InitStatements::new(Some(bad)).is_err(), "{bad}");
+        }
     }
 }

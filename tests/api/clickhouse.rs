@@ -108,7 +108,11 @@ impl Warehouse {
     /// Creates `lift_test_<uuid>` and its events table; fails the test with directions when no
     /// ClickHouse answers.
     pub async fn create() -> Warehouse {
-        let url = clickhouse_url();
+        Warehouse::create_at(clickhouse_url()).await
+    }
+
+    /// As [`Warehouse::create`], on the ClickHouse HTTP interface at `url`.
+    pub async fn create_at(url: String) -> Warehouse {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -144,11 +148,25 @@ impl Warehouse {
         self.post(sql, String::new()).await
     }
 
+    /// Runs one statement with query parameters (`{name:Type}` in `sql`).
+    pub async fn run_with(&self, sql: &str, params: &[(&str, &str)]) -> String {
+        self.post_with(sql, params, String::new()).await
+    }
+
     async fn post(&self, sql: &str, body: String) -> String {
+        self.post_with(sql, &[], body).await
+    }
+
+    async fn post_with(&self, sql: &str, params: &[(&str, &str)], body: String) -> String {
+        let params: Vec<(String, &str)> = params
+            .iter()
+            .map(|(name, value)| (format!("param_{name}"), *value))
+            .collect();
         let response = self
             .client
             .post(format!("{}/", self.url))
             .query(&[("query", sql)])
+            .query(&params)
             .body(body)
             .send()
             .await

@@ -12,6 +12,8 @@ pub struct Model {
     pub url: String,
     pub database_name: String,
     pub table_name: String,
+    /// NULL: one server holds every event.
+    pub cluster_name: Option<String>,
     pub username: String,
     pub password: String,
     pub created_at: DateTimeUtc,

@@ -56,6 +56,7 @@ pub async fn insert_connection(
         url: Set(target.url.clone()),
         database_name: Set(target.database.clone()),
         table_name: Set(target.table.clone()),
+        cluster_name: Set(target.cluster.clone()),
         username: Set(target.user.clone()),
         password: Set(password),
         created_at: Set(now()),

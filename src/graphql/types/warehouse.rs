@@ -34,6 +34,11 @@ impl WarehouseConnection {
     async fn table(&self) -> &str {
         &self.0.target.table
     }
+    /// The ClickHouse cluster whose shards each hold `table` (sharded by `identifier`); null when
+    /// one server holds every event.
+    async fn cluster(&self) -> Option<&str> {
+        self.0.target.cluster.as_deref()
+    }
     async fn user(&self) -> &str {
         &self.0.target.user
     }
@@ -55,8 +60,12 @@ pub struct CreateWarehouseConnectionInput {
     pub url: String,
     /// Defaults to `default`.
     pub database: Option<String>,
-    /// The events table; defaults to `events`.
+    /// The events table; defaults to `events`. With `cluster`, each shard's local table (not the
+    /// `Distributed` table over them).
     pub table: Option<String>,
+    /// The cluster (as named in the servers' `remote_servers`) when events are sharded by
+    /// `identifier`; results then run on every shard and merge per variant. Omit for one server.
+    pub cluster: Option<String>,
     /// Defaults to `default`.
     pub user: Option<String>,
     /// Write-only: stored for lift's queries, never returned.
@@ -70,6 +79,7 @@ impl CreateWarehouseConnectionInput {
             url: self.url,
             database: self.database,
             table: self.table,
+            cluster: self.cluster,
             user: self.user,
             password: self.password.map(secrecy::SecretString::from),
         };

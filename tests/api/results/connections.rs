@@ -117,6 +117,8 @@ db_test_with!(
             ("table", "events; DROP TABLE events"),
             ("table", "db.events"),
             ("database", "lift`test"),
+            ("cluster", "lift`cluster"),
+            ("cluster", "c ON CLUSTER x; DROP TABLE events"),
             ("url", "ftp://127.0.0.1:8123"),
             ("url", "127.0.0.1:8123"),
         ] {

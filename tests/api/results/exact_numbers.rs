@@ -13,7 +13,7 @@ use crate::helpers::*;
 
 /// The event set; `s` is the experiment's start. Offsets are from `s`; "future" is a day after now,
 /// i.e. after the end of a running experiment.
-fn events(s: DateTime<Utc>) -> Vec<Event> {
+pub(super) fn events(s: DateTime<Utc>) -> Vec<Event> {
     let h = |hours: i64| s + Duration::hours(hours);
     let m = |minutes: i64| s + Duration::minutes(minutes);
     let future = Utc::now() + Duration::days(1);
@@ -80,7 +80,7 @@ fn events(s: DateTime<Utc>) -> Vec<Event> {
 }
 
 /// The metrics, in the order they are attached: (label, input).
-fn metric_inputs() -> Vec<(&'static str, serde_json::Value)> {
+pub(super) fn metric_inputs() -> Vec<(&'static str, serde_json::Value)> {
     let purchase = |value: serde_json::Value| json!({ "event": "purchase", "value": value });
     vec![
         (

@@ -4,11 +4,12 @@
 //! (`laziness`), frozen and refreshed snapshots (`snapshots`), warehouse connections
 //! (`connections`), unreachable or hung warehouses (`failures`), hostile metric definitions
 //! (`hostile`), addresses connections may not reach (`egress`) and one tenant's hung warehouse
-//! beside another's (`tenants`). `support` holds what they share; `crate::clickhouse` makes the events tables.
+//! beside another's (`tenants`), and results on a two-shard cluster equal to one table's (`cluster`). `support` holds what they share; `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
 //! back 10 days in the database, so events sit at fixed offsets from the start.
 
+mod cluster;
 mod connections;
 mod egress;
 mod exact_numbers;

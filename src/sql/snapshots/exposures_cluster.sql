@@ -1,0 +1,54 @@
+SELECT
+    shard.variant AS variant,
+    sum(shard.identities) AS identities,
+    sum(shard.multiple_exposures) AS multiple_exposures,
+    sum(shard.unknown_variant) AS unknown_variant
+FROM cluster({p9:String}, view(
+    WITH
+    exposures AS (
+        SELECT
+            identifier,
+            argMin(value, (timestamp, value)) AS variant,
+            min(timestamp) AS first_exposure,
+            uniqExact(value) AS variants_seen
+        FROM {p0:Identifier}.{p1:Identifier}
+        WHERE environment_key = {p2:String}
+            AND event = {p3:String}
+            AND feature_name = {p4:String}
+            AND timestamp >= {p5:DateTime64(3, 'UTC')}
+            AND timestamp <= {p6:DateTime64(3, 'UTC')}
+        GROUP BY identifier
+    )
+    SELECT
+        variant,
+        identities,
+        multiple_exposures,
+        unknown_variant
+    FROM (
+        SELECT
+            [
+                countIf(variant = {p7:String} AND variants_seen >= 1 AND has([{p7:String}, {p8:String}], variant)),
+                countIf(variant = {p8:String} AND variants_seen >= 1 AND has([{p7:String}, {p8:String}], variant))
+            ] AS identities_by_variant,
+            countIf(has([{p7:String}, {p8:String}], variant) AND variants_seen > 1) AS multiple_exposures,
+            countIf(NOT has([{p7:String}, {p8:String}], variant)) AS unknown_variant
+        FROM exposures
+    )
+    ARRAY JOIN
+        [{p7:String}, {p8:String}] AS variant,
+        identities_by_variant AS identities
+)) AS shard
+GROUP BY variant
+ORDER BY indexOf([{p7:String}, {p8:String}], variant)
+SETTINGS skip_unavailable_shards = 0
+
+-- p0 = default
+-- p1 = events
+-- p2 = prod
+-- p3 = $feature_flag_called
+-- p4 = new-checkout
+-- p5 = 2024-03-01 00:00:00.000
+-- p6 = 2024-03-15 00:00:00.000
+-- p7 = control
+-- p8 = treatment
+-- p9 = lift_two_shards
