@@ -151,3 +151,49 @@ db_test!(
         );
     }
 );
+
+const OVER_WEBSOCKET: &str = "{ environment(key: \"prod\") { metrics(first: 10) { edges { node { name environment { key } attachments { experiment { name environment { key } } } } } } } }";
+
+db_test!(
+    a_query_over_websocket_batches_with_the_connections_viewer_like_over_http,
+    |app| {
+        use crate::ws::{Protocol, WsClient, WAIT};
+        let world = app.world().await;
+        let experiment = app.experiment(ENV, &world.feature, "Checkout").await;
+        for i in 0..10 {
+            let metric = app.metric(ENV, &format!("Metric {i}")).await;
+            app.attach(&experiment, &metric).await;
+        }
+        let (over_http, http_cost) = cost(&app, OVER_WEBSOCKET, 10).await;
+
+        let mut client =
+            WsClient::connect(&app.address, Protocol::Transport, users::ORG_ADMIN).await;
+        let before = statements(&app).await;
+        client
+            .send(json!({"id": "q", "type": "subscribe", "payload": {"query": OVER_WEBSOCKET}}))
+            .await;
+        let message = client.message_within(WAIT).await.expect("an answer");
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        let complete = client.message_within(WAIT).await.expect("complete");
+        assert_eq!(complete["type"], "complete", "{complete}");
+        let ws_cost = statements(&app).await - before;
+        client.close().await;
+
+        assert_eq!(message["payload"]["data"], over_http);
+        let nodes = edges(&over_http, "metrics");
+        assert_eq!(nodes.len(), 10);
+        for edge in nodes {
+            let attachments = edge["node"]["attachments"].as_array().expect("list");
+            assert_eq!(attachments.len(), 1);
+            assert_eq!(attachments[0]["experiment"]["environment"]["key"], ENV);
+        }
+        // Over HTTP the token is checked per request (one statement); over the socket it was
+        // checked at `connection_init`.
+        assert_eq!(
+            ws_cost + 1,
+            http_cost,
+            "over WebSocket {ws_cost}, over HTTP {http_cost}"
+        );
+    }
+);
