@@ -88,13 +88,15 @@ impl Application {
     /// Connects to the database, applies pending migrations, prepares JWT keys and binds the
     /// listener (port 0 picks a free port; see `local_addr`).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let db = connect_and_migrate_with(&settings.database).await?;
+        let mut db = connect_and_migrate_with(&settings.database).await?;
         let jwt = JwtKeys::from_settings(&settings.auth, &settings.database.database_url)?;
         let sealer = sealer(&db, &settings.database).await?;
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let (shutdown, tasks, metrics) = (CancellationToken::new(), Tasks::new(), Metrics::new());
+        let statements = metrics.db_statements();
+        db.set_metric_callback(move |_| statements.increment(1));
         let mut warehouse_options = WarehouseOptions::from_settings(&settings.clickhouse);
         warehouse_options.metrics = metrics.clone();
         let server = &settings.server;

@@ -87,8 +87,8 @@ impl LoadDatabase {
 
 /// Creates organisation `name` (experimentation on) with project `p` and environment
 /// [`ENVIRONMENT`], and user `email` (also called `name`) as the organisation's admin. The
-/// database must be migrated.
-pub async fn seed(db: &Db, name: &str, email: &str) {
+/// database must be migrated. Returns the project's id.
+pub async fn seed(db: &Db, name: &str, email: &str) -> String {
     let org = admin::run(
         db,
         AdminCommand::CreateOrganisation {
@@ -110,7 +110,7 @@ pub async fn seed(db: &Db, name: &str, email: &str) {
     admin::run(
         db,
         AdminCommand::CreateEnvironment {
-            project,
+            project: project.clone(),
             name: ENVIRONMENT.into(),
             key: ENVIRONMENT.into(),
         },
@@ -136,6 +136,7 @@ pub async fn seed(db: &Db, name: &str, email: &str) {
     )
     .await
     .expect("grant");
+    project
 }
 
 /// The server's auth settings: HS256 with [`SECRET`].

@@ -4,6 +4,7 @@
 //! - `context`     reaching the database and the viewer from a resolver;
 //! - `error`       the one place `DomainError` becomes `extensions.code`;
 //! - `limits`      the expanded size of a document, measured without expanding it;
+//! - `loaders`     the request's batch loader: one statement per relation per page, not per item;
 //! - `nullable`    a nullable field that fails is `null` in `data` (async-graphql omits it);
 //! - `pagination`  Relay connections over `db::Page`, opaque cursors;
 //! - `policy`      checks before validation: document size, who may introspect;
@@ -14,6 +15,7 @@
 mod context;
 mod error;
 mod limits;
+mod loaders;
 mod mutation;
 mod nullable;
 mod observe;

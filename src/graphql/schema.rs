@@ -22,6 +22,7 @@ const MAX_DIRECTIVES: usize = 4;
 pub fn build_schema(app: App, settings: &GraphqlSettings) -> AppSchema {
     let mut builder = Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .extension(super::observe::Observe::new(app.metrics.clone()))
+        .extension(super::loaders::RequestLoaders { db: app.db.clone() })
         .data(app)
         .extension(RequestPolicy {
             introspection: settings.introspection,

@@ -64,6 +64,24 @@ pub async fn by_key(
     find(db, viewer, EnvironmentRef::Key(key), "environment").await
 }
 
+/// The environments among `ids` the viewer can see, with the viewer's access to each; unknown and
+/// invisible ones are absent. One statement loads the environments; the grants take one per
+/// distinct environment (the items of a list share theirs).
+pub async fn visible_by_ids(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    ids: &[String],
+) -> DomainResult<Vec<EnvironmentAccess>> {
+    let mut visible = Vec::new();
+    for context in tenancy::environment_contexts(db, ids).await? {
+        let access = resolve(db, viewer, context).await?;
+        if access.access != Access::None {
+            visible.push(access);
+        }
+    }
+    Ok(visible)
+}
+
 /// Like `by_id`, but without requiring visibility: for deciding what an error may reveal.
 pub async fn unchecked_by_id(
     db: &impl ConnectionTrait,

@@ -1,5 +1,7 @@
 //! Attaching metrics to experiments.
 
+use std::collections::HashMap;
+
 use crate::auth::Viewer;
 use crate::db::{begin_write, repo, Db};
 use crate::domain::audit::{self as audit_record, AuditAction};
@@ -30,23 +32,29 @@ pub struct AttachmentPatch {
     pub role: Option<MetricRole>,
 }
 
-/// An attachment named by results the viewer already sees (so no further check); `None` when it
-/// was detached since.
-pub async fn in_results(db: &Db, id: &str) -> DomainResult<Option<ExperimentMetric>> {
-    repo::attachments::live(db, id).await
+/// Attachments named by results the viewer already sees (so no further check), by id; those
+/// detached since are absent.
+pub async fn in_results(
+    db: &Db,
+    ids: &[String],
+) -> DomainResult<HashMap<String, ExperimentMetric>> {
+    let rows = repo::attachments::live_by_ids(db, ids).await?;
+    Ok(rows.into_iter().map(|a| (a.id.clone(), a)).collect())
 }
 
-/// The experiment an attachment belongs to, and the attachment's metric.
-pub async fn experiment_of(db: &Db, attachment: &ExperimentMetric) -> DomainResult<Experiment> {
-    repo::experiments::live(db, &attachment.experiment_id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("experiment"))
+/// The live experiments among `ids`, which attachments the viewer already sees name, by id.
+pub async fn experiments_by_ids(
+    db: &Db,
+    ids: &[String],
+) -> DomainResult<HashMap<String, Experiment>> {
+    let rows = repo::experiments::live_by_ids(db, ids).await?;
+    Ok(rows.into_iter().map(|e| (e.id.clone(), e)).collect())
 }
 
-pub async fn metric_of(db: &Db, attachment: &ExperimentMetric) -> DomainResult<Metric> {
-    repo::metrics::live(db, &attachment.metric_id)
-        .await?
-        .ok_or_else(|| DomainError::not_found("metric"))
+/// The live metrics among `ids`, which attachments the viewer already sees name, by id.
+pub async fn metrics_by_ids(db: &Db, ids: &[String]) -> DomainResult<HashMap<String, Metric>> {
+    let rows = repo::metrics::live_by_ids(db, ids).await?;
+    Ok(rows.into_iter().map(|m| (m.id.clone(), m)).collect())
 }
 
 #[tracing::instrument(name = "attachments.attach", skip_all, fields(viewer_id = %viewer.user_id()))]

@@ -1,5 +1,7 @@
 //! Environments and their features.
 
+use std::collections::HashMap;
+
 use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{repo, Db};
@@ -16,13 +18,26 @@ pub async fn by_id(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Environme
     access::by_id(db, viewer, id, "environment").await
 }
 
+/// The environments among `ids` the viewer can see, by id (as `by_id`: the others are absent).
+pub async fn by_ids(
+    db: &Db,
+    viewer: &Viewer,
+    ids: &[String],
+) -> DomainResult<HashMap<String, EnvironmentAccess>> {
+    Ok(access::visible_by_ids(db, viewer, ids)
+        .await?
+        .into_iter()
+        .map(|access| (access.environment.id.clone(), access))
+        .collect())
+}
+
 /// Every environment the viewer can at least view, with the viewer's access to each.
 pub async fn visible_to(db: &Db, viewer: &Viewer) -> DomainResult<Vec<EnvironmentAccess>> {
-    let mut visible = Vec::new();
-    for environment in repo::tenancy::environments_visible_to(db, viewer.user_id()).await? {
-        visible.push(access::by_id(db, viewer, &environment.id, "environment").await?);
-    }
-    Ok(visible)
+    let environments = repo::tenancy::environments_visible_to(db, viewer.user_id()).await?;
+    let ids: Vec<String> = environments.into_iter().map(|e| e.id).collect();
+    let mut by_id = by_ids(db, viewer, &ids).await?;
+    // In the order of `environments_visible_to` (by key).
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 /// Features of the environment's project (features are defined per project).

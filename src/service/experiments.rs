@@ -1,5 +1,7 @@
 //! Experiments: read, create, update, lifecycle transitions, delete.
 
+use std::collections::HashMap;
+
 use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{begin_write, repo, Db};
@@ -39,6 +41,15 @@ pub async fn list(
     repo::experiments::page(db, &environment.environment.id, status, page).await
 }
 
+/// The features among `ids` (of experiments the viewer already sees), by id.
+pub async fn features_by_ids(db: &Db, ids: &[String]) -> DomainResult<HashMap<String, Feature>> {
+    Ok(repo::tenancy::features_by_ids(db, ids)
+        .await?
+        .into_iter()
+        .map(|feature| (feature.id.clone(), feature))
+        .collect())
+}
+
 pub async fn feature(db: &Db, experiment: &Experiment) -> DomainResult<Feature> {
     repo::tenancy::feature_by_id(db, &experiment.feature_id)
         .await?
@@ -47,9 +58,14 @@ pub async fn feature(db: &Db, experiment: &Experiment) -> DomainResult<Feature> 
         })
 }
 
-/// Attachments of live metrics, in the order they were attached.
-pub async fn attachments(db: &Db, experiment: &Experiment) -> DomainResult<Vec<ExperimentMetric>> {
-    repo::attachments::of_experiment(db, &experiment.id).await
+/// Attachments of live metrics to each of `experiment_ids` (experiments the viewer already sees),
+/// by experiment id, in the order they were attached; experiments without any are absent.
+pub async fn attachments_of(
+    db: &Db,
+    experiment_ids: &[String],
+) -> DomainResult<HashMap<String, Vec<ExperimentMetric>>> {
+    let rows = repo::attachments::of_experiments(db, experiment_ids).await?;
+    Ok(super::metrics::group_by(rows, |a| &a.experiment_id))
 }
 
 #[tracing::instrument(name = "experiments.create", skip_all, fields(viewer_id = %viewer.user_id(), environment = %environment_key))]

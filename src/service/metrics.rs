@@ -1,5 +1,7 @@
 //! The metric library: read, create, delete.
 
+use std::collections::HashMap;
+
 use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
 use crate::db::{begin_write, repo, Db};
@@ -40,9 +42,23 @@ pub async fn list(
     repo::metrics::page(db, &environment.environment.id, search, page).await
 }
 
-/// Attachments of a metric to live experiments.
-pub async fn attachments(db: &Db, metric: &Metric) -> DomainResult<Vec<ExperimentMetric>> {
-    repo::attachments::of_metric(db, &metric.id).await
+/// Attachments to live experiments of each of `metric_ids` (metrics the viewer already sees), by
+/// metric id, in the order they were attached; metrics without any are absent.
+pub async fn attachments_of(
+    db: &Db,
+    metric_ids: &[String],
+) -> DomainResult<HashMap<String, Vec<ExperimentMetric>>> {
+    let rows = repo::attachments::of_metrics(db, metric_ids).await?;
+    Ok(group_by(rows, |a| &a.metric_id))
+}
+
+/// `items` grouped by `key`, each group in the order of `items`.
+pub(super) fn group_by<T>(items: Vec<T>, key: impl Fn(&T) -> &String) -> HashMap<String, Vec<T>> {
+    let mut groups: HashMap<String, Vec<T>> = HashMap::new();
+    for item in items {
+        groups.entry(key(&item).clone()).or_default().push(item);
+    }
+    groups
 }
 
 #[tracing::instrument(name = "metrics.create", skip_all, fields(viewer_id = %viewer.user_id(), environment = %environment_key))]

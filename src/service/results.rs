@@ -6,6 +6,7 @@
 //! `exposures`/`srm`/`excludedIdentities`, the (single) metrics query for `metrics`. A completed
 //! experiment with a snapshot never touches the warehouse.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +20,7 @@ use crate::domain::audit as audit_record;
 use crate::domain::error::DomainResult;
 use crate::domain::experiment::{ExperimentStatus, MultipleExposureHandling};
 use crate::domain::feature::Variant;
-use crate::domain::model::Experiment;
+use crate::domain::model::{Experiment, Metric};
 use crate::domain::results::{
     judge_metrics, AttachedMetric, ExposureSummary, MetricResult, ResultsPolicy, ResultsReport,
     SnapshotRef, StoredSnapshot, SNAPSHOT_VERSION,
@@ -235,13 +236,20 @@ fn thresholds(app: &App) -> Thresholds {
 
 /// Live attachments with their metrics, in the order they were attached.
 async fn attached_metrics(db: &Db, experiment: &Experiment) -> DomainResult<Vec<AttachedMetric>> {
-    let mut attached = Vec::new();
-    for attachment in repo::attachments::of_experiment(db, &experiment.id).await? {
-        if let Some(metric) = repo::metrics::live(db, &attachment.metric_id).await? {
-            attached.push(AttachedMetric { attachment, metric });
-        }
-    }
-    Ok(attached)
+    let attachments = repo::attachments::of_experiment(db, &experiment.id).await?;
+    let metric_ids: Vec<String> = attachments.iter().map(|a| a.metric_id.clone()).collect();
+    let mut metrics: HashMap<String, Metric> = repo::metrics::live_by_ids(db, &metric_ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    Ok(attachments
+        .into_iter()
+        .filter_map(|attachment| {
+            let metric = metrics.remove(&attachment.metric_id)?;
+            Some(AttachedMetric { attachment, metric })
+        })
+        .collect())
 }
 
 /// The report a completing experiment freezes, computed before its transaction (the warehouse can

@@ -98,6 +98,7 @@ impl Metrics {
             "lift_http_connections_total",
             "lift_http_connections_refused_total",
             "lift_http_connections_timed_out_total",
+            "lift_db_statements_total",
         ] {
             metrics.counter(name, vec![]).increment(0);
         }
@@ -106,7 +107,7 @@ impl Metrics {
 
     fn describe(&self) {
         let r = &self.inner.recorder;
-        let texts: [(&'static str, Option<Unit>, &'static str); 14] = [
+        let texts: [(&'static str, Option<Unit>, &'static str); 15] = [
             ("lift_graphql_requests_total", None, "GraphQL queries and mutations, by operation name and outcome (ok or the first error's code)."),
             ("lift_graphql_request_duration_seconds", Some(Unit::Seconds), "Time to answer a GraphQL query or mutation (parse to response), by operation name."),
             ("lift_warehouse_queries_total", None, "Queries sent to warehouses, by kind."),
@@ -121,6 +122,7 @@ impl Metrics {
             ("lift_http_connections_refused_total", None, "Connections closed on accept because LIFT_MAX_CONNECTIONS were open."),
             ("lift_http_connections_total", None, "Connections accepted and served."),
             ("lift_http_connections_timed_out_total", None, "Connections closed because a client did not send its headers within LIFT_HEADER_READ_TIMEOUT_SECONDS."),
+            ("lift_db_statements_total", None, "SQL statements sent to the application database (queries, writes, transaction control)."),
         ];
         for (name, unit, help) in texts {
             let help = SharedString::const_str(help);
@@ -237,6 +239,12 @@ impl Metrics {
     }
 
     /// The Prometheus text of every series, after setting the gauges read at scrape time.
+    /// Counts the statements sent to the application database; given to its connection's metric
+    /// callback, so it costs an atomic increment per statement.
+    pub fn db_statements(&self) -> metrics::Counter {
+        self.counter("lift_db_statements_total", vec![])
+    }
+
     pub fn render(&self, now: ScrapeTime) -> String {
         self.gauge("lift_audit_tails", vec![])
             .set(now.audit_tails as f64);

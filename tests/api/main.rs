@@ -7,6 +7,7 @@ mod helpers;
 mod attachments;
 mod audit;
 mod auth;
+mod batching;
 mod cli;
 mod clickhouse;
 mod edge;

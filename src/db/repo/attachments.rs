@@ -52,16 +52,51 @@ pub async fn of_experiment(
     convert::all(rows)
 }
 
-pub async fn of_metric(
+/// Live attachments to any of `experiment_ids`, in the order they were attached.
+pub async fn of_experiments(
     db: &impl ConnectionTrait,
-    metric_id: &str,
+    experiment_ids: &[String],
 ) -> Result<Vec<ExperimentMetric>, DomainError> {
-    let rows = experiment_metric::Entity::find_live()
-        .filter(experiment_metric::Column::MetricId.eq(metric_id))
-        .order_by_asc(experiment_metric::Column::Id)
-        .all(db)
-        .await?;
-    convert::all(rows)
+    super::in_chunks(experiment_ids, |ids| async move {
+        let rows = experiment_metric::Entity::find_live()
+            .filter(experiment_metric::Column::ExperimentId.is_in(ids))
+            .order_by_asc(experiment_metric::Column::Id)
+            .all(db)
+            .await?;
+        convert::all(rows)
+    })
+    .await
+}
+
+/// Live attachments of any of `metric_ids`, in the order they were attached.
+pub async fn of_metrics(
+    db: &impl ConnectionTrait,
+    metric_ids: &[String],
+) -> Result<Vec<ExperimentMetric>, DomainError> {
+    super::in_chunks(metric_ids, |ids| async move {
+        let rows = experiment_metric::Entity::find_live()
+            .filter(experiment_metric::Column::MetricId.is_in(ids))
+            .order_by_asc(experiment_metric::Column::Id)
+            .all(db)
+            .await?;
+        convert::all(rows)
+    })
+    .await
+}
+
+/// The live attachments among `ids` (detached ones are absent).
+pub async fn live_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<ExperimentMetric>, DomainError> {
+    super::in_chunks(ids, |ids| async move {
+        let rows = experiment_metric::Entity::find_live()
+            .filter(experiment_metric::Column::Id.is_in(ids))
+            .all(db)
+            .await?;
+        convert::all(rows)
+    })
+    .await
 }
 
 pub async fn insert(

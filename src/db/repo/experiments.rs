@@ -25,6 +25,21 @@ pub async fn live(db: &impl ConnectionTrait, id: &str) -> Result<Option<Experime
         .transpose()
 }
 
+/// The live experiments among `ids` (deleted and unknown ones are absent), in no particular order.
+pub async fn live_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<Experiment>, DomainError> {
+    super::in_chunks(ids, |ids| async move {
+        let rows = experiment::Entity::find_live()
+            .filter(experiment::Column::Id.is_in(ids))
+            .all(db)
+            .await?;
+        crate::db::convert::all(rows)
+    })
+    .await
+}
+
 pub async fn live_for_update(
     db: &impl ConnectionTrait,
     id: &str,

@@ -146,18 +146,51 @@ pub enum EnvironmentRef<'a> {
     Key(&'a str),
 }
 
+/// An environment with its project and organisation.
+pub type EnvironmentContext = (Environment, Project, Organisation);
+
 /// An environment with its project and organisation, in one round trip (a join).
 pub async fn environment_context(
     db: &impl ConnectionTrait,
     by: EnvironmentRef<'_>,
-) -> Result<Option<(Environment, Project, Organisation)>, DomainError> {
+) -> Result<Option<EnvironmentContext>, DomainError> {
     let condition = match by {
         EnvironmentRef::Id(id) => Expr::col((environment::Entity, environment::Column::Id)).eq(id),
         EnvironmentRef::Key(key) => {
             Expr::col((environment::Entity, environment::Column::Key)).eq(key)
         }
     };
-    let statement = Query::select()
+    let statement = environment_context_query().and_where(condition).take();
+    let row = EnvironmentContextRow::find_by_statement(db.get_database_backend().build(&statement))
+        .one(db)
+        .await?;
+    Ok(row.map(EnvironmentContextRow::into_context))
+}
+
+/// The environments among `ids` with their projects and organisations (unknown ids are absent).
+pub async fn environment_contexts(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<EnvironmentContext>, DomainError> {
+    super::in_chunks(ids, |ids| async move {
+        let statement = environment_context_query()
+            .and_where(Expr::col((environment::Entity, environment::Column::Id)).is_in(ids))
+            .take();
+        let rows =
+            EnvironmentContextRow::find_by_statement(db.get_database_backend().build(&statement))
+                .all(db)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(EnvironmentContextRow::into_context)
+            .collect())
+    })
+    .await
+}
+
+/// Environments joined with their projects and organisations, not yet filtered.
+fn environment_context_query() -> SelectStatement {
+    Query::select()
         .columns([
             (environment::Entity, environment::Column::Id),
             (environment::Entity, environment::Column::ProjectId),
@@ -195,32 +228,31 @@ pub async fn environment_context(
             Expr::col((organisation::Entity, organisation::Column::Id))
                 .equals((project::Entity, project::Column::OrganisationId)),
         )
-        .and_where(condition)
-        .take();
-    let row = EnvironmentContextRow::find_by_statement(db.get_database_backend().build(&statement))
-        .one(db)
-        .await?;
-    Ok(row.map(|r| {
+        .take()
+}
+
+impl EnvironmentContextRow {
+    fn into_context(self) -> EnvironmentContext {
         (
             Environment {
-                id: r.id,
-                project_id: r.project_id.clone(),
-                name: r.name,
-                key: r.key,
-                created_at: r.created_at,
+                id: self.id,
+                project_id: self.project_id.clone(),
+                name: self.name,
+                key: self.key,
+                created_at: self.created_at,
             },
             Project {
-                id: r.project_id,
-                organisation_id: r.organisation_id.clone(),
-                name: r.project_name,
+                id: self.project_id,
+                organisation_id: self.organisation_id.clone(),
+                name: self.project_name,
             },
             Organisation {
-                id: r.organisation_id,
-                name: r.organisation_name,
-                experimentation_enabled: r.experimentation_enabled,
+                id: self.organisation_id,
+                name: self.organisation_name,
+                experimentation_enabled: self.experimentation_enabled,
             },
         )
-    }))
+    }
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -285,6 +317,21 @@ pub async fn feature_by_id(
         .await?
         .map(Feature::try_from)
         .transpose()
+}
+
+/// The features among `ids`, in no particular order.
+pub async fn features_by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<Feature>, DomainError> {
+    super::in_chunks(ids, |ids| async move {
+        let rows = find_all::<feature::Entity>()
+            .filter(feature::Column::Id.is_in(ids))
+            .all(db)
+            .await?;
+        crate::db::convert::all(rows)
+    })
+    .await
 }
 
 pub async fn features_page(

@@ -8,9 +8,9 @@ use super::experiment::Experiment;
 use super::metric::Metric;
 use crate::domain::experiment as domain;
 use crate::domain::model;
-use crate::graphql::context::db;
-use crate::graphql::error::{GqlResult, IntoGql};
-use crate::service;
+use crate::domain::DomainError;
+use crate::graphql::error::GqlResult;
+use crate::graphql::loaders::{self, ExperimentById, MetricById};
 use crate::service::attachments::{AttachDraft, AttachmentPatch};
 
 pub struct ExperimentMetric(pub model::ExperimentMetric);
@@ -33,18 +33,14 @@ impl ExperimentMetric {
         self.0.updated_at
     }
     async fn experiment(&self, ctx: &Context<'_>) -> GqlResult<Experiment> {
-        Ok(Experiment(
-            service::attachments::experiment_of(db(ctx)?, &self.0)
-                .await
-                .gql()?,
-        ))
+        let id = ExperimentById(self.0.experiment_id.clone());
+        let experiment = loaders::require(ctx, id, || DomainError::not_found("experiment")).await?;
+        Ok(Experiment(experiment))
     }
     async fn metric(&self, ctx: &Context<'_>) -> GqlResult<Metric> {
-        Ok(Metric(
-            service::attachments::metric_of(db(ctx)?, &self.0)
-                .await
-                .gql()?,
-        ))
+        let id = MetricById(self.0.metric_id.clone());
+        let metric = loaders::require(ctx, id, || DomainError::not_found("metric")).await?;
+        Ok(Metric(metric))
     }
 }
 

@@ -10,9 +10,11 @@ use super::feature::Feature;
 use super::results::{ExperimentResults, ResultSnapshot};
 use crate::domain::experiment::{ExperimentDraft, ExperimentPatch};
 use crate::domain::model;
-use crate::graphql::context::{app, db, viewer};
+use crate::domain::DomainError;
+use crate::graphql::context::{app, db};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::limits::ResultsBudget;
+use crate::graphql::loaders::{self, AttachmentsOfExperiment, EnvironmentById, FeatureById};
 use crate::graphql::pagination::{connection, list_cost, page_cost, page_request, Conn};
 use crate::service;
 
@@ -61,16 +63,17 @@ impl Experiment {
         self.0.deleted_at
     }
     async fn feature(&self, ctx: &Context<'_>) -> GqlResult<Feature> {
-        Ok(Feature(
-            service::experiments::feature(db(ctx)?, &self.0)
-                .await
-                .gql()?,
-        ))
+        let id = FeatureById(self.0.feature_id.clone());
+        let experiment = &self.0.id;
+        let feature = loaders::require(ctx, id, || {
+            DomainError::internal(format!("experiment {experiment} has no feature"))
+        })
+        .await?;
+        Ok(Feature(feature))
     }
     async fn environment(&self, ctx: &Context<'_>) -> GqlResult<Environment> {
-        let env = service::environments::by_id(db(ctx)?, viewer(ctx)?, &self.0.environment_id)
-            .await
-            .gql()?;
+        let id = EnvironmentById(self.0.environment_id.clone());
+        let env = loaders::require(ctx, id, || DomainError::not_found("environment")).await?;
         Ok(Environment(env))
     }
     /// Results computed from the warehouse, lazily per requested field; from a frozen snapshot once
@@ -107,10 +110,12 @@ impl Experiment {
     /// Query complexity: what is selected inside, counted for 10 items.
     #[graphql(complexity = "list_cost(child_complexity)")]
     async fn metrics(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExperimentMetric>> {
-        let rows = service::experiments::attachments(db(ctx)?, &self.0)
-            .await
-            .gql()?;
-        Ok(rows.into_iter().map(ExperimentMetric).collect())
+        let rows = loaders::load(ctx, AttachmentsOfExperiment(self.0.id.clone())).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(ExperimentMetric)
+            .collect())
     }
 }
 

@@ -7,11 +7,11 @@ use super::attachment::ExperimentMetric;
 use super::definition::{MetricDefinition, MetricDefinitionInput};
 use super::enums::{Aggregation, Direction, MetricType};
 use super::environment::Environment;
+use crate::domain::DomainError;
 use crate::domain::{metric::MetricDraft, model};
-use crate::graphql::context::{db, viewer};
-use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::error::GqlResult;
+use crate::graphql::loaders::{self, AttachmentsOfMetric, EnvironmentById};
 use crate::graphql::pagination::list_cost;
-use crate::service;
 
 pub struct Metric(pub model::Metric);
 
@@ -46,19 +46,20 @@ impl Metric {
         self.0.deleted_at
     }
     async fn environment(&self, ctx: &Context<'_>) -> GqlResult<Environment> {
-        let env = service::environments::by_id(db(ctx)?, viewer(ctx)?, &self.0.environment_id)
-            .await
-            .gql()?;
+        let id = EnvironmentById(self.0.environment_id.clone());
+        let env = loaders::require(ctx, id, || DomainError::not_found("environment")).await?;
         Ok(Environment(env))
     }
     /// Where this metric is attached (experiments that are not deleted).
     /// Query complexity: what is selected inside, counted for 10 items.
     #[graphql(complexity = "list_cost(child_complexity)")]
     async fn attachments(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExperimentMetric>> {
-        let rows = service::metrics::attachments(db(ctx)?, &self.0)
-            .await
-            .gql()?;
-        Ok(rows.into_iter().map(ExperimentMetric).collect())
+        let rows = loaders::load(ctx, AttachmentsOfMetric(self.0.id.clone())).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(ExperimentMetric)
+            .collect())
     }
 }
 

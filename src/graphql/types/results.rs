@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::attachment::ExperimentMetric;
 use crate::domain::results::{self as model, ExposureSummary};
-use crate::graphql::context::db;
 use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::loaders::{self, AttachmentById};
 use crate::service::{self, results::Results};
 use crate::stats;
 
@@ -93,9 +93,8 @@ pub struct MetricResults(model::MetricResult);
 impl MetricResults {
     /// The attachment (null when it was detached after a snapshot was taken).
     async fn experiment_metric(&self, ctx: &Context<'_>) -> GqlResult<Option<ExperimentMetric>> {
-        let attachment = service::attachments::in_results(db(ctx)?, &self.0.experiment_metric_id)
-            .await
-            .gql()?;
+        let id = AttachmentById(self.0.experiment_metric_id.clone());
+        let attachment = loaders::load(ctx, id).await?;
         Ok(attachment.map(ExperimentMetric))
     }
     async fn metric_id(&self) -> ID {

@@ -1,0 +1,294 @@
+//! Request-scoped batch loading: every relation a list can ask for per item (a metric's
+//! attachments, an attachment's experiment and metric, an experiment's metrics, feature and
+//! environment, a metric's environment, a result's attachment) goes through one `DataLoader`, so
+//! a page of 50 items costs one statement per relation, not 50.
+//!
+//! A fresh loader is put into every request's data (HTTP and WebSocket operations alike) by the
+//! [`RequestLoaders`] extension. It caches nothing between batches and never outlives its
+//! request, so a permission change is seen by the next request; the environment relation checks
+//! the viewer's access once per batch, through `service::`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextSubscribe,
+};
+use async_graphql::{Context, ErrorExtensions, Request, Response, ServerResult};
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use tracing::Instrument;
+
+use crate::auth::Authentication;
+use crate::db::Db;
+use crate::domain::model::{Experiment, ExperimentMetric, Feature, Metric};
+use crate::domain::DomainError;
+use crate::service;
+use crate::service::access::EnvironmentAccess;
+
+use super::error::GqlResult;
+
+/// What a batch failed with, shared by every field waiting on it.
+type LoadError = Arc<DomainError>;
+
+/// The loader of one request.
+pub type Loaders = DataLoader<Batch>;
+
+/// Loads batches of keys for one request: its database and its caller.
+pub struct Batch {
+    db: Db,
+    auth: Authentication,
+}
+
+/// Live attachments of a metric, in the order they were attached.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct AttachmentsOfMetric(pub String);
+/// Attachments of live metrics to an experiment, in the order they were attached.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct AttachmentsOfExperiment(pub String);
+/// A live attachment by id.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct AttachmentById(pub String);
+/// A live experiment by id.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct ExperimentById(pub String);
+/// A live metric by id.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct MetricById(pub String);
+/// A feature by id.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct FeatureById(pub String);
+/// An environment by id, with the viewer's access; absent when the viewer cannot see it.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct EnvironmentById(pub String);
+
+/// The ids of `keys`, for one `IN (…)`.
+fn ids<K>(keys: &[K], id: impl Fn(&K) -> &String) -> Vec<String> {
+    keys.iter().map(|k| id(k).clone()).collect()
+}
+
+/// `found` (by id) keyed by the loader's keys.
+fn keyed<K: Clone + Hash + Eq, V>(
+    keys: &[K],
+    id: impl Fn(&K) -> &String,
+    mut found: HashMap<String, V>,
+) -> HashMap<K, V> {
+    keys.iter()
+        .filter_map(|k| found.remove(id(k)).map(|v| (k.clone(), v)))
+        .collect()
+}
+
+/// One `Loader` impl per key type: the service call that loads a batch of ids.
+macro_rules! loader {
+    ($key:ident => $value:ty, |$batch:ident, $ids:ident| $load:expr) => {
+        impl Loader<$key> for Batch {
+            type Value = $value;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                let $batch = self;
+                let $ids = ids(keys, |k| &k.0);
+                let found = $load.await.map_err(Arc::new)?;
+                Ok(keyed(keys, |k| &k.0, found))
+            }
+        }
+    };
+}
+
+loader!(AttachmentsOfMetric => Vec<ExperimentMetric>, |batch, ids| {
+    service::metrics::attachments_of(&batch.db, &ids)
+});
+loader!(AttachmentsOfExperiment => Vec<ExperimentMetric>, |batch, ids| {
+    service::experiments::attachments_of(&batch.db, &ids)
+});
+loader!(AttachmentById => ExperimentMetric, |batch, ids| {
+    service::attachments::in_results(&batch.db, &ids)
+});
+loader!(ExperimentById => Experiment, |batch, ids| {
+    service::attachments::experiments_by_ids(&batch.db, &ids)
+});
+loader!(MetricById => Metric, |batch, ids| {
+    service::attachments::metrics_by_ids(&batch.db, &ids)
+});
+loader!(FeatureById => Feature, |batch, ids| {
+    service::experiments::features_by_ids(&batch.db, &ids)
+});
+loader!(EnvironmentById => EnvironmentAccess, |batch, ids| {
+    async {
+        let viewer = batch.auth.viewer()?;
+        service::environments::by_ids(&batch.db, viewer, &ids).await
+    }
+});
+
+/// The value of `key` in this request's batch (`None` when there is none).
+pub async fn load<K>(ctx: &Context<'_>, key: K) -> GqlResult<Option<<Batch as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    Batch: Loader<K, Error = LoadError>,
+{
+    ctx.data::<Loaders>()?
+        .load_one(key)
+        .await
+        .map_err(|err| err.extend())
+}
+
+/// Like [`load`], but a missing value is `err`.
+pub async fn require<K>(
+    ctx: &Context<'_>,
+    key: K,
+    err: impl FnOnce() -> DomainError,
+) -> GqlResult<<Batch as Loader<K>>::Value>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    Batch: Loader<K, Error = LoadError>,
+{
+    load(ctx, key).await?.ok_or_else(|| err().extend())
+}
+
+/// Puts a fresh [`Loaders`] into every request's data, for the request's caller (from the
+/// request's data over HTTP, from the connection's over WebSocket).
+///
+/// A batch starts only once the request's task has finished the poll that asked for its keys:
+/// async-graphql resolves a list's items in one poll, so all of them join one batch however long
+/// that poll takes (a batch started on a timer alone, another worker thread could start it
+/// half-way through the list, and statements would again grow with the page size).
+pub struct RequestLoaders {
+    pub db: Db,
+}
+
+impl ExtensionFactory for RequestLoaders {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestLoadersExtension {
+            db: self.db.clone(),
+            deferred: Deferred::default(),
+        })
+    }
+}
+
+struct RequestLoadersExtension {
+    db: Db,
+    deferred: Deferred,
+}
+
+/// Batch loads waiting for the end of the request's current poll.
+#[derive(Clone, Default)]
+struct Deferred(Arc<Mutex<Vec<BoxFuture<'static, ()>>>>);
+
+impl Deferred {
+    fn push(&self, load: BoxFuture<'static, ()>) {
+        if let Ok(mut queued) = self.0.lock() {
+            queued.push(load);
+        }
+    }
+
+    /// Polls the request with `poll`, then starts the loads it queued, unless it was woken
+    /// meanwhile: then it has more items to resolve right away (async-graphql's lists wake
+    /// themselves after polling every item once; a batch that finished wakes it for each item it
+    /// answers), which may ask for more keys of the same batch. It is polled again at once, and
+    /// the loads start when a poll leaves it waiting.
+    fn poll_then_start<T>(
+        &self,
+        cx: &mut TaskContext<'_>,
+        poll: impl FnOnce(&mut TaskContext<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        let flag = Arc::new(WakeFlag {
+            woken: AtomicBool::new(false),
+            waker: cx.waker().clone(),
+        });
+        let waker = Waker::from(flag.clone());
+        let polled = poll(&mut TaskContext::from_waker(&waker));
+        if polled.is_ready() || !flag.woken.load(Ordering::Acquire) {
+            self.start();
+        }
+        polled
+    }
+
+    /// Spawns the queued loads (in the request's span).
+    fn start(&self) {
+        let queued = match self.0.lock() {
+            Ok(mut queued) => std::mem::take(&mut *queued),
+            Err(_) => return,
+        };
+        for load in queued {
+            tokio::spawn(load.in_current_span());
+        }
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for RequestLoadersExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let auth = find::<Authentication>(&request.data)
+            .or_else(|| find::<Authentication>(ctx.session_data))
+            .cloned()
+            .unwrap_or(Authentication::Anonymous);
+        let batch = Batch {
+            db: self.db.clone(),
+            auth,
+        };
+        let deferred = self.deferred.clone();
+        request
+            .data
+            .insert(DataLoader::new(batch, move |load| deferred.push(load)));
+        next.run(ctx, request).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut execution = std::pin::pin!(next.run(ctx, operation_name));
+        std::future::poll_fn(|cx| {
+            self.deferred
+                .poll_then_start(cx, |cx| execution.as_mut().poll(cx))
+        })
+        .await
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let mut events = next.run(ctx, stream);
+        let deferred = self.deferred.clone();
+        Box::pin(futures_util::stream::poll_fn(move |cx| {
+            deferred.poll_then_start(cx, |cx| events.as_mut().poll_next(cx))
+        }))
+    }
+}
+
+/// Forwards wakes to the request's waker and remembers that one came.
+struct WakeFlag {
+    woken: AtomicBool,
+    waker: Waker,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.waker.wake_by_ref();
+    }
+}
+
+fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
+    data.get(&std::any::TypeId::of::<T>())
+        .and_then(|d| d.downcast_ref::<T>())
+}

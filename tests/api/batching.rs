@@ -1,0 +1,199 @@
+//! Batched loading: the SQL statements a list costs do not grow with its page size. The server
+//! counts every statement it sends to its database (`lift_db_statements_total` on `/metrics`);
+//! the same query over a page of 5 and a page of 50 items must cost the same number.
+
+use crate::helpers::*;
+use lift::admin::AdminCommand;
+use serde_json::{json, Value};
+
+const METRICS_PAGE: &str = "query($first: Int!) { environment(key: \"prod\") { metrics(first: $first) { totalCount edges { node { id name environment { key } attachments { id experiment { id name status } metric { id } } } } } } }";
+
+const EXPERIMENTS_PAGE: &str = "query($first: Int!) { environment(key: \"prod\") { experiments(first: $first) { edges { node { id name feature { name } environment { key } metrics { id metric { id name } } } } } } }";
+
+/// Statements the server has sent to its database so far.
+async fn statements(app: &TestApp) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("lift_db_statements_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("lift_db_statements_total in /metrics")
+}
+
+/// Runs `query` with `first` as the org admin: its data and the statements it cost.
+async fn cost(app: &TestApp, query: &str, first: usize) -> (Value, u64) {
+    let before = statements(app).await;
+    let data = app
+        .ok(users::ORG_ADMIN, query, json!({"first": first}))
+        .await;
+    (data, statements(app).await - before)
+}
+
+fn edges<'a>(data: &'a Value, list: &str) -> &'a Vec<Value> {
+    data["environment"][list]["edges"]
+        .as_array()
+        .expect("edges")
+}
+
+db_test!(
+    a_page_of_metrics_with_attachments_costs_the_same_statements_for_5_and_50,
+    |app| {
+        let world = app.world().await;
+        let mut metrics = Vec::new();
+        for i in 0..50 {
+            metrics.push(app.metric(ENV, &format!("Metric {i}")).await);
+        }
+        let pricing = app
+            .feature(&world.project_a, "pricing", "control:1,treatment:1")
+            .await;
+        let checkout = app.experiment(ENV, &world.feature, "Checkout").await;
+        let prices = app.experiment(ENV, &pricing, "Prices").await;
+        // Every metric on the first experiment, every other one also on the second.
+        for (i, metric) in metrics.iter().enumerate() {
+            app.attach(&checkout, metric).await;
+            if i % 2 == 0 {
+                app.attach(&prices, metric).await;
+            }
+        }
+        app.lifecycle("startExperiment", &checkout).await;
+
+        let (small, small_cost) = cost(&app, METRICS_PAGE, 5).await;
+        let (large, large_cost) = cost(&app, METRICS_PAGE, 50).await;
+
+        assert_eq!(edges(&small, "metrics").len(), 5);
+        let nodes = edges(&large, "metrics");
+        assert_eq!(nodes.len(), 50);
+        let attachments: usize = nodes
+            .iter()
+            .map(|e| e["node"]["attachments"].as_array().expect("list").len())
+            .sum();
+        assert_eq!(attachments, 75, "50 on Checkout, 25 on Prices");
+        for edge in nodes {
+            let node = &edge["node"];
+            assert_eq!(node["environment"]["key"], ENV);
+            for attachment in node["attachments"].as_array().expect("list") {
+                assert_eq!(attachment["metric"]["id"], node["id"]);
+                let experiment = &attachment["experiment"];
+                let expected = if experiment["id"] == checkout.as_str() {
+                    ("Checkout", "RUNNING")
+                } else {
+                    assert_eq!(experiment["id"], prices.as_str());
+                    ("Prices", "CREATED")
+                };
+                assert_eq!(
+                    (&experiment["name"], &experiment["status"]),
+                    (&json!(expected.0), &json!(expected.1))
+                );
+            }
+        }
+        assert!(small_cost > 0, "the server counts its statements");
+        assert_eq!(
+            large_cost, small_cost,
+            "statements for a page of 50 metrics ({large_cost}) and of 5 ({small_cost})"
+        );
+    }
+);
+
+db_test!(
+    a_page_of_experiments_with_metrics_costs_the_same_statements_for_5_and_50,
+    |app| {
+        let world = app.world().await;
+        let metrics = [
+            app.metric(ENV, "Revenue").await,
+            app.metric(ENV, "Conversion").await,
+        ];
+        for i in 0..50 {
+            // One active experiment per feature and environment: a feature each.
+            let feature = app
+                .admin(AdminCommand::CreateFeature {
+                    project: world.project_a.clone(),
+                    name: format!("feature {i}"),
+                    variants: "control:1,treatment:1".into(),
+                })
+                .await;
+            let experiment = app
+                .experiment(ENV, &feature, &format!("Experiment {i}"))
+                .await;
+            for metric in &metrics[..1 + i % 2] {
+                app.attach(&experiment, metric).await;
+            }
+        }
+
+        let (small, small_cost) = cost(&app, EXPERIMENTS_PAGE, 5).await;
+        let (large, large_cost) = cost(&app, EXPERIMENTS_PAGE, 50).await;
+
+        assert_eq!(edges(&small, "experiments").len(), 5);
+        let nodes = edges(&large, "experiments");
+        assert_eq!(nodes.len(), 50);
+        for edge in nodes {
+            let node = &edge["node"];
+            let name = node["name"].as_str().expect("name");
+            let i: usize = name["Experiment ".len()..].parse().expect("number");
+            assert_eq!(node["feature"]["name"], format!("feature {i}"));
+            assert_eq!(node["environment"]["key"], ENV);
+            let attached: Vec<&Value> = node["metrics"]
+                .as_array()
+                .expect("metrics")
+                .iter()
+                .map(|a| &a["metric"]["name"])
+                .collect();
+            let expected: Vec<Value> =
+                [json!("Revenue"), json!("Conversion")][..1 + i % 2].to_vec();
+            assert_eq!(attached, expected.iter().collect::<Vec<_>>(), "{name}");
+        }
+        assert_eq!(
+            large_cost, small_cost,
+            "statements for a page of 50 experiments ({large_cost}) and of 5 ({small_cost})"
+        );
+    }
+);
+
+const OVER_WEBSOCKET: &str = "{ environment(key: \"prod\") { metrics(first: 10) { edges { node { name environment { key } attachments { experiment { name environment { key } } } } } } } }";
+
+db_test!(
+    a_query_over_websocket_batches_with_the_connections_viewer_like_over_http,
+    |app| {
+        use crate::ws::{Protocol, WsClient, WAIT};
+        let world = app.world().await;
+        let experiment = app.experiment(ENV, &world.feature, "Checkout").await;
+        for i in 0..10 {
+            let metric = app.metric(ENV, &format!("Metric {i}")).await;
+            app.attach(&experiment, &metric).await;
+        }
+        let (over_http, http_cost) = cost(&app, OVER_WEBSOCKET, 10).await;
+
+        let mut client =
+            WsClient::connect(&app.address, Protocol::Transport, users::ORG_ADMIN).await;
+        let before = statements(&app).await;
+        client
+            .send(json!({"id": "q", "type": "subscribe", "payload": {"query": OVER_WEBSOCKET}}))
+            .await;
+        let message = client.message_within(WAIT).await.expect("an answer");
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        let complete = client.message_within(WAIT).await.expect("complete");
+        assert_eq!(complete["type"], "complete", "{complete}");
+        let ws_cost = statements(&app).await - before;
+        client.close().await;
+
+        assert_eq!(message["payload"]["data"], over_http);
+        let nodes = edges(&over_http, "metrics");
+        assert_eq!(nodes.len(), 10);
+        for edge in nodes {
+            let attachments = edge["node"]["attachments"].as_array().expect("list");
+            assert_eq!(attachments.len(), 1);
+            assert_eq!(attachments[0]["experiment"]["environment"]["key"], ENV);
+        }
+        // Over HTTP the token is checked per request (one statement); over the socket it was
+        // checked at `connection_init`.
+        assert_eq!(
+            ws_cost + 1,
+            http_cost,
+            "over WebSocket {ws_cost}, over HTTP {http_cost}"
+        );
+    }
+);
