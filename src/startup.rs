@@ -22,7 +22,7 @@ use crate::http::server::{ConnectionSlots, Server};
 use crate::http::{router, AppState, Edge, WebSocketLimits};
 use crate::service::App;
 use crate::telemetry::Metrics;
-use crate::warehouse::WarehouseOptions;
+use crate::warehouse::{WarehouseClients, WarehouseOptions};
 
 /// A built server: bound, migrated, not yet serving. It owns its shutdown token and the tracker
 /// of every task it starts, so `run_until_stopped` can end them all and wait for them.
@@ -96,6 +96,10 @@ impl Application {
         let (shutdown, tasks, metrics) = (CancellationToken::new(), Tasks::new(), Metrics::new());
         let mut warehouse_options = WarehouseOptions::from_settings(&settings.clickhouse);
         warehouse_options.metrics = metrics.clone();
+        let warehouses = WarehouseClients::new(
+            default_warehouse(&settings.clickhouse)?.as_ref(),
+            &warehouse_options,
+        );
         let server = &settings.server;
         let app = App {
             db: db.clone(),
@@ -107,7 +111,7 @@ impl Application {
                 metrics.clone(),
             ),
             warehouse_options,
-            default_warehouse: default_warehouse(&settings.clickhouse)?,
+            warehouses,
             results: settings.results.clone(),
             sealer,
             metrics,
