@@ -130,6 +130,7 @@ impl Application {
                 cors_origins: server.cors_origins.clone(),
                 metrics_token: server.metrics_token.clone(),
                 slots: ConnectionSlots::new(server.max_connections),
+                admission: crate::admission::Admission::new(server.max_concurrent_requests),
             }),
         };
         Ok(Application {
