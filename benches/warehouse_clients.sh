@@ -8,7 +8,8 @@
 # `lift_bench_clients` of the local engine, `scripts/clickhouse-local-ensure`), serves it, then
 # sends REQUESTS (20) sequential requests of every `results` field and prints each time and the
 # median. `default` reads through LIFT_CLICKHOUSE_URL; `connection` gives the demo environment its
-# own warehouse connection to the same engine first. Bounded: REQUESTS requests, 10 s each at most.
+# own warehouse connection to the same engine first. Then READY_REQUESTS (200) sequential `/ready`.
+# Bounded: every request has a 10 s limit.
 set -euo pipefail
 
 LIFT=${1:-target/release/lift}
@@ -57,9 +58,18 @@ gql "query(\$id: ID!) { experiment(id: \$id) { results { frozen metrics { metric
 for _ in $(seq "$REQUESTS"); do
   curl -fsS --max-time 10 -o "$DIR/out.json" -w '%{time_total}\n' "http://127.0.0.1:$PORT/graphql" \
     -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d "$BODY"
-  grep -q '"errors"' "$DIR/out.json" && { echo "errors: $(cat "$DIR/out.json")" >&2; exit 1; }
+  if grep -q '"errors"' "$DIR/out.json"; then echo "errors: $(cat "$DIR/out.json")" >&2; exit 1; fi
 done | python3 -c '
 import statistics, sys
 times = [float(line) * 1000 for line in sys.stdin]
 print("ms:", " ".join(f"{t:.1f}" for t in times))
 print(f"p50 {statistics.median(times):.1f} ms  min {min(times):.1f}  max {max(times):.1f}  n {len(times)}")'
+
+# The same per-request client cost with the warehouse's own work near zero: `/ready` asks the
+# default warehouse `SELECT 1` (and the database a ping) on every call.
+for _ in $(seq "${READY_REQUESTS:-200}"); do
+  curl -fsS --max-time 10 -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$PORT/ready"
+done | python3 -c '
+import statistics, sys
+times = [float(line) * 1000 for line in sys.stdin]
+print(f"/ready p50 {statistics.median(times):.2f} ms  min {min(times):.2f}  n {len(times)}")'

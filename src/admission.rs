@@ -4,9 +4,9 @@
 //!
 //! Why: a request in flight holds its partial results and its pending database queries. On the
 //! metrics list (50 metrics with definitions and attachments) that is ~2 MB, so RSS grew with the
-//! number of open connections (27 MB idle, 150–165 MB at 64 connections; `benches/memory.md`),
+//! number of open connections (27 MB idle, 130–175 MB at 64 connections; `benches/memory.md`),
 //! while a 4-connection SQLite pool and two cores serve no more requests per second when more
-//! of them wait inside. Bounding requests in flight bounds that memory.
+//! of them wait inside. Bounding requests in flight bounds that memory: with 8 slots, ~50 MB.
 //!
 //! Time a request spends waiting on the warehouse does not hold a slot (`outside`): results of a
 //! slow or hung tenant's warehouse can take seconds, and must not occupy every slot and stall the
