@@ -100,6 +100,11 @@ pub struct ServerSettings {
     /// as soon as they are accepted.
     #[arg(long, env = "LIFT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_connections: usize,
+    /// GraphQL requests over HTTP executed at once; more wait their turn (in arrival order).
+    /// Bounds memory: each request in flight holds its partial results and pending database
+    /// queries. Time waiting on the warehouse does not count.
+    #[arg(long, env = "LIFT_MAX_CONCURRENT_REQUESTS", default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
+    pub max_concurrent_requests: usize,
     /// Browser origins allowed by CORS, comma-separated (`https://app.example.com`), or `*` for any
     /// origin without credentials. Empty: no CORS headers.
     #[arg(long, env = "LIFT_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]

@@ -18,6 +18,7 @@
 //! - [`admin`]          `lift admin …`, `lift demo` and `lift clickhouse init`.
 
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod configuration;
 pub mod db;

@@ -22,7 +22,7 @@ use crate::http::server::{ConnectionSlots, Server};
 use crate::http::{router, AppState, Edge, WebSocketLimits};
 use crate::service::App;
 use crate::telemetry::Metrics;
-use crate::warehouse::WarehouseOptions;
+use crate::warehouse::{WarehouseClients, WarehouseOptions};
 
 /// A built server: bound, migrated, not yet serving. It owns its shutdown token and the tracker
 /// of every task it starts, so `run_until_stopped` can end them all and wait for them.
@@ -99,6 +99,10 @@ impl Application {
         db.set_metric_callback(move |_| statements.increment(1));
         let mut warehouse_options = WarehouseOptions::from_settings(&settings.clickhouse);
         warehouse_options.metrics = metrics.clone();
+        let warehouses = WarehouseClients::new(
+            default_warehouse(&settings.clickhouse)?.as_ref(),
+            &warehouse_options,
+        );
         let server = &settings.server;
         let app = App {
             db: db.clone(),
@@ -110,7 +114,7 @@ impl Application {
                 metrics.clone(),
             ),
             warehouse_options,
-            default_warehouse: default_warehouse(&settings.clickhouse)?,
+            warehouses,
             results: settings.results.clone(),
             sealer,
             metrics,
@@ -129,6 +133,7 @@ impl Application {
                 cors_origins: server.cors_origins.clone(),
                 metrics_token: server.metrics_token.clone(),
                 slots: ConnectionSlots::new(server.max_connections),
+                admission: crate::admission::Admission::new(server.max_concurrent_requests),
             }),
         };
         Ok(Application {

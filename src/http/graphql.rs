@@ -96,8 +96,21 @@ pub async fn post(
     }
 }
 
-/// Authenticates the request once, runs it, and answers in `media`.
+/// Runs the request once one of the process's request slots is free (see `admission`).
 async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+    media: MediaType,
+) -> Response {
+    let admission = &state.edge.admission;
+    admission
+        .run(execute_admitted(state, headers, request, media))
+        .await
+}
+
+/// Authenticates the request once, runs it, and answers in `media`.
+async fn execute_admitted(
     state: &AppState,
     headers: &HeaderMap,
     request: async_graphql::Request,

@@ -14,8 +14,6 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::json;
 
-use crate::warehouse::Warehouse;
-
 use super::AppState;
 
 /// How long `/ready` waits for each dependency.
@@ -31,10 +29,9 @@ pub async fn health() -> impl IntoResponse {
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let database = check(async { state.app.db.ping().await.is_ok() });
     let warehouse = async {
-        match &state.app.default_warehouse {
+        match state.app.warehouses.default_target() {
             None => "not_configured",
-            Some(target) => {
-                let warehouse = Warehouse::new(target, &state.app.warehouse_options);
+            Some(warehouse) => {
                 status(check(async { warehouse.execute("SELECT 1", "probe").await.is_ok() }).await)
             }
         }

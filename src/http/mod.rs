@@ -47,6 +47,8 @@ pub struct Edge {
     pub cors_origins: Vec<String>,
     pub metrics_token: Option<String>,
     pub slots: server::ConnectionSlots,
+    /// Bounds the GraphQL requests executing at once.
+    pub admission: crate::admission::Admission,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,10 +3,9 @@
 
 use crate::configuration::ResultsSettings;
 use crate::db::{Db, Sealer};
-use crate::domain::warehouse::WarehouseTarget;
 use crate::events::AuditHub;
 use crate::telemetry::Metrics;
-use crate::warehouse::WarehouseOptions;
+use crate::warehouse::{WarehouseClients, WarehouseOptions};
 
 #[derive(Clone)]
 pub struct App {
@@ -14,8 +13,9 @@ pub struct App {
     pub audit: AuditHub,
     /// Limits and transport of every warehouse query.
     pub warehouse_options: WarehouseOptions,
-    /// The server-wide ClickHouse (`LIFT_CLICKHOUSE_URL`), for environments without their own.
-    pub default_warehouse: Option<WarehouseTarget>,
+    /// Pooled clients of the server-wide ClickHouse (`LIFT_CLICKHOUSE_URL`, for environments
+    /// without their own) and of environments' connections.
+    pub warehouses: WarehouseClients,
     pub results: ResultsSettings,
     /// Seals and opens warehouse passwords at rest.
     pub sealer: Sealer,

@@ -67,6 +67,7 @@ pub async fn delete(app: &App, viewer: &Viewer, id: &str) -> DomainResult<Wareho
         "Warehouse connection deleted".to_owned(),
     );
     audit::commit(app, txn, &environment, viewer, record).await?;
+    app.warehouses.forget(&connection.id);
     Ok(connection)
 }
 
@@ -93,7 +94,7 @@ pub async fn test(
         experiment::MAX_EXPOSURE_EVENT,
     )?;
     let (connection, environment) = load_for_change(&app.db, &app.sealer, viewer, id).await?;
-    let probe = match Warehouse::for_connection(&connection, &app.warehouse_options) {
+    let probe = match app.warehouses.for_connection(&connection) {
         Ok(warehouse) => {
             warehouse
                 .count_exposures(&environment.environment.key, exposure_event)
@@ -127,11 +128,10 @@ pub async fn test(
 /// The warehouse an environment's results read: its own connection, else the server's default.
 pub async fn warehouse_for(app: &App, environment_id: &str) -> DomainResult<Warehouse> {
     match repo::warehouse::connection_of_environment(&app.db, &app.sealer, environment_id).await? {
-        Some(connection) => Warehouse::for_connection(&connection, &app.warehouse_options),
+        Some(connection) => app.warehouses.for_connection(&connection),
         None => app
-            .default_warehouse
-            .as_ref()
-            .map(|target| Warehouse::new(target, &app.warehouse_options))
+            .warehouses
+            .default_target()
             .ok_or(DomainError::WarehouseNotConfigured),
     }
 }

@@ -203,7 +203,8 @@ impl Warehouse {
             let _process = self.concurrency.acquire().await;
             call.await
         };
-        let result = tokio::time::timeout(self.timeout, call).await;
+        // Waiting on the warehouse holds no request slot (see `admission`).
+        let result = crate::admission::outside(tokio::time::timeout(self.timeout, call)).await;
         let outcome = match &result {
             Ok(Ok(_)) => "ok",
             Ok(Err(_)) => "error",

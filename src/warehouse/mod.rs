@@ -3,6 +3,7 @@
 //! rows into the sufficient statistics the pure stats core (`crate::stats`) judges.
 //!
 //! - `client.rs`: `Warehouse` (one target, its limits, error mapping to `WAREHOUSE_UNAVAILABLE`);
+//! - `clients.rs`: one pooled client per target, connections' cached by id (bounded);
 //! - `limits.rs`: the per-target bound on concurrent queries;
 //! - `egress.rs`: which addresses per-environment connections may reach (SSRF guard);
 //! - `rows.rs`: the row shapes of the compiled queries;
@@ -10,6 +11,7 @@
 //! - `events.rs`: the events table (`lift clickhouse init`) and bulk loading (demo, tests).
 
 mod client;
+mod clients;
 pub mod egress;
 pub mod events;
 mod limits;
@@ -17,4 +19,5 @@ mod queries;
 mod rows;
 
 pub use client::{Warehouse, WarehouseOptions, DEFAULT_TARGET_LABEL, QUERY_KINDS};
+pub use clients::WarehouseClients;
 pub use limits::TargetLimits;

@@ -3,8 +3,10 @@
 //! sample-ratio check on generated data (`judged`), one warehouse query per part asked
 //! (`laziness`), frozen and refreshed snapshots (`snapshots`), warehouse connections
 //! (`connections`), unreachable or hung warehouses (`failures`), hostile metric definitions
-//! (`hostile`), addresses connections may not reach (`egress`) and one tenant's hung warehouse
-//! beside another's (`tenants`), and results on a two-shard cluster equal to one table's (`cluster`). `support` holds what they share; `crate::clickhouse` makes the events tables.
+//! (`hostile`), addresses connections may not reach (`egress`), one tenant's hung warehouse
+//! beside another's (`tenants`), TCP connections reused across requests (`pooling`) and results
+//! on a two-shard cluster equal to one table's (`cluster`). `support` holds what they share;
+//! `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
 //! back 10 days in the database, so events sit at fixed offsets from the start.
@@ -17,6 +19,7 @@ mod failures;
 mod hostile;
 mod judged;
 mod laziness;
+mod pooling;
 mod snapshots;
 pub(crate) mod support;
 mod tenants;

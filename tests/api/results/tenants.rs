@@ -1,6 +1,7 @@
 //! One tenant's hung warehouse fills only its own target's slots: another environment on a healthy
 //! warehouse still gets its results at once, and the hung server never sees more concurrent
-//! queries than the per-target bound.
+//! queries than the per-target bound. A request waiting on a warehouse holds none of the
+//! process's request slots (`LIFT_MAX_CONCURRENT_REQUESTS`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -123,5 +124,54 @@ db_test_with!(
             assert_eq!(code(&body), "WAREHOUSE_UNAVAILABLE", "{body}");
         }
         assert!(healthy(&app).await);
+    }
+);
+
+db_test_with!(
+    a_request_waiting_on_a_hung_warehouse_holds_no_request_slot,
+    |settings| {
+        local_engine(&mut settings);
+        settings.clickhouse.clickhouse_timeout_seconds = 10;
+        settings.server.max_concurrent_requests = 1;
+    },
+    |app| {
+        let world = app.world().await;
+        let (hung_url, accepted) = hung_server().await;
+        connect_to(&app, ENV, &hung_url, "default", "events").await;
+        let hung_experiment = experiment_with_a_metric(&app, ENV, &world.feature).await;
+
+        let client = TestApp::handle(app.address.clone(), app.db.clone());
+        let hung_request = tokio::spawn(async move {
+            results_as(&client, users::ORG_ADMIN, &hung_experiment, BOTH_PARTS).await
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while accepted.load(Ordering::SeqCst) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the hung warehouse was never asked"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // The only request slot is free while the results wait (10 s + 2 s): other requests run.
+        let list =
+            "query($key: String!) { environment(key: $key) { metrics(first: 5) { totalCount } } }";
+        let body = tokio::time::timeout(
+            Duration::from_secs(6),
+            app.gql(users::ORG_ADMIN, list, json!({ "key": ENV })),
+        )
+        .await
+        .expect("a request without warehouse work does not wait for the hung results");
+        assert_eq!(code(&body), "OK", "{body}");
+        assert_eq!(
+            body["data"]["environment"]["metrics"]["totalCount"], 1,
+            "{body}"
+        );
+
+        let body = tokio::time::timeout(Duration::from_secs(25), hung_request)
+            .await
+            .expect("the hung request ends at its timeout")
+            .expect("request task");
+        assert_eq!(code(&body), "WAREHOUSE_UNAVAILABLE", "{body}");
     }
 );
