@@ -72,11 +72,13 @@ impl SubscriptionRoot {
                     .await
                     .gql()?;
             // The argument as written: a variable prints as `$name` (a literal string, quoted).
-            let after_variable = ctx
-                .item
-                .node
-                .get_argument("after")
-                .and_then(|argument| argument.node.to_string().strip_prefix('$').map(str::to_owned));
+            let after_variable = ctx.item.node.get_argument("after").and_then(|argument| {
+                argument
+                    .node
+                    .to_string()
+                    .strip_prefix('$')
+                    .map(str::to_owned)
+            });
             if let Ok(mut starts) = starts.lock() {
                 starts.push(AuditStart {
                     environment_id,

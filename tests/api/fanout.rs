@@ -13,7 +13,13 @@ const FULL: &str = "subscription($key: String!, $after: String) { auditLogCreate
 const LOG_ONLY: &str = "subscription($key: String!, $after: String) { auditLogCreated(environmentKey: $key, after: $after) { log } }";
 const MAYBE_CHANGES: &str = "subscription($key: String!, $after: String, $changes: Boolean!) { auditLogCreated(environmentKey: $key, after: $after) { log changes @include(if: $changes) } }";
 
-async fn subscribe(client: &mut WsClient, protocol: Protocol, id: &str, query: &str, variables: Value) {
+async fn subscribe(
+    client: &mut WsClient,
+    protocol: Protocol,
+    id: &str,
+    query: &str,
+    variables: Value,
+) {
     let kind = match protocol {
         Protocol::Transport => "subscribe",
         Protocol::Legacy => "start",
@@ -90,33 +96,95 @@ db_test!(
 
         // A viewer and an admin (different grants, the same view of the stream), on different
         // protocols and from different cursors, with the same document: one group.
-        let mut viewer = WsClient::connect(&app.address, Protocol::Transport, users::ENV_VIEWER).await;
-        subscribe(&mut viewer, Protocol::Transport, "v", FULL, json!({"key": ENV, "after": later})).await;
+        let mut viewer =
+            WsClient::connect(&app.address, Protocol::Transport, users::ENV_VIEWER).await;
+        subscribe(
+            &mut viewer,
+            Protocol::Transport,
+            "v",
+            FULL,
+            json!({"key": ENV, "after": later}),
+        )
+        .await;
         let mut admin = WsClient::connect(&app.address, Protocol::Legacy, users::ENV_ADMIN).await;
-        subscribe(&mut admin, Protocol::Legacy, "a", FULL, json!({"key": ENV, "after": start})).await;
+        subscribe(
+            &mut admin,
+            Protocol::Legacy,
+            "a",
+            FULL,
+            json!({"key": ENV, "after": start}),
+        )
+        .await;
         // The admin resumed one entry earlier: it first gets "moved on", alone from the table.
         let replayed = payload(&mut admin, "a").await;
-        assert_eq!(replayed["data"]["auditLogCreated"]["log"], "Metric 'moved on' created");
+        assert_eq!(
+            replayed["data"]["auditLogCreated"]["log"],
+            "Metric 'moved on' created"
+        );
 
         // Another selection, and the same document with another variable: groups of their own.
-        let mut other = WsClient::connect(&app.address, Protocol::Transport, users::ENV_VIEWER).await;
-        subscribe(&mut other, Protocol::Transport, "log", LOG_ONLY, json!({"key": ENV, "after": later})).await;
-        subscribe(&mut other, Protocol::Transport, "with", MAYBE_CHANGES, json!({"key": ENV, "after": later, "changes": true})).await;
-        subscribe(&mut other, Protocol::Transport, "without", MAYBE_CHANGES, json!({"key": ENV, "after": later, "changes": false})).await;
+        let mut other =
+            WsClient::connect(&app.address, Protocol::Transport, users::ENV_VIEWER).await;
+        subscribe(
+            &mut other,
+            Protocol::Transport,
+            "log",
+            LOG_ONLY,
+            json!({"key": ENV, "after": later}),
+        )
+        .await;
+        subscribe(
+            &mut other,
+            Protocol::Transport,
+            "with",
+            MAYBE_CHANGES,
+            json!({"key": ENV, "after": later, "changes": true}),
+        )
+        .await;
+        subscribe(
+            &mut other,
+            Protocol::Transport,
+            "without",
+            MAYBE_CHANGES,
+            json!({"key": ENV, "after": later, "changes": false}),
+        )
+        .await;
         // A project viewer of the other environment, with the same document: another group.
-        let mut staging = WsClient::connect(&app.address, Protocol::Transport, users::PROJECT_VIEWER).await;
-        subscribe(&mut staging, Protocol::Transport, "s", FULL, json!({"key": OTHER_ENV, "after": null})).await;
+        let mut staging =
+            WsClient::connect(&app.address, Protocol::Transport, users::PROJECT_VIEWER).await;
+        subscribe(
+            &mut staging,
+            Protocol::Transport,
+            "s",
+            FULL,
+            json!({"key": OTHER_ENV, "after": null}),
+        )
+        .await;
 
         gauge_reaches(&app, "lift_audit_subscribers", 6.0).await;
         gauge_reaches(&app, "lift_audit_groups", 5.0).await;
 
         // Someone who may not view the environment asks for the very same stream: refused, and
         // never served by the group.
-        let mut outsider = WsClient::connect(&app.address, Protocol::Transport, users::OUTSIDER).await;
-        subscribe(&mut outsider, Protocol::Transport, "x", FULL, json!({"key": ENV, "after": later})).await;
+        let mut outsider =
+            WsClient::connect(&app.address, Protocol::Transport, users::OUTSIDER).await;
+        subscribe(
+            &mut outsider,
+            Protocol::Transport,
+            "x",
+            FULL,
+            json!({"key": ENV, "after": later}),
+        )
+        .await;
         let refused = outsider.message_within(WAIT).await.expect("an answer");
-        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{refused}");
-        assert_eq!(outsider.message_within(WAIT).await.expect("complete")["type"], "complete");
+        assert_eq!(
+            refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{refused}"
+        );
+        assert_eq!(
+            outsider.message_within(WAIT).await.expect("complete")["type"],
+            "complete"
+        );
 
         app.metric(ENV, "shared").await;
         let seen_by_viewer = payload(&mut viewer, "v").await;
@@ -125,7 +193,10 @@ db_test!(
         let entry = &seen_by_viewer["data"]["auditLogCreated"];
         assert_eq!(entry["log"], "Metric 'shared' created");
         assert_eq!(entry["actor"]["email"], users::ORG_ADMIN);
-        assert!(entry["id"].is_string() && entry["sequence"].is_string(), "{entry}");
+        assert!(
+            entry["id"].is_string() && entry["sequence"].is_string(),
+            "{entry}"
+        );
 
         let mut shapes = std::collections::HashMap::new();
         for _ in 0..3 {
@@ -137,12 +208,19 @@ db_test!(
         assert_eq!(shapes["log"], json!({"log": "Metric 'shared' created"}));
         assert_eq!(shapes["without"], json!({"log": "Metric 'shared' created"}));
         assert_eq!(shapes["with"]["log"], "Metric 'shared' created");
-        assert_eq!(shapes["with"]["changes"]["after"]["name"], "shared", "{}", shapes["with"]);
+        assert_eq!(
+            shapes["with"]["changes"]["after"]["name"], "shared",
+            "{}",
+            shapes["with"]
+        );
 
         // The other environment's group delivers only its own entries.
         app.metric(OTHER_ENV, "staged").await;
         let staged = payload(&mut staging, "s").await;
-        assert_eq!(staged["data"]["auditLogCreated"]["log"], "Metric 'staged' created");
+        assert_eq!(
+            staged["data"]["auditLogCreated"]["log"],
+            "Metric 'staged' created"
+        );
         for client in [&mut viewer, &mut admin, &mut other, &mut outsider] {
             if let Some(message) = client.message_within(Duration::from_millis(500)).await {
                 panic!("nothing else is delivered, got {message}");
@@ -169,7 +247,8 @@ db_test!(
         app.world().await;
         app.metric(ENV, "start").await;
         let start = newest_cursor(&app, ENV).await;
-        let mut live = WsClient::connect(&app.address, Protocol::Transport, users::ENV_VIEWER).await;
+        let mut live =
+            WsClient::connect(&app.address, Protocol::Transport, users::ENV_VIEWER).await;
         live.subscribe_audit("live", ENV, Some(&start)).await;
 
         // Writers keep committing while the second member catches up alone and joins.

@@ -295,9 +295,8 @@ fn next_frame(protocol: WebSocketProtocols, delivery: &Delivery) -> String {
         WebSocketProtocols::GraphQLWS => "next",
         WebSocketProtocols::SubscriptionsTransportWS => "data",
     };
-    let mut frame = String::with_capacity(
-        delivery.payload.len() + delivery.subscription.len() + 40,
-    );
+    let mut frame =
+        String::with_capacity(delivery.payload.len() + delivery.subscription.len() + 40);
     frame.push_str(r#"{"type":""#);
     frame.push_str(kind);
     frame.push_str(r#"","id":"#);
