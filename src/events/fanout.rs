@@ -59,7 +59,7 @@ pub struct Delivery {
 
 /// A subscription to be served by its group.
 pub struct Membership {
-    pub key: GroupKey,
+    pub key: Arc<GroupKey>,
     /// The subscription id, already JSON-encoded.
     pub subscription: Arc<str>,
     /// The socket's queue of deliveries (bounded: a full queue sends the member to the table).
@@ -76,7 +76,7 @@ struct Member {
     sink: mpsc::Sender<Delivery>,
     cancel: CancellationToken,
     render: Arc<dyn Render>,
-    key: GroupKey,
+    key: Arc<GroupKey>,
     /// The newest sequence the member has: it never receives this one or an older one again.
     last: i64,
     _counted: Counted,
@@ -100,7 +100,7 @@ enum Control {
 /// The groups of one process.
 #[derive(Default)]
 pub(super) struct Groups {
-    running: std::sync::Mutex<HashMap<GroupKey, mpsc::UnboundedSender<Control>>>,
+    running: std::sync::Mutex<HashMap<Arc<GroupKey>, mpsc::UnboundedSender<Control>>>,
     members: Arc<AtomicUsize>,
     next_member: AtomicU64,
 }
@@ -188,7 +188,7 @@ impl AuditHub {
 /// The state of one running group.
 struct Group {
     hub: AuditHub,
-    key: GroupKey,
+    key: Arc<GroupKey>,
     render: Arc<dyn Render>,
     members: Vec<Member>,
     /// The newest sequence the group has delivered (or started after).
@@ -200,7 +200,7 @@ struct Group {
 
 async fn run_group(
     hub: AuditHub,
-    key: GroupKey,
+    key: Arc<GroupKey>,
     render: Arc<dyn Render>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
@@ -289,6 +289,8 @@ impl Group {
         if member.cancel.is_cancelled() {
             return;
         }
+        // Members render alike: one renderer for all (the member's own is dropped).
+        member.render = self.render.clone();
         let from = from.unwrap_or(self.last);
         if from < self.floor {
             // Entries between `from` and what the group still holds: read them from the table.

@@ -35,7 +35,7 @@ use crate::http::AppState;
 /// A subscription of this socket served by a group.
 pub struct GroupedSubscription {
     member: u64,
-    key: GroupKey,
+    key: Arc<GroupKey>,
     cancel: CancellationToken,
 }
 
@@ -154,10 +154,10 @@ impl Grouping {
     }
 
     fn join(&self, id: String, start: AuditStart, selection: Selection, payload: &Value) {
-        let key = GroupKey {
+        let key = Arc::new(GroupKey {
             environment_id: start.environment_id,
             shape: shape(payload, start.after_variable.as_deref()),
-        };
+        });
         let cancel = CancellationToken::new();
         let membership = Membership {
             key: key.clone(),
@@ -243,5 +243,35 @@ impl Render for Selection {
                 Err(_) => Arc::from(r#"{"data":null,"errors":[{"message":"internal error"}]}"#),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_variable_carrying_after_is_left_out_of_the_shape_and_every_other_counts() {
+        let payload = |after: &str, changes: bool| json!({"query": "q", "variables": {"key": "prod", "from": after, "changes": changes}});
+        let from = Some("from");
+        assert_eq!(
+            shape(&payload("a", true), from),
+            shape(&payload("b", true), from)
+        );
+        assert_ne!(
+            shape(&payload("a", true), from),
+            shape(&payload("a", false), from)
+        );
+        // Without knowing which variable carries `after`, nothing is left out.
+        assert_ne!(
+            shape(&payload("a", true), None),
+            shape(&payload("b", true), None)
+        );
+        let other_operation =
+            json!({"query": "q", "operationName": "Other", "variables": {"key": "prod"}});
+        assert_ne!(
+            shape(&other_operation, None),
+            shape(&json!({"query": "q", "variables": {"key": "prod"}}), None)
+        );
     }
 }

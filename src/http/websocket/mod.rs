@@ -49,8 +49,10 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_INTERNAL_ERROR: u16 = 1011;
 /// A temporary condition, e.g. the database is down (the reference client retries).
 const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
+/// Queued entries a writer sends with one flush.
+const MAX_BATCH: usize = 32;
 
 /// Limits of one WebSocket connection.
 #[derive(Debug, Clone, Copy)]
@@ -243,11 +245,26 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
                         break;
                     }
                 },
-                Some(delivery) = deliveries.recv() => {
-                    if !session.grouped.is_current(delivery.member) {
-                        continue;
+                Some(first) = deliveries.recv() => {
+                    // Entries that queued up meanwhile go out in one write (one flush).
+                    let mut frames = std::iter::once(first)
+                        .chain(std::iter::from_fn(|| deliveries.try_recv().ok()))
+                        .take(MAX_BATCH)
+                        .filter(|delivery| session.grouped.is_current(delivery.member))
+                        .map(|delivery| Message::Text(next_frame(protocol, &delivery).into()))
+                        .peekable();
+                    let mut last = None;
+                    while let Some(frame) = frames.next() {
+                        if frames.peek().is_none() {
+                            last = Some(frame);
+                        } else if socket_sink.feed(frame).await.is_err() {
+                            break;
+                        }
                     }
-                    Message::Text(next_frame(protocol, &delivery).into())
+                    match last {
+                        Some(frame) => frame,
+                        None => continue,
+                    }
                 }
                 _ = async { if let Some(sleep) = expiry.as_mut() { sleep.await } }, if expiry.is_some() => {
                     let reason = "Unauthorized: the token has expired";
@@ -353,6 +370,26 @@ mod tests {
         assert_eq!(code, CLOSE_TRY_AGAIN_LATER);
         let (code, _) = close_for_failed_authentication(&DomainError::internal("bug"));
         assert_eq!(code, CLOSE_INTERNAL_ERROR);
+    }
+
+    #[test]
+    fn a_shared_payload_is_framed_with_each_protocols_message_and_the_members_id() {
+        let delivery = Delivery {
+            member: 1,
+            subscription: Arc::from(json!("a \"quoted\" id").to_string()),
+            payload: Arc::from(r#"{"data":{"auditLogCreated":{"log":"x"}}}"#),
+        };
+        for (protocol, kind) in [
+            (WebSocketProtocols::GraphQLWS, "next"),
+            (WebSocketProtocols::SubscriptionsTransportWS, "data"),
+        ] {
+            let frame: serde_json::Value =
+                serde_json::from_str(&next_frame(protocol, &delivery)).expect("JSON");
+            assert_eq!(
+                frame,
+                json!({"type": kind, "id": "a \"quoted\" id", "payload": {"data": {"auditLogCreated": {"log": "x"}}}})
+            );
+        }
     }
 
     #[test]
