@@ -108,7 +108,7 @@ impl Metrics {
 
     fn describe(&self) {
         let r = &self.inner.recorder;
-        let texts: [(&'static str, Option<Unit>, &'static str); 15] = [
+        let texts: [(&'static str, Option<Unit>, &'static str); 16] = [
             ("lift_graphql_requests_total", None, "GraphQL queries and mutations, by operation name and outcome (ok or the first error's code)."),
             ("lift_graphql_request_duration_seconds", Some(Unit::Seconds), "Time to answer a GraphQL query or mutation (parse to response), by operation name."),
             ("lift_warehouse_queries_total", None, "Queries sent to warehouses, by kind."),
