@@ -127,9 +127,7 @@ pub async fn measure(
         .map(|text| {
             anyhow::Ok(Timed {
                 sql: text.to_owned(),
-                params: match &dedup_queries.metrics.params {
-                    params => params.clone(),
-                },
+                params: dedup_queries.metrics.params.clone(),
             })
         })
         .transpose()?;
