@@ -356,7 +356,7 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse, deliveries: usize) {
         let body = app.lifecycle("completeExperiment", &exclude).await;
         assert_eq!(code(&body), "OK", "{body}");
         let (first_touch, _) = started_experiment(
-            &app,
+            app,
             ENV,
             &world.feature,
             "First touch",
