@@ -355,14 +355,8 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse, deliveries: usize) {
         // The same events under FIRST_TOUCH: m1 joins control (its first exposure), m2 treatment.
         let body = app.lifecycle("completeExperiment", &exclude).await;
         assert_eq!(code(&body), "OK", "{body}");
-        let (first_touch, _) = started_experiment(
-            app,
-            ENV,
-            &world.feature,
-            "First touch",
-            Some("FIRST_TOUCH"),
-        )
-        .await;
+        let (first_touch, _) =
+            started_experiment(app, ENV, &world.feature, "First touch", Some("FIRST_TOUCH")).await;
         set_started_at(app, &first_touch, s).await;
         for (_, metric) in &metrics {
             attach_as(app, &first_touch, metric, "INCREASE", "PRIMARY").await;
