@@ -94,7 +94,8 @@ per_identity AS (
         max({purchase}) AS purchased,
         sum(if({purchase} AND isFinite({amount}), {amount}, 0)) AS amount_sum,
         sum({purchase} AND isFinite({amount})) AS amounts,
-        max({purchase} AND d.timestamp < f.first_exposure + INTERVAL {window} SECOND
+        max(d.event = 'purchase' AND d.timestamp >= f.first_exposure
+            AND d.timestamp < f.first_exposure + INTERVAL {window} SECOND
             AND JSONType(d.metadata, 'plan') = 'String' AND JSONExtractString(d.metadata, 'plan') = 'pro') AS pro,
         sum(d.event = 'pageview' AND {in_range}) AS pageviews
     FROM first_exposures AS f
