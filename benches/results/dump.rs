@@ -1,13 +1,15 @@
-//! `RESULTS_BENCH_DUMP_SQL=DIR`: writes the three queries of each size to `DIR` for inspection
-//! with curl (`EXPLAIN PIPELINE`, settings…): `<size>_lift_exposures.sql`,
-//! `<size>_lift_metrics.sql` (with `.params`: one `param_pN=value` per line, the text the client
-//! sends) and `<size>_hand.sql`.
+//! `RESULTS_BENCH_DUMP_SQL=DIR`: writes the queries of each size to `DIR` for inspection with curl
+//! (`EXPLAIN PIPELINE`, settings…): per table (`events`, `events_dedup`) lift's
+//! `<size>_<table>_exposures.sql` and `<size>_<table>_metrics.sql` (with `.params`: one
+//! `param_pN=value` per line, the text the client sends) and the floor; and the check.
 
 use std::path::Path;
 
-use lift::sql::{compile_exposures, compile_metrics, CompiledQuery, ResultsScope};
+use lift::sql::{compile_exposures, compile_metrics, CompiledQuery, EventsTableKind};
 
-use crate::hand;
+use crate::load::{DEDUP, PLAIN};
+use crate::scope::results_scope;
+use crate::yardsticks;
 
 fn write(dir: &Path, name: &str, query: &CompiledQuery) -> std::io::Result<()> {
     std::fs::write(dir.join(format!("{name}.sql")), &query.sql)?;
@@ -19,21 +21,32 @@ fn write(dir: &Path, name: &str, query: &CompiledQuery) -> std::io::Result<()> {
     std::fs::write(dir.join(format!("{name}.params")), params)
 }
 
-pub fn dump(dir: &Path, size: u64, scope: &ResultsScope, database: &str) -> anyhow::Result<()> {
+pub fn dump(dir: &Path, size: u64, database: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    write(
-        dir,
-        &format!("{size}_lift_exposures"),
-        &compile_exposures(scope)?,
-    )?;
-    write(
-        dir,
-        &format!("{size}_lift_metrics"),
-        &compile_metrics(scope)?,
-    )?;
+    for (table, kind) in [
+        (DEDUP, EventsTableKind::Deduplicating),
+        (PLAIN, EventsTableKind::Plain),
+    ] {
+        let scope = results_scope(database, table);
+        write(
+            dir,
+            &format!("{size}_{table}_exposures"),
+            &compile_exposures(&scope)?,
+        )?;
+        write(
+            dir,
+            &format!("{size}_{table}_metrics"),
+            &compile_metrics(&scope, kind)?,
+        )?;
+        let qualified = format!("`{database}`.{table}");
+        std::fs::write(
+            dir.join(format!("{size}_{table}_floor.sql")),
+            yardsticks::per_identity_floor(&qualified),
+        )?;
+    }
     std::fs::write(
-        dir.join(format!("{size}_hand.sql")),
-        hand::metrics_sql(database),
+        dir.join(format!("{size}_check.sql")),
+        yardsticks::check(&format!("`{database}`.{PLAIN}")),
     )?;
     println!("  queries written to {}", dir.display());
     Ok(())

@@ -34,7 +34,7 @@ pub const METRIC_NAMES: [&str; 5] = [
     "COUNT pageview",
 ];
 
-pub fn results_scope(database: &str) -> ResultsScope {
+pub fn results_scope(database: &str, table: &str) -> ResultsScope {
     let purchase = |value: Option<ValueSource>| MetricDefinition {
         event: "purchase".into(),
         filters: vec![],
@@ -48,7 +48,7 @@ pub fn results_scope(database: &str) -> ResultsScope {
     ResultsScope {
         table: EventsTable {
             database: database.to_owned(),
-            table: "events".into(),
+            table: table.into(),
             placement: Placement::Single,
         },
         environment_key: ENVIRONMENT.into(),

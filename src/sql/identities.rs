@@ -1,72 +1,34 @@
-//! The `identities` CTE: the one read of the events table for the metrics query.
+//! The `identities` CTE: the per-identity stage of the metrics query, one row per identity that
+//! counts, with its variant and its value for every metric.
 //!
-//! It takes the environment's exposure events and the events of every metric, from the experiment
-//! start to the end of the longest metric window (or the experiment end), and groups them by
-//! `identifier`: per identity, its assignment ([`assignment_columns`] over its exposure rows) and,
-//! per distinct metric event name *k*, `events_k`: its events of that name as an array of
-//! `(timestamp, value, metadata)`, each once. The `WHERE` follows the table's sort key
-//! `(environment_key, event, …, timestamp)`, so ClickHouse reads only those key ranges.
+//! Each identity's metric events (`metric_events`, deduplicated) are joined to its assignment
+//! (`assignments`, one row per identity: the hash table of the join) by `identifier`, and grouped
+//! by identity with plain aggregate combinators (`countIf`, `sumIf`, `avgOrNullIf`; see
+//! `metric_values.rs`), so what an identity costs is a few numbers, whatever its events. The
+//! `RIGHT JOIN` keeps identities without any metric event (their event columns are the defaults:
+//! `event` is empty, which no metric's event name is, so they count zero).
 //!
-//! At-least-once duplicates are removed by `arrayDistinct` on `events_k`: within one identity and
-//! one event name the tuple holds the rest of the natural key `(identifier, event, timestamp,
-//! value, metadata)`, so two elements are equal exactly when the events' natural keys are.
-//!
-//! [`assignment_columns`]: super::exposures::assignment_columns
+//! The stage is self-contained (it reads only its two CTEs, which read the table by identity), so
+//! it can run where the identity's events are, e.g. on the shard of a table sharded by
+//! `identifier`, with only the per-variant aggregate after it merged elsewhere.
 
-use super::exposures::{assignment_columns, exposure_condition};
 use super::query::Cte;
-use super::scope::BoundScope;
 
-/// The type of an element of `events_k`; the metrics' conditions read `e.timestamp`, `e.value`
-/// and `e.metadata` (see `entity_metrics.rs`, `filter.rs`, `property.rs`).
-const EVENT_TUPLE: &str = "Tuple(timestamp DateTime64(3, 'UTC'), value String, metadata String)";
-
-/// The array of identity `a`'s events named by the `k`-th metric event name.
-pub(super) fn events_column(k: usize) -> String {
-    format!("a.events_{k}")
-}
-
-/// `events` is the placeholder of the metrics' distinct event names (`Array(String)`), `names`
-/// one `String` placeholder per name in the same order, `scan_end` that of the last timestamp any
-/// metric can count (never before the experiment end).
-pub(super) fn identities_cte(
-    scope: &BoundScope,
-    events: &str,
-    names: &[String],
-    scan_end: &str,
-) -> Cte {
-    let arrays: Vec<String> = names
+/// `values`: one expression per metric, the identity's value (`Float64`, `Nullable(Float64)` for
+/// MEAN), named `m0`, `m1`, … in order.
+pub(super) fn identities_cte(values: &[String]) -> Cte {
+    let columns: String = values
         .iter()
         .enumerate()
-        .map(|(k, name)| {
-            let condition = format!("event = {name})) AS events_{k}");
-            match k {
-                0 => format!(
-                    "    arrayDistinct(groupArrayIf(\n        CAST((timestamp, value, metadata) \
-                     AS {EVENT_TUPLE}) AS metric_event,\n        {condition}"
-                ),
-                _ => format!("    arrayDistinct(groupArrayIf(metric_event, {condition}"),
-            }
-        })
+        .map(|(m, value)| format!(",\n    {value} AS m{m}"))
         .collect();
     let body = format!(
         "SELECT
-    identifier,
-{assignment},
-{arrays}
-FROM {table}
-WHERE environment_key = {environment}
-    AND (event = {exposure_event} OR event IN {events})
-    AND timestamp >= {start}
-    AND timestamp <= {scan_end}
-GROUP BY identifier
-",
-        assignment = assignment_columns(Some(&exposure_condition(scope))),
-        arrays = arrays.join(",\n"),
-        table = scope.table,
-        environment = scope.environment,
-        exposure_event = scope.exposure_event,
-        start = scope.start,
+    any(a.variant_index) AS variant_index{columns}
+FROM metric_events AS e
+RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+GROUP BY a.identity
+"
     );
     Cte {
         name: "identities",

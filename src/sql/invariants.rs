@@ -1,10 +1,12 @@
 //! Properties every compiled query keeps, whatever the scope: values travel only as parameters,
-//! and the events table is read once per query (for the exposures, and for all metrics together).
+//! and each key range of the events table is read once per query (the exposures query its
+//! exposure range; the metrics query the exposure range and, once for all metrics, the metric
+//! events' range).
 //! That the compiler stays pure is `tests/architecture.rs`'s to check.
 
 use super::fixtures::{every_kind_scope, filter, metric, param, scope};
 use super::param::ParamValue;
-use super::scope::{Placement, ResultsScope};
+use super::scope::{EventsTableKind, Placement, ResultsScope};
 use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
 use crate::domain::metric::{Aggregation, FilterOp, FilterValue, ValueSource};
 
@@ -40,10 +42,13 @@ fn hostile_scope() -> ResultsScope {
     s
 }
 
+const KINDS: [EventsTableKind; 2] = [EventsTableKind::Deduplicating, EventsTableKind::Plain];
+
 fn all_queries(s: &ResultsScope) -> Vec<CompiledQuery> {
     vec![
         compile_exposures(s).unwrap(),
-        compile_metrics(s).unwrap(),
+        compile_metrics(s, EventsTableKind::Deduplicating).unwrap(),
+        compile_metrics(s, EventsTableKind::Plain).unwrap(),
         compile_exposure_probe(&s.table, &s.environment_key, &s.exposure_event),
     ]
 }
@@ -82,7 +87,7 @@ fn hostile_values_travel_only_as_parameters() {
         assert!(sent.contains(&s.table.table));
         assert!(sent.contains(&s.table.database));
     }
-    let sent = strings_sent(&compile_metrics(&s).unwrap());
+    let sent = strings_sent(&compile_metrics(&s, EventsTableKind::Plain).unwrap());
     let mut expected = vec![s.feature_name.clone(), s.exposure_event.clone()];
     expected.extend(s.variants.iter().cloned());
     for spec in &s.metrics {
@@ -120,13 +125,17 @@ fn a_hostile_cluster_name_travels_only_as_a_parameter() {
 }
 
 #[test]
-fn on_a_cluster_the_events_table_is_still_read_once_per_query() {
+fn on_a_cluster_the_events_table_is_read_as_often_as_on_one_server() {
+    let single = every_kind_scope();
     let mut s = every_kind_scope();
     s.table.placement = Placement::Cluster("analytics".into());
-    for query in all_queries(&s) {
-        let sql = &query.sql;
-        assert_eq!(occurrences(sql, "FROM {p0:Identifier}.{p1:Identifier}"), 1);
-        assert_eq!(occurrences(sql, "FROM cluster("), 1);
+    for (query, one_server) in all_queries(&s).iter().zip(all_queries(&single)) {
+        let table = "{p0:Identifier}.{p1:Identifier}";
+        assert_eq!(
+            occurrences(&query.sql, table),
+            occurrences(&one_server.sql, table)
+        );
+        assert_eq!(occurrences(&query.sql, "FROM cluster("), 1);
     }
 }
 
@@ -142,17 +151,29 @@ fn occurrences(sql: &str, needle: &str) -> usize {
 }
 
 #[test]
-fn each_query_reads_the_events_table_once() {
-    let one = compile_metrics(&scope()).unwrap().sql;
-    let many = compile_metrics(&every_kind_scope()).unwrap().sql;
-    for sql in [&one, &many] {
-        assert_eq!(occurrences(sql, "{p0:Identifier}.{p1:Identifier}"), 1);
-        assert_eq!(occurrences(sql, "FROM {p0:Identifier}.{p1:Identifier}"), 1);
-        // Each CTE is used exactly once: ClickHouse inlines CTEs, so a second use would be a
-        // second evaluation (and a second read).
-        assert_eq!(occurrences(sql, " AS (\n"), 2);
-        for usage in ["FROM identities AS a\n", "FROM entity_metrics\n"] {
-            assert_eq!(occurrences(sql, usage), 1, "{usage:?}");
+fn each_key_range_is_read_once_per_query() {
+    for kind in KINDS {
+        for sql in [
+            compile_metrics(&scope(), kind).unwrap().sql,
+            compile_metrics(&every_kind_scope(), kind).unwrap().sql,
+        ] {
+            // The exposure range (assignments), and every metric event's range (metric_events).
+            assert_eq!(occurrences(&sql, "{p0:Identifier}.{p1:Identifier}"), 2);
+            assert_eq!(occurrences(&sql, "    AND event = {p3:String}\n"), 1);
+            assert_eq!(
+                occurrences(&sql, "    AND e.event IN {p9:Array(String)}\n"),
+                1
+            );
+            // Each CTE is used exactly once: ClickHouse inlines CTEs, so a second use would be a
+            // second evaluation (and a second read).
+            assert_eq!(occurrences(&sql, " AS (\n"), 3);
+            for usage in [
+                "FROM metric_events AS e\n",
+                "RIGHT JOIN assignments AS a ON",
+                "FROM identities\n",
+            ] {
+                assert_eq!(occurrences(&sql, usage), 1, "{usage:?}");
+            }
         }
     }
     let exposures = compile_exposures(&every_kind_scope()).unwrap().sql;
@@ -164,54 +185,52 @@ fn each_query_reads_the_events_table_once() {
 }
 
 #[test]
-fn identities_are_scanned_with_every_metric_event_and_up_to_the_longest_window() {
-    let query = compile_metrics(&every_kind_scope()).unwrap();
-    assert!(query
-        .sql
-        .contains("AND (event = {p3:String} OR event IN {p9:Array(String)})"));
-    assert_eq!(
-        param(&query, "p9"),
-        &ParamValue::StringArray(vec!["signup".into(), "page_view".into(), "purchase".into()])
-    );
-    // The longest window ends 3 days after exposure: events up to 3 days past the end count.
-    assert!(query
-        .sql
-        .contains("AND timestamp <= {p10:DateTime64(3, 'UTC')}"));
+fn metric_events_are_read_up_to_the_longest_window_each_once_by_table_kind() {
     let s = every_kind_scope();
-    assert_eq!(
-        param(&query, "p10"),
-        &ParamValue::DateTime64(s.end + chrono::Duration::days(3))
-    );
-    // One deduplicated array per distinct event name, in first-use order.
-    for (k, name) in ["signup", "page_view", "purchase"].into_iter().enumerate() {
-        let placeholder = format!("{{p{}:String}}", 11 + k);
+    let deduplicating = compile_metrics(&s, EventsTableKind::Deduplicating).unwrap();
+    let plain = compile_metrics(&s, EventsTableKind::Plain).unwrap();
+    for query in [&deduplicating, &plain] {
         assert_eq!(
-            param(&query, &format!("p{}", 11 + k)),
-            &ParamValue::String(name.into())
+            param(query, "p9"),
+            &ParamValue::StringArray(vec!["signup".into(), "page_view".into(), "purchase".into()])
         );
+        // The longest window ends 3 days after exposure: events up to 3 days past the end count.
+        assert!(query
+            .sql
+            .contains("AND e.timestamp <= {p10:DateTime64(3, 'UTC')}\n"));
         assert_eq!(
-            occurrences(
-                &query.sql,
-                &format!("event = {placeholder})) AS events_{k}")
-            ),
-            1
+            param(query, "p10"),
+            &ParamValue::DateTime64(s.end + chrono::Duration::days(3))
         );
+        // Per-identity values are plain combinators: no arrays or sets per identity.
+        for per_identity in ["groupArray", "arrayDistinct", "uniqExact", "groupUniqArray"] {
+            assert!(!query.sql.contains(per_identity), "{per_identity}");
+        }
+        // The metadata is read by the scan only, into typed columns.
+        let stage = query.sql.split("identities AS (").nth(1).unwrap();
+        assert!(!stage.contains("metadata"), "{stage}");
     }
-    assert_eq!(occurrences(&query.sql, "arrayDistinct(groupArrayIf("), 3);
-    // signup: metric 0; page_view: metric 1; purchase: metrics 2, 3 and 4.
-    for (k, metrics) in [1, 1, 3].into_iter().enumerate() {
-        assert_eq!(occurrences(&query.sql, &format!("a.events_{k})")), metrics);
-    }
+    // The deduplicating table is read with FINAL; any other is grouped by the natural key.
+    assert!(deduplicating.sql.contains("AS e FINAL\n"));
+    assert!(deduplicating
+        .sql
+        .contains("SETTINGS do_not_merge_across_partitions_select_final = 1"));
+    assert!(!deduplicating.sql.contains("GROUP BY e.identifier"));
+    assert!(!plain.sql.contains("FINAL"));
+    assert!(plain.sql.contains(
+        "GROUP BY e.identifier, e.event, e.feature_name, e.timestamp, e.value, \
+         sipHash128(e.metadata)"
+    ));
 }
 
 #[test]
 fn without_windows_past_the_end_the_scan_stops_at_the_end() {
     let mut s = scope();
     s.metrics = vec![metric(Aggregation::Count, "purchase", None, None, vec![])];
-    let query = compile_metrics(&s).unwrap();
+    let query = compile_metrics(&s, EventsTableKind::Deduplicating).unwrap();
     assert!(query
         .sql
-        .contains("AND timestamp <= {p6:DateTime64(3, 'UTC')}\n    GROUP BY identifier"));
+        .contains("AND e.timestamp <= {p6:DateTime64(3, 'UTC')}\n"));
     assert!(!query
         .params
         .iter()
@@ -223,7 +242,10 @@ fn a_scope_without_metrics_or_with_a_broken_metric_is_refused() {
     use super::CompileError;
     let mut s = scope();
     s.metrics.clear();
-    assert_eq!(compile_metrics(&s), Err(CompileError::NoMetrics));
+    assert_eq!(
+        compile_metrics(&s, EventsTableKind::Plain),
+        Err(CompileError::NoMetrics)
+    );
     let broken = [
         metric(Aggregation::Sum, "purchase", None, None, vec![]),
         metric(
@@ -265,7 +287,7 @@ fn a_scope_without_metrics_or_with_a_broken_metric_is_refused() {
         s.metrics.push(spec.clone());
         assert!(
             matches!(
-                compile_metrics(&s),
+                compile_metrics(&s, EventsTableKind::Plain),
                 Err(CompileError::InvalidMetric { metric: 2, .. })
             ),
             "{spec:?}"
@@ -279,5 +301,8 @@ fn a_scope_without_metrics_or_with_a_broken_metric_is_refused() {
         Some((0, Some(i64::MAX))),
         vec![],
     ));
-    assert_eq!(compile_metrics(&s), Err(CompileError::WindowOutOfRange));
+    assert_eq!(
+        compile_metrics(&s, EventsTableKind::Plain),
+        Err(CompileError::WindowOutOfRange)
+    );
 }

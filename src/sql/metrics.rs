@@ -1,21 +1,28 @@
-//! [`compile_metrics`]: the sufficient statistics `n, sum, sum_sq` of every metric per variant,
-//! from one pass over the events table (`identities`), then per-identity values
-//! (`entity_metrics`) aggregated per variant.
+//! [`compile_metrics`]: the sufficient statistics `n, sum, sum_sq` of every metric per variant:
+//! `assignments` (exposure rows by identity) and `metric_events` (each event once, with the typed
+//! columns the metrics need) are joined in the per-identity stage `identities`, whose values are
+//! then aggregated per variant.
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::cluster::{place, ShardMerge};
-use super::entity_metrics::{entity_metrics_cte, metric_value};
+use super::cluster::{merged_on_cluster, ShardMerge};
 use super::error::CompileError;
-use super::identities::{events_column, identities_cte};
+use super::exposures::assignments_cte;
+use super::identities::identities_cte;
+use super::metric_events::{metric_events_cte, Carried};
+use super::metric_values::metric_value;
 use super::param::Params;
-use super::query::CompiledQuery;
-use super::scope::{BoundScope, ResultsScope};
+use super::query::{assemble, CompiledQuery};
+use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 
 /// Rows `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`, one per
 /// (metric, variant) with `n > 0`, ordered by metric then variant (scope order). `metric` indexes
-/// `scope.metrics`; `sum` and `sum_sq` add the identities' values and their squares.
-pub fn compile_metrics(scope: &ResultsScope) -> Result<CompiledQuery, CompileError> {
+/// `scope.metrics`; `sum` and `sum_sq` add the identities' values and their squares. `kind` says
+/// how the events table removes duplicates (see `metric_events.rs`).
+pub fn compile_metrics(
+    scope: &ResultsScope,
+    kind: EventsTableKind,
+) -> Result<CompiledQuery, CompileError> {
     if scope.metrics.is_empty() {
         return Err(CompileError::NoMetrics);
     }
@@ -28,6 +35,7 @@ pub fn compile_metrics(scope: &ResultsScope) -> Result<CompiledQuery, CompileErr
         None => bound.end.clone(),
     };
     let name_params: Vec<String> = names.iter().map(|name| params.string(name)).collect();
+    let mut carried = Carried::default();
     let values = scope
         .metrics
         .iter()
@@ -37,40 +45,82 @@ pub fn compile_metrics(scope: &ResultsScope) -> Result<CompiledQuery, CompileErr
                 .iter()
                 .position(|name| *name == spec.definition.event)
                 .expect("every metric's event is among the names");
-            metric_value(index, spec, &bound, &events_column(k), &mut params)
+            metric_value(
+                index,
+                spec,
+                &bound,
+                &name_params[k],
+                &mut carried,
+                &mut params,
+            )
         })
         .collect::<Result<Vec<_>, _>>()?;
     let ctes = [
-        identities_cte(&bound, &events, &name_params, &scan_end),
-        entity_metrics_cte(&bound, &values),
+        assignments_cte(&bound),
+        metric_events_cte(&bound, kind, &events, &scan_end, &carried),
+        identities_cte(&values),
     ];
-    let select = "SELECT
-    toUInt32(metric_index - 1) AS metric,
-    variant,
-    count() AS n,
-    sum(assumeNotNull(metric_value)) AS sum,
-    sum(assumeNotNull(metric_value) * assumeNotNull(metric_value)) AS sum_sq
-FROM entity_metrics
-ARRAY JOIN
-    metric_values AS metric_value,
-    arrayEnumerate(metric_values) AS metric_index
-WHERE metric_value IS NOT NULL
-GROUP BY metric, variant
-";
-    let order = format!("metric, indexOf({}, variant)", bound.variant_array());
-    let merge = ShardMerge {
-        keys: &["metric", "variant"],
-        sums: &["n", "sum", "sum_sq"],
-        order_by: &order,
+    let each = |aggregate: &dyn Fn(usize) -> String| {
+        (0..values.len())
+            .map(aggregate)
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    Ok(place(
-        &scope.table.placement,
-        &ctes,
-        select,
-        Some(&order),
-        &merge,
-        params,
-    ))
+    let settings = match kind {
+        EventsTableKind::Deduplicating => {
+            "SETTINGS do_not_merge_across_partitions_select_final = 1\n"
+        }
+        EventsTableKind::Plain => "",
+    };
+    // Per variant first (a few rows), then one row per (metric, variant): aggregating the
+    // identities once for every metric, rather than once per metric after an `ARRAY JOIN`.
+    let select = format!(
+        "SELECT
+    toUInt32(metric_index - 1) AS metric,
+    arrayElement({variants}, variant_index) AS variant,
+    n,
+    sum,
+    sum_sq
+FROM (
+    SELECT
+        variant_index,
+        [{n}] AS n_by_metric,
+        [{sum}] AS sum_by_metric,
+        [{sum_sq}] AS sum_sq_by_metric
+    FROM identities
+    GROUP BY variant_index
+)
+ARRAY JOIN
+    n_by_metric AS n,
+    sum_by_metric AS sum,
+    sum_sq_by_metric AS sum_sq,
+    arrayEnumerate(n_by_metric) AS metric_index
+WHERE n > 0
+",
+        variants = bound.variant_array(),
+        n = each(&|m| format!("count(m{m})")),
+        sum = each(&|m| format!("sum(ifNull(m{m}, 0))")),
+        sum_sq = each(&|m| format!("sum(ifNull(m{m} * m{m}, 0))")),
+    );
+    Ok(match &scope.table.placement {
+        Placement::Single => assemble(
+            &ctes,
+            &format!("{select}ORDER BY metric, variant_index\n{settings}"),
+            params,
+        ),
+        // Each shard runs the whole query over its local table (an identity's events live on
+        // one shard); the initiator adds up the per-(metric, variant) rows.
+        Placement::Cluster(cluster) => {
+            let order = format!("metric, indexOf({}, variant)", bound.variant_array());
+            let merge = ShardMerge {
+                keys: &["metric", "variant"],
+                sums: &["n", "sum", "sum_sq"],
+                order_by: &order,
+            };
+            let per_shard = assemble(&ctes, &format!("{select}{settings}"), params);
+            merged_on_cluster(per_shard, cluster, &merge)
+        }
+    })
 }
 
 /// The metrics' event names, each once, in first-use order.

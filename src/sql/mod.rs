@@ -17,32 +17,35 @@
 //! - [`compile_exposure_probe`] → `exposures UInt64`.
 //!
 //! # Pipeline (one CTE per concept, PostHog-style)
-//! Metrics: `identities` (the one read of the events table, grouped by `identifier`: the
-//! identity's assignment, i.e. first variant, first exposure time, number of variants seen, and
-//! one deduplicated array of its events per metric event name) → `entity_metrics` (per identity
-//! that counts, an array of one value per metric, computed with lambdas over those arrays) → final
-//! `ARRAY JOIN` of that array and `GROUP BY metric, variant`. Exposures: `exposures` (the same
-//! assignment aggregates over the exposure key range) → one row per variant. Semantics are
-//! documented where they are built: `exposures.rs` (assignment, FIRST_TOUCH/EXCLUDE, unknown
-//! variants; shared by both queries), `identities.rs` (what is read, deduplication),
-//! `entity_metrics.rs` (windows, per-aggregation values, NULLs), `filter.rs` and `property.rs`
+//! Metrics: `assignments` (the exposure rows grouped by `identifier`: the identity's assignment,
+//! i.e. first variant, first exposure time, whether it saw several variants; only identities that
+//! count) and `metric_events` (the events of every metric, each once, with per metric a filter
+//! result and a number computed from `value`/`metadata`) → `identities`, the per-identity stage:
+//! the events joined to their identity's assignment (`RIGHT JOIN`, the assignments being the hash
+//! table) and grouped by identity with plain combinators (`countIf`, `sumIf`, `avgOrNullIf`), one
+//! column per metric → per variant `count`/`sum` of every metric's column, spread to one row per
+//! (metric, variant) with `ARRAY JOIN`. Exposures: `exposures` (the same assignment aggregates over
+//! the same key range) → one row per variant. Semantics are documented where they are built:
+//! `exposures.rs` (assignment, FIRST_TOUCH/EXCLUDE, unknown variants; shared by both queries),
+//! `metric_events.rs` (what is read, deduplication per table kind), `identities.rs` (the join),
+//! `metric_values.rs` (windows, per-aggregation values, NULLs), `filter.rs` and `property.rs`
 //! (typed property reads).
 //!
-//! # One read per query
+//! # Reads
 //! ClickHouse inlines CTEs: a CTE used twice is evaluated twice. So each CTE here is used exactly
-//! once (a test checks it), and each query reads the events table once whatever the number of
-//! metrics: the exposures query the key range `(environment, exposure event, feature)`, the
-//! metrics query that of the exposure event and of every metric event (`event = … OR event IN
-//! [...]`), both on the table's sort-key prefix. After that read come per-identity array
-//! functions and one small `GROUP BY`: no join, no `DISTINCT` over the events (the previous shape,
-//! a `SELECT DISTINCT` of the metric events joined to the assignments, took about twice as long).
-//! `EXPLAIN` shows one `ReadFromMergeTree` step per query.
+//! once (a test checks it), and each key range of the events table is read once per query whatever
+//! the number of metrics: the exposures query reads `(environment, exposure event, feature)`, the
+//! metrics query that range (`assignments`) and the metric events' (`event IN [...]`,
+//! `metric_events`), all on the table's sort-key prefix.
 //!
-//! Memory: the `GROUP BY identifier` holds, for every identity with an exposure *or* a metric
-//! event in the scanned range (the unexposed are dropped only after grouping), its assignment and
-//! arrays of its own metric events, `(timestamp, value, metadata)` each: about the size of the
-//! scanned metric events, as the `DISTINCT` it replaces held, within the warehouse's
-//! `max_memory_usage`.
+//! # Cost and memory
+//! An identity costs the per-identity stage a few numbers (its assignment in the join's hash table,
+//! its aggregates in the `GROUP BY`), whatever its events; no per-identity array or set, and the
+//! `metadata` text never leaves the scan. So time and memory grow with the identities, like the
+//! per-identity floor (one `GROUP BY identifier` computing the assignment), not with events ×
+//! metadata as the earlier per-identity arrays of events did. The warehouse client sets
+//! `max_bytes_before_external_group_by` to half of `max_memory_usage`: past it the `GROUP BY`s
+//! spill to disk rather than fail (figures: `benches/results.md`).
 //!
 //! # Clusters
 //! With [`Placement::Cluster`] the table is each shard's local table, and every query above runs
@@ -51,74 +54,98 @@
 //! (`cluster.rs`). One-server SQL is unchanged.
 //!
 //! # Duplicates
-//! At-least-once delivery duplicates are removed by `arrayDistinct` on each identity's array of
-//! events of one name: the array belongs to one `identifier` and one `event`, and its elements are
-//! `(timestamp, value, metadata)`, so equal elements are exactly events with the same natural key
-//! `(identifier, event, timestamp, value, metadata)` (`collected_at` is ignored). Residual risk, as
-//! with the `SELECT DISTINCT` this replaces: two genuinely distinct events with the same identity,
-//! name, millisecond, value and properties are merged into one (and, as for `DISTINCT` on several
-//! string columns, ClickHouse compares the tuples by a 128-bit hash, so a hash collision would
-//! merge two events too; negligible). Exposures are insensitive to duplicates (`argMin`, `min`,
-//! `uniqExact`).
+//! At-least-once delivery duplicates (same natural key `(identifier, event, feature_name,
+//! timestamp, value, metadata)` in the environment; `collected_at` ignored) are counted once. How
+//! depends on the table ([`EventsTableKind`], read by the warehouse from `system.tables`): the
+//! table lift creates is a `ReplacingMergeTree` on the natural key read with `FINAL`; any other is
+//! grouped by the natural key while reading. Exposures are insensitive to duplicates (`argMin`,
+//! `min`, `max`) and are read without either.
 //!
 //! # Example
 //! The two-metric scope of `fixtures::scope` (conversion within 7 days for plans `pro`/`team`, and
-//! mean `amount`), as in `snapshots/metrics.sql` (which also lists the parameter texts):
+//! mean `amount`) on the deduplicating table, as in `snapshots/metrics.sql` (which also lists the
+//! parameter texts; `snapshots/metrics_plain_table.sql` is the same scope on any other table):
 //!
 //! ```sql
 //! WITH
-//! identities AS (
+//! assignments AS (
 //!     SELECT
 //!         identifier,
-//!         argMinIf(value, (timestamp, value),
-//!             (event = {p3:String} AND feature_name = {p4:String} AND timestamp <= {p6:DateTime64(3, 'UTC')}) AS is_exposure) AS variant,
-//!         minIf(timestamp, is_exposure) AS first_exposure,
-//!         uniqExactIf(value, is_exposure) AS variants_seen,
-//!         arrayDistinct(groupArrayIf(
-//!             CAST((timestamp, value, metadata) AS Tuple(timestamp DateTime64(3, 'UTC'), value String, metadata String)) AS metric_event,
-//!             event = {p11:String})) AS events_0
+//!         argMin(value, (timestamp, value)) AS variant,
+//!         min(timestamp) AS first_exposure,
+//!         min(value) != max(value) AS several_variants,
+//!         indexOf([{p7:String}, {p8:String}], variant) AS variant_index,
+//!         rowNumberInAllBlocks() AS identity
 //!     FROM {p0:Identifier}.{p1:Identifier}
 //!     WHERE environment_key = {p2:String}
-//!         AND (event = {p3:String} OR event IN {p9:Array(String)})
+//!         AND event = {p3:String}
+//!         AND feature_name = {p4:String}
 //!         AND timestamp >= {p5:DateTime64(3, 'UTC')}
-//!         AND timestamp <= {p10:DateTime64(3, 'UTC')}
+//!         AND timestamp <= {p6:DateTime64(3, 'UTC')}
 //!     GROUP BY identifier
+//!     HAVING has([{p7:String}, {p8:String}], variant)
 //! ),
-//! entity_metrics AS (
+//! metric_events AS (
 //!     SELECT
-//!         a.variant AS variant,
-//!         [
-//!             toFloat64(arrayExists(e -> e.timestamp >= a.first_exposure
-//!                 AND e.timestamp < a.first_exposure + toIntervalSecond({p12:Int64})
-//!                 AND (JSONType(e.metadata, {p13:String}) = 'String' AND has({p14:Array(String)}, JSONExtractString(e.metadata, {p13:String}))), a.events_0)),
-//!             if(empty(arrayFilter(x -> isFinite(x), arrayMap(e -> if(e.timestamp >= a.first_exposure
-//!                 AND e.timestamp <= {p6:DateTime64(3, 'UTC')},
-//!                 ifNull(toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p15:String}))), nan), nan), a.events_0)) AS m1_values), NULL, arrayAvg(m1_values))
-//!         ] AS metric_values
-//!     FROM identities AS a
-//!     WHERE a.variants_seen >= 1 AND has([{p7:String}, {p8:String}], a.variant)
+//!         e.identifier AS identifier,
+//!         e.event AS event,
+//!         e.timestamp AS timestamp,
+//!         (e.event = {p11:String}
+//!             AND (JSONType(e.metadata, {p13:String}) = 'String' AND has({p14:Array(String)}, JSONExtractString(e.metadata, {p13:String})))) AS c0,
+//!         (if(e.event = {p11:String}, ifNull(toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p15:String}))), nan), nan)) AS c1
+//!     FROM {p0:Identifier}.{p1:Identifier} AS e FINAL
+//!     WHERE e.environment_key = {p2:String}
+//!         AND e.event IN {p9:Array(String)}
+//!         AND e.timestamp >= {p5:DateTime64(3, 'UTC')}
+//!         AND e.timestamp <= {p10:DateTime64(3, 'UTC')}
+//! ),
+//! identities AS (
+//!     SELECT
+//!         any(a.variant_index) AS variant_index,
+//!         toFloat64(countIf(e.event = {p11:String}
+//!             AND e.timestamp >= a.first_exposure
+//!             AND e.timestamp < a.first_exposure + toIntervalSecond({p12:Int64})
+//!             AND e.c0) > 0) AS m0,
+//!         avgOrNullIf(e.c1, e.event = {p11:String}
+//!             AND e.timestamp >= a.first_exposure
+//!             AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
+//!             AND isFinite(e.c1)) AS m1
+//!     FROM metric_events AS e
+//!     RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+//!     GROUP BY a.identity
 //! )
 //! SELECT
 //!     toUInt32(metric_index - 1) AS metric,
-//!     variant,
-//!     count() AS n,
-//!     sum(assumeNotNull(metric_value)) AS sum,
-//!     sum(assumeNotNull(metric_value) * assumeNotNull(metric_value)) AS sum_sq
-//! FROM entity_metrics
+//!     arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
+//!     n,
+//!     sum,
+//!     sum_sq
+//! FROM (
+//!     SELECT
+//!         variant_index,
+//!         [count(m0), count(m1)] AS n_by_metric,
+//!         [sum(ifNull(m0, 0)), sum(ifNull(m1, 0))] AS sum_by_metric,
+//!         [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric
+//!     FROM identities
+//!     GROUP BY variant_index
+//! )
 //! ARRAY JOIN
-//!     metric_values AS metric_value,
-//!     arrayEnumerate(metric_values) AS metric_index
-//! WHERE metric_value IS NOT NULL
-//! GROUP BY metric, variant
-//! ORDER BY metric, indexOf([{p7:String}, {p8:String}], variant)
+//!     n_by_metric AS n,
+//!     sum_by_metric AS sum,
+//!     sum_sq_by_metric AS sum_sq,
+//!     arrayEnumerate(n_by_metric) AS metric_index
+//! WHERE n > 0
+//! ORDER BY metric, variant_index
+//! SETTINGS do_not_merge_across_partitions_select_final = 1
 //! ```
 
 mod cluster;
-mod entity_metrics;
 mod error;
 mod exposures;
 mod filter;
 mod identities;
+mod metric_events;
+mod metric_values;
 mod metrics;
 mod param;
 mod probe;
@@ -139,4 +166,6 @@ pub use metrics::compile_metrics;
 pub use param::ParamValue;
 pub use probe::compile_exposure_probe;
 pub use query::CompiledQuery;
-pub use scope::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};
+pub use scope::{
+    EventsTable, EventsTableKind, MetricSpec, MultipleExposureHandling, Placement, ResultsScope,
+};

@@ -28,6 +28,20 @@ pub enum Placement {
     Cluster(String),
 }
 
+/// How the events table treats at-least-once duplicates (events with the same natural key: every
+/// column but `collected_at`), which decides how the metrics query reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventsTableKind {
+    /// A `ReplacingMergeTree` whose sorting key is the natural key (what `lift clickhouse init`
+    /// creates): merges keep one row per key, and `FINAL` merges the parts not merged yet while
+    /// reading, so each event is read once.
+    Deduplicating,
+    /// Any other table (a `MergeTree` created by an older lift, or one lift did not create):
+    /// events are grouped by their natural key while reading, an aggregation that spills to disk
+    /// (`max_bytes_before_external_group_by`) instead of failing on large tables.
+    Plain,
+}
+
 /// What to do with an identity that was exposed to more than one variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MultipleExposureHandling {

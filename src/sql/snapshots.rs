@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use super::fixtures::{every_kind_scope, scope};
-use super::scope::{MultipleExposureHandling, Placement, ResultsScope};
+use super::scope::{EventsTableKind, MultipleExposureHandling, Placement, ResultsScope};
 use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
 
 fn rendered(query: &CompiledQuery) -> String {
@@ -38,14 +38,21 @@ fn check(file: &str, query: CompiledQuery) {
 
 #[test]
 fn the_two_metric_scope_compiles_to_its_snapshot() {
-    check("metrics.sql", compile_metrics(&scope()).unwrap());
+    check(
+        "metrics.sql",
+        compile_metrics(&scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+    check(
+        "metrics_plain_table.sql",
+        compile_metrics(&scope(), EventsTableKind::Plain).unwrap(),
+    );
 }
 
 #[test]
 fn every_metric_kind_compiles_to_its_snapshot() {
     check(
         "metrics_every_kind.sql",
-        compile_metrics(&every_kind_scope()).unwrap(),
+        compile_metrics(&every_kind_scope(), EventsTableKind::Deduplicating).unwrap(),
     );
 }
 
@@ -79,7 +86,7 @@ fn sharded(mut scope: ResultsScope) -> ResultsScope {
 fn on_a_cluster_each_query_runs_per_shard_and_merges_per_variant() {
     check(
         "metrics_cluster.sql",
-        compile_metrics(&sharded(scope())).unwrap(),
+        compile_metrics(&sharded(scope()), EventsTableKind::Deduplicating).unwrap(),
     );
     check(
         "exposures_cluster.sql",
@@ -100,7 +107,9 @@ fn the_module_doc_shows_the_two_metric_snapshot() {
         .map(|line| line.strip_prefix(' ').unwrap_or(line))
         .collect::<Vec<_>>()
         .join("\n");
-    let sql = compile_metrics(&scope()).unwrap().sql;
+    let sql = compile_metrics(&scope(), EventsTableKind::Deduplicating)
+        .unwrap()
+        .sql;
     assert!(
         doc.contains(&format!("```sql\n{sql}```")),
         "paste the SQL of snapshots/metrics.sql into the doc of src/sql/mod.rs"

@@ -136,7 +136,13 @@ impl Warehouse {
             .with_database(&target.database)
             .with_compression(compression)
             .with_setting("max_execution_time", options.timeout.as_secs().to_string())
-            .with_setting("max_memory_usage", options.max_memory_bytes.to_string());
+            .with_setting("max_memory_usage", options.max_memory_bytes.to_string())
+            // Aggregations (the results queries' per-identity and deduplication stages) spill to
+            // disk past half the limit instead of failing at it.
+            .with_setting(
+                "max_bytes_before_external_group_by",
+                (options.max_memory_bytes / 2).to_string(),
+            );
         Warehouse {
             client,
             target: target.clone(),

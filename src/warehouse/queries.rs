@@ -24,12 +24,14 @@ impl Warehouse {
         Ok(counts)
     }
 
-    /// Sufficient statistics of every metric of the scope, from one query.
+    /// Sufficient statistics of every metric of the scope, from one query (after reading which
+    /// kind of table holds the events, see `events.rs`).
     pub async fn metric_stats(&self, scope: &ResultsScope) -> Result<MetricStats, DomainError> {
         if scope.metrics.is_empty() {
             return Ok(MetricStats::new());
         }
-        let compiled = sql::compile_metrics(scope).map_err(compile_error)?;
+        let kind = self.events_table_kind().await?;
+        let compiled = sql::compile_metrics(scope, kind).map_err(compile_error)?;
         let rows: Vec<MetricRow> = self.fetch_all(&compiled, "metrics").await?;
         Ok(rows
             .into_iter()

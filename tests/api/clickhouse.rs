@@ -1,6 +1,8 @@
 //! A ClickHouse events table per test, made over plain HTTP (independently of lift's own client):
 //! `Warehouse::create()` makes a fresh database `lift_test_<uuid>` with the events table in the
-//! shape lift reads, `insert` appends `Event`s as JSONEachRow, `count` counts rows. The database is
+//! shape lift reads, as a plain `MergeTree` (as an older lift created it, or as a table lift did
+//! not create may be: deduplicated at read time); `Warehouse::create_deduplicating()` the same
+//! with the table `lift clickhouse init` creates (lift's own `init_events_table`); `insert` appends `Event`s as JSONEachRow, `count` counts rows. The database is
 //! dropped (best-effort) when the `Warehouse` goes out of scope.
 //!
 //! The server is `LIFT_TEST_CLICKHOUSE_URL`, else `http://127.0.0.1:8123` — the local engine that
@@ -105,14 +107,50 @@ pub fn text(at: DateTime<Utc>) -> String {
 }
 
 impl Warehouse {
-    /// Creates `lift_test_<uuid>` and its events table; fails the test with directions when no
-    /// ClickHouse answers.
+    /// Creates `lift_test_<uuid>` and a plain `MergeTree` events table; fails the test with
+    /// directions when no ClickHouse answers.
     pub async fn create() -> Warehouse {
         Warehouse::create_at(clickhouse_url()).await
     }
 
     /// As [`Warehouse::create`], on the ClickHouse HTTP interface at `url`.
     pub async fn create_at(url: String) -> Warehouse {
+        let warehouse = Self::create_database(url).await;
+        let db = &warehouse.database;
+        warehouse
+            .run(&format!(
+                "CREATE TABLE {db}.events (environment_key String, event String, feature_name String, \
+                 identifier String, timestamp DateTime64(3, 'UTC'), collected_at DateTime64(3, 'UTC'), \
+                 value String, metadata String) ENGINE = MergeTree \
+                 ORDER BY (environment_key, event, feature_name, timestamp, identifier)"
+            ))
+            .await;
+        warehouse
+    }
+
+    /// Creates `lift_test_<uuid>` and the events table exactly as `lift clickhouse init` does (a
+    /// `ReplacingMergeTree` on the natural key).
+    pub async fn create_deduplicating() -> Warehouse {
+        let warehouse = Self::create_database(clickhouse_url()).await;
+        let mut settings = lift::configuration::Settings::defaults().clickhouse;
+        settings.clickhouse_compression = lift::configuration::ClickHouseCompression::None;
+        let target = lift::domain::warehouse::WarehouseTarget {
+            url: warehouse.url.clone(),
+            database: warehouse.database.clone(),
+            table: "events".into(),
+            cluster: None,
+            user: "default".into(),
+            password: String::new().into(),
+        };
+        let options = lift::warehouse::WarehouseOptions::from_settings(&settings);
+        lift::warehouse::Warehouse::new(&target, &options)
+            .init_events_table()
+            .await
+            .expect("lift creates its events table");
+        warehouse
+    }
+
+    async fn create_database(url: String) -> Warehouse {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -132,14 +170,6 @@ impl Warehouse {
         };
         let db = &warehouse.database;
         warehouse.run(&format!("CREATE DATABASE {db}")).await;
-        warehouse
-            .run(&format!(
-                "CREATE TABLE {db}.events (environment_key String, event String, feature_name String, \
-                 identifier String, timestamp DateTime64(3, 'UTC'), collected_at DateTime64(3, 'UTC'), \
-                 value String, metadata String) ENGINE = MergeTree \
-                 ORDER BY (environment_key, event, feature_name, timestamp, identifier)"
-            ))
-            .await;
         warehouse
     }
 

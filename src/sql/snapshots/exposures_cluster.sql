@@ -10,7 +10,7 @@ FROM cluster({p9:String}, view(
             identifier,
             argMin(value, (timestamp, value)) AS variant,
             min(timestamp) AS first_exposure,
-            uniqExact(value) AS variants_seen
+            min(value) != max(value) AS several_variants
         FROM {p0:Identifier}.{p1:Identifier}
         WHERE environment_key = {p2:String}
             AND event = {p3:String}
@@ -27,10 +27,10 @@ FROM cluster({p9:String}, view(
     FROM (
         SELECT
             [
-                countIf(variant = {p7:String} AND variants_seen >= 1 AND has([{p7:String}, {p8:String}], variant)),
-                countIf(variant = {p8:String} AND variants_seen >= 1 AND has([{p7:String}, {p8:String}], variant))
+                countIf(variant = {p7:String} AND has([{p7:String}, {p8:String}], variant)),
+                countIf(variant = {p8:String} AND has([{p7:String}, {p8:String}], variant))
             ] AS identities_by_variant,
-            countIf(has([{p7:String}, {p8:String}], variant) AND variants_seen > 1) AS multiple_exposures,
+            countIf(has([{p7:String}, {p8:String}], variant) AND several_variants) AS multiple_exposures,
             countIf(NOT has([{p7:String}, {p8:String}], variant)) AS unknown_variant
         FROM exposures
     )

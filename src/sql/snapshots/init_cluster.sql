@@ -9,8 +9,9 @@ CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} ON CLUSTER `
     collected_at DateTime64(3, 'UTC'),
     value String,
     metadata String
-) ENGINE = MergeTree
-ORDER BY (environment_key, event, feature_name, timestamp, identifier);
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (environment_key, event, feature_name, timestamp, identifier, value, metadata);
 
 CREATE TABLE IF NOT EXISTS {database:Identifier}.{distributed:Identifier} ON CLUSTER `lift_two_shards` (
     environment_key String,

@@ -1,48 +1,73 @@
 WITH
-identities AS (
+assignments AS (
     SELECT
         identifier,
-        argMinIf(value, (timestamp, value),
-            (event = {p3:String} AND feature_name = {p4:String} AND timestamp <= {p6:DateTime64(3, 'UTC')}) AS is_exposure) AS variant,
-        minIf(timestamp, is_exposure) AS first_exposure,
-        uniqExactIf(value, is_exposure) AS variants_seen,
-        arrayDistinct(groupArrayIf(
-            CAST((timestamp, value, metadata) AS Tuple(timestamp DateTime64(3, 'UTC'), value String, metadata String)) AS metric_event,
-            event = {p11:String})) AS events_0
+        argMin(value, (timestamp, value)) AS variant,
+        min(timestamp) AS first_exposure,
+        min(value) != max(value) AS several_variants,
+        indexOf([{p7:String}, {p8:String}], variant) AS variant_index,
+        rowNumberInAllBlocks() AS identity
     FROM {p0:Identifier}.{p1:Identifier}
     WHERE environment_key = {p2:String}
-        AND (event = {p3:String} OR event IN {p9:Array(String)})
+        AND event = {p3:String}
+        AND feature_name = {p4:String}
         AND timestamp >= {p5:DateTime64(3, 'UTC')}
-        AND timestamp <= {p10:DateTime64(3, 'UTC')}
+        AND timestamp <= {p6:DateTime64(3, 'UTC')}
     GROUP BY identifier
+    HAVING has([{p7:String}, {p8:String}], variant)
 ),
-entity_metrics AS (
+metric_events AS (
     SELECT
-        a.variant AS variant,
-        [
-            toFloat64(arrayExists(e -> e.timestamp >= a.first_exposure
-                AND e.timestamp < a.first_exposure + toIntervalSecond({p12:Int64})
-                AND (JSONType(e.metadata, {p13:String}) = 'String' AND has({p14:Array(String)}, JSONExtractString(e.metadata, {p13:String}))), a.events_0)),
-            if(empty(arrayFilter(x -> isFinite(x), arrayMap(e -> if(e.timestamp >= a.first_exposure
-                AND e.timestamp <= {p6:DateTime64(3, 'UTC')},
-                ifNull(toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p15:String}))), nan), nan), a.events_0)) AS m1_values), NULL, arrayAvg(m1_values))
-        ] AS metric_values
-    FROM identities AS a
-    WHERE a.variants_seen >= 1 AND has([{p7:String}, {p8:String}], a.variant)
+        e.identifier AS identifier,
+        e.event AS event,
+        e.timestamp AS timestamp,
+        (e.event = {p11:String}
+            AND (JSONType(e.metadata, {p13:String}) = 'String' AND has({p14:Array(String)}, JSONExtractString(e.metadata, {p13:String})))) AS c0,
+        (if(e.event = {p11:String}, ifNull(toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p15:String}))), nan), nan)) AS c1
+    FROM {p0:Identifier}.{p1:Identifier} AS e FINAL
+    WHERE e.environment_key = {p2:String}
+        AND e.event IN {p9:Array(String)}
+        AND e.timestamp >= {p5:DateTime64(3, 'UTC')}
+        AND e.timestamp <= {p10:DateTime64(3, 'UTC')}
+),
+identities AS (
+    SELECT
+        any(a.variant_index) AS variant_index,
+        toFloat64(countIf(e.event = {p11:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p12:Int64})
+            AND e.c0) > 0) AS m0,
+        avgOrNullIf(e.c1, e.event = {p11:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
+            AND isFinite(e.c1)) AS m1
+    FROM metric_events AS e
+    RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+    GROUP BY a.identity
 )
 SELECT
     toUInt32(metric_index - 1) AS metric,
-    variant,
-    count() AS n,
-    sum(assumeNotNull(metric_value)) AS sum,
-    sum(assumeNotNull(metric_value) * assumeNotNull(metric_value)) AS sum_sq
-FROM entity_metrics
+    arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
+    n,
+    sum,
+    sum_sq
+FROM (
+    SELECT
+        variant_index,
+        [count(m0), count(m1)] AS n_by_metric,
+        [sum(ifNull(m0, 0)), sum(ifNull(m1, 0))] AS sum_by_metric,
+        [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric
+    FROM identities
+    GROUP BY variant_index
+)
 ARRAY JOIN
-    metric_values AS metric_value,
-    arrayEnumerate(metric_values) AS metric_index
-WHERE metric_value IS NOT NULL
-GROUP BY metric, variant
-ORDER BY metric, indexOf([{p7:String}, {p8:String}], variant)
+    n_by_metric AS n,
+    sum_by_metric AS sum,
+    sum_sq_by_metric AS sum_sq,
+    arrayEnumerate(n_by_metric) AS metric_index
+WHERE n > 0
+ORDER BY metric, variant_index
+SETTINGS do_not_merge_across_partitions_select_final = 1
 
 -- p0 = default
 -- p1 = events

@@ -2,7 +2,10 @@
 //! EXCLUDE vs FIRST_TOUCH, unknown variants, exposures before the start or after the end), and per
 //! metric kind the per-variant `n`, `sum` and `sumOfSquares` (exact duplicates removed, events
 //! before the exposure, after the end or outside the window ignored, inactive identities as zeros
-//! except for MEAN). Every expected value is worked out by hand in the comments.
+//! except for MEAN). Every expected value is worked out by hand in the comments. The same numbers
+//! hold on both kinds of events table: a plain `MergeTree` (deduplicated at read time) and the
+//! deduplicating table `lift clickhouse init` creates; and a redelivery of every event (a second
+//! INSERT: an unmerged part of duplicates) changes nothing on either.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -142,12 +145,93 @@ db_test_with!(
         local_engine(&mut settings);
     },
     |app| {
+        exact_numbers(&app, Warehouse::create().await, 1).await;
+    }
+);
+
+db_test_with!(
+    the_table_lift_creates_gives_the_same_exact_numbers_with_every_event_delivered_twice,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        exact_numbers(&app, Warehouse::create_deduplicating().await, 2).await;
+    }
+);
+
+db_test_with!(
+    a_plain_table_gives_the_same_exact_numbers_with_every_event_delivered_twice,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        exact_numbers(&app, Warehouse::create().await, 2).await;
+    }
+);
+
+db_test_with!(
+    a_deduplicating_and_a_plain_table_give_identical_results,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
         let world = app.world().await;
-        let warehouse = Warehouse::create().await;
-        connect(&app, ENV, &warehouse).await;
+        let deduplicating = Warehouse::create_deduplicating().await;
+        let plain = Warehouse::create().await;
+        let mut ids = Vec::new();
+        for (_, input) in metric_inputs() {
+            ids.push(metric(&app, input).await);
+        }
+        let (experiment, s) = started_experiment(&app, ENV, &world.feature, "Both", None).await;
+        for id in &ids {
+            attach_as(&app, &experiment, id, "INCREASE", "PRIMARY").await;
+        }
+        // Each delivery is its own INSERT (its own part), so duplicates sit in unmerged parts.
+        for warehouse in [&deduplicating, &plain] {
+            warehouse.insert(&events(s)).await;
+            warehouse.insert(&events(s)).await;
+        }
+        // The plain table holds every delivery (the deduplicating one may already have merged some).
+        assert_eq!(plain.count().await, 2 * events(s).len() as u64);
+        let connection = connect(&app, ENV, &deduplicating).await;
+        let mut on_deduplicating = results(&app, &experiment).await;
+        app.ok(
+            users::ORG_ADMIN,
+            "mutation($id: ID!) { deleteWarehouseConnection(id: $id) { id } }",
+            json!({ "id": connection }),
+        )
+        .await;
+        connect(&app, ENV, &plain).await;
+        let mut on_plain = results(&app, &experiment).await;
+        // Everything but when each was computed.
+        for r in [&mut on_deduplicating, &mut on_plain] {
+            r.as_object_mut().expect("results").remove("computedAt");
+        }
+        assert_eq!(on_deduplicating, on_plain);
+        // Not vacuous: every metric has numbers in both variants.
+        assert_eq!(
+            exposures(&on_plain),
+            [("control".to_owned(), 4), ("treatment".to_owned(), 3)]
+        );
+        for id in &ids {
+            let metric = metric_results(&on_plain, id);
+            assert!(
+                number(&variant_stats(metric, "control")["n"]) > 0.0,
+                "{metric}"
+            );
+        }
+    }
+);
+
+/// Connects `ENV` to `warehouse`, inserts the events `deliveries` times (one INSERT each), and
+/// checks every number under EXCLUDE, then under FIRST_TOUCH.
+async fn exact_numbers(app: &TestApp, warehouse: Warehouse, deliveries: usize) {
+    {
+        let world = app.world().await;
+        connect(app, ENV, &warehouse).await;
         let mut metrics = Vec::new();
         for (label, input) in metric_inputs() {
-            metrics.push((label, metric(&app, input).await));
+            metrics.push((label, metric(app, input).await));
         }
         let id = |label: &str| {
             metrics
@@ -158,7 +242,7 @@ db_test_with!(
         };
 
         // EXCLUDE (the default).
-        let (exclude, s) = started_experiment(&app, ENV, &world.feature, "Exclude", None).await;
+        let (exclude, s) = started_experiment(app, ENV, &world.feature, "Exclude", None).await;
         let handling = app
             .ok(
                 users::ORG_ADMIN,
@@ -171,11 +255,13 @@ db_test_with!(
             "EXCLUDE"
         );
         for (_, metric) in &metrics {
-            attach_as(&app, &exclude, metric, "INCREASE", "PRIMARY").await;
+            attach_as(app, &exclude, metric, "INCREASE", "PRIMARY").await;
         }
-        warehouse.insert(&events(s)).await;
+        for _ in 0..deliveries {
+            warehouse.insert(&events(s)).await;
+        }
 
-        let r = results(&app, &exclude).await;
+        let r = results(app, &exclude).await;
         assert_eq!(r["frozen"], false);
         // control: c1 c2 c3 c4 (c4's treatment exposure was before the start; f1's after the end);
         // treatment: t1 t2 t3. m1, m2 saw both variants (excluded); u1 saw "ghost".
@@ -269,19 +355,13 @@ db_test_with!(
         // The same events under FIRST_TOUCH: m1 joins control (its first exposure), m2 treatment.
         let body = app.lifecycle("completeExperiment", &exclude).await;
         assert_eq!(code(&body), "OK", "{body}");
-        let (first_touch, _) = started_experiment(
-            &app,
-            ENV,
-            &world.feature,
-            "First touch",
-            Some("FIRST_TOUCH"),
-        )
-        .await;
-        set_started_at(&app, &first_touch, s).await;
+        let (first_touch, _) =
+            started_experiment(app, ENV, &world.feature, "First touch", Some("FIRST_TOUCH")).await;
+        set_started_at(app, &first_touch, s).await;
         for (_, metric) in &metrics {
-            attach_as(&app, &first_touch, metric, "INCREASE", "PRIMARY").await;
+            attach_as(app, &first_touch, metric, "INCREASE", "PRIMARY").await;
         }
-        let r = results(&app, &first_touch).await;
+        let r = results(app, &first_touch).await;
         assert_eq!(
             exposures(&r),
             [("control".to_owned(), 5), ("treatment".to_owned(), 4)]
@@ -336,4 +416,4 @@ db_test_with!(
             &[("control", 5, 3.0, 3.0), ("treatment", 4, 4.0, 6.0)],
         );
     }
-);
+}
