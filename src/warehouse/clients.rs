@@ -154,6 +154,7 @@ mod tests {
                 url: url.to_owned(),
                 database: "default".to_owned(),
                 table: "events".to_owned(),
+                cluster: None,
                 user: "default".to_owned(),
                 password: password.to_owned().into(),
             },
