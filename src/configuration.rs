@@ -84,8 +84,8 @@ pub struct ServerSettings {
     /// Subscriptions one WebSocket may run at once; one more gets an `error` message for its id.
     #[arg(long, env = "LIFT_WS_MAX_SUBSCRIPTIONS", default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub ws_max_subscriptions: usize,
-    /// Audit entries buffered per environment for slow subscribers before they catch up from the
-    /// database instead.
+    /// Audit entries buffered per environment, and per WebSocket, for slow subscribers before
+    /// they catch up from the database instead.
     #[arg(long, env = "LIFT_AUDIT_BUFFER", default_value_t = crate::events::BROADCAST_CAPACITY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub audit_buffer: usize,
     /// Largest request body accepted, in bytes; a bigger one is answered 413 before it is read

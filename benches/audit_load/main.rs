@@ -12,7 +12,8 @@
 //!
 //! Settings (environment): `LOAD_BACKEND` (`sqlite` | `postgres`, default sqlite),
 //! `LOAD_SUBSCRIBERS` (10000), `LOAD_MUTATIONS` (200), `LOAD_CONCURRENCY` (8 HTTP clients),
-//! `LOAD_CONNECT_CONCURRENCY` (200 handshakes at a time), `LOAD_DRAIN_SECONDS` (60).
+//! `LOAD_CONNECT_CONCURRENCY` (200 handshakes at a time), `LOAD_DRAIN_SECONDS` (60),
+//! `LOAD_LIFT_BIN` (the server binary to run; default: this build's `lift`).
 //! Exit status: 0 when clean; 1 when an event was lost, duplicated or foreign to the environment;
 //! 3 when delivery was exact but mutations failed, a subscriber could not connect or stay
 //! connected, or the server exited; 2 when the script itself failed.

@@ -47,6 +47,11 @@ pub fn log_tail(path: &Path) -> String {
 }
 
 fn server_binary() -> PathBuf {
+    // `LOAD_LIFT_BIN` runs another build of the server under the same script (e.g. a copy of the
+    // binary before a change, for alternating before/after runs).
+    if let Some(binary) = std::env::var_os("LOAD_LIFT_BIN") {
+        return PathBuf::from(binary);
+    }
     // Cargo sets this for benches and integration tests of a package with a `lift` binary, and
     // builds that binary (with the bench profile) first.
     PathBuf::from(env!("CARGO_BIN_EXE_lift"))

@@ -8,6 +8,7 @@ use crate::tasks::Tasks;
 use tokio::sync::{broadcast, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
+use super::fanout::Groups;
 use crate::db::{repo, Db};
 use crate::domain::model::AuditEntry;
 use crate::domain::DomainError;
@@ -35,6 +36,8 @@ struct Inner {
     /// The server's tasks: tails and the listener run in it, so shutdown waits for them.
     tasks: Tasks,
     metrics: Metrics,
+    /// Live subscriptions sharing one resolution per entry (`fanout.rs`).
+    groups: Groups,
 }
 
 struct Tail {
@@ -60,8 +63,15 @@ impl AuditHub {
                 shutdown,
                 tasks,
                 metrics,
+                groups: Groups::default(),
             }),
         }
+    }
+
+    /// Entries buffered per environment (`LIFT_AUDIT_BUFFER`); also how far behind a grouped
+    /// subscriber's socket may be before it reads from the table.
+    pub fn capacity(&self) -> usize {
+        self.inner.capacity
     }
 
     /// Cancelled when the server shuts down: live streams end.
@@ -121,10 +131,23 @@ impl AuditHub {
         self.inner.tails.lock().await.len()
     }
 
-    /// How many live subscriptions this process serves (receivers of every tail).
+    /// How many live subscriptions this process serves: members of groups, and streams that
+    /// hold a receiver of their own (every receiver but the groups' one each).
     pub async fn subscribers(&self) -> usize {
-        let tails = self.inner.tails.lock().await;
-        tails.values().map(|t| t.sender.receiver_count()).sum()
+        let receivers: usize = {
+            let tails = self.inner.tails.lock().await;
+            tails.values().map(|t| t.sender.receiver_count()).sum()
+        };
+        let groups = &self.inner.groups;
+        receivers.saturating_sub(groups.count()) + groups.members()
+    }
+
+    pub(super) fn groups(&self) -> &Groups {
+        &self.inner.groups
+    }
+
+    pub(super) fn db(&self) -> &Db {
+        &self.inner.db
     }
 
     /// A subscriber fell behind the buffer and reads the gap from the table.

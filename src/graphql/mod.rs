@@ -10,7 +10,8 @@
 //! - `pagination`  Relay connections over `db::Page`, opaque cursors;
 //! - `policy`      checks before validation: document size, who may introspect;
 //! - `query`       `Query` root; `mutation/` one `*Mutation` per domain, merged;
-//! - `subscription` `Subscription` root: the live audit stream;
+//! - `subscription` `Subscription` root: the live audit stream (and `AuditFanout`, with which the
+//!   WebSocket layer serves it to groups);
 //! - `types/`      output objects wrapping read models, input objects converting into drafts.
 
 mod context;
@@ -31,3 +32,4 @@ mod types;
 pub use error::code::BAD_USER_INPUT;
 pub use executor::LiftExecutor;
 pub use schema::{build_schema, sdl, AppSchema};
+pub use subscription::{AuditFanout, AuditStart};

@@ -28,6 +28,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     let now = ScrapeTime {
         audit_tails: state.app.audit.active_tails().await,
         audit_subscribers: state.app.audit.subscribers().await,
+        audit_groups: state.app.audit.fanout_groups(),
         pool: pool_usage(&state.app.db),
         open_connections: state.edge.slots.open(),
     };

@@ -58,6 +58,13 @@ pub async fn list(
     repo::audit::page(db, &environment.environment.id, filter, page).await
 }
 
+/// The id of the environment `key` when the viewer may watch its entries (view permission):
+/// every viewer who may gets the same entries, so this is all a shared stream needs to know.
+pub async fn authorize_live(app: &App, viewer: &Viewer, key: &str) -> DomainResult<String> {
+    let environment = access::by_key(&app.db, viewer, key).await?;
+    Ok(environment.environment.id)
+}
+
 /// Every entry of the environment `key` committed after `after` (a sequence; `None` = from now),
 /// in commit order, each exactly once. Permission is checked here, when the subscription starts.
 ///
@@ -70,8 +77,7 @@ pub async fn live(
     key: &str,
     after: Option<i64>,
 ) -> DomainResult<impl Stream<Item = DomainResult<AuditEntry>> + Send + 'static> {
-    let environment = access::by_key(&app.db, viewer, key).await?;
-    let environment_id = environment.environment.id;
+    let environment_id = authorize_live(app, viewer, key).await?;
     let mut receiver = app.audit.subscribe(&environment_id).await?;
     let mut last = match after {
         Some(sequence) => sequence,

@@ -43,6 +43,7 @@ pub struct PoolUsage {
 pub struct ScrapeTime {
     pub audit_tails: usize,
     pub audit_subscribers: usize,
+    pub audit_groups: usize,
     pub pool: Option<PoolUsage>,
     pub open_connections: usize,
 }
@@ -107,7 +108,7 @@ impl Metrics {
 
     fn describe(&self) {
         let r = &self.inner.recorder;
-        let texts: [(&'static str, Option<Unit>, &'static str); 15] = [
+        let texts: [(&'static str, Option<Unit>, &'static str); 16] = [
             ("lift_graphql_requests_total", None, "GraphQL queries and mutations, by operation name and outcome (ok or the first error's code)."),
             ("lift_graphql_request_duration_seconds", Some(Unit::Seconds), "Time to answer a GraphQL query or mutation (parse to response), by operation name."),
             ("lift_warehouse_queries_total", None, "Queries sent to warehouses, by kind."),
@@ -116,6 +117,7 @@ impl Metrics {
             ("lift_db_pool_max_connections", None, "Most database connections the pool opens."),
             ("lift_audit_tails", None, "Environments with live audit subscribers on this process."),
             ("lift_audit_subscribers", None, "Live audit subscriptions on this process."),
+            ("lift_audit_groups", None, "Groups of live audit subscriptions that share one resolution per entry."),
             ("lift_audit_catch_ups_total", None, "Times a slow subscriber fell behind its buffer and read the gap from the database."),
             ("lift_audit_delivery_lag_seconds", Some(Unit::Seconds), "From an audit entry's created_at (stamped in the committing transaction) to its broadcast to this process's subscribers."),
             ("lift_http_connections", None, "Open client connections (HTTP and WebSocket)."),
@@ -250,6 +252,8 @@ impl Metrics {
             .set(now.audit_tails as f64);
         self.gauge("lift_audit_subscribers", vec![])
             .set(now.audit_subscribers as f64);
+        self.gauge("lift_audit_groups", vec![])
+            .set(now.audit_groups as f64);
         self.gauge("lift_http_connections", vec![])
             .set(now.open_connections as f64);
         if let Some(pool) = now.pool {
@@ -321,6 +325,7 @@ mod tests {
         let now = ScrapeTime {
             audit_tails: 0,
             audit_subscribers: 0,
+            audit_groups: 0,
             pool: None,
             open_connections: 0,
         };

@@ -12,6 +12,7 @@ mod cli;
 mod clickhouse;
 mod edge;
 mod experiments;
+mod fanout;
 mod graphiql;
 mod graphql_http;
 mod js_client;

@@ -6,6 +6,9 @@
 //! - `subscribe` with the id of a running subscription: close 4409 "Subscriber for <id> already exists";
 //! - a subscription beyond the per-socket cap: an `error` message for that id (the socket and its
 //!   other subscriptions stay up).
+//!
+//! It also hands each accepted `subscribe` to `grouped` first, which serves it from a group or
+//! gives it back; later messages wait until that is decided, so their order is kept.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -14,11 +17,15 @@ use std::task::{Context, Poll};
 
 use async_graphql::http::{ClientMessage, WebSocketProtocols};
 use axum::extract::ws::Message;
+use futures_util::future::BoxFuture;
 use futures_util::{Future, Stream};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::PollSender;
+
+use super::grouped::{Grouped, Grouping};
+use crate::auth::Viewer;
 
 /// Close code of graphql-transport-ws for a message it cannot accept.
 pub const CLOSE_BAD_REQUEST: u16 = 4400;
@@ -44,6 +51,10 @@ pub struct Session {
     pub valid_until: Mutex<Option<u64>>,
     /// Wakes the writer when `valid_until` is set.
     pub changed: Notify,
+    /// The authenticated viewer, once `connection_init` is accepted.
+    pub viewer: Mutex<Option<Viewer>>,
+    /// Subscriptions served by groups rather than by async-graphql.
+    pub grouped: Grouped,
 }
 
 impl Session {
@@ -57,6 +68,17 @@ impl Session {
 
     pub fn decided_close(&self) -> Option<(u16, String)> {
         self.close.lock().ok().and_then(|close| close.clone())
+    }
+
+    pub fn set_viewer(&self, viewer: &Viewer) {
+        if let Ok(mut slot) = self.viewer.lock() {
+            *slot = Some(viewer.clone());
+        }
+        self.set_valid_until(viewer.valid_until);
+    }
+
+    pub fn viewer(&self) -> Option<Viewer> {
+        self.viewer.lock().ok().and_then(|viewer| viewer.clone())
     }
 
     pub fn set_valid_until(&self, valid_until: u64) {
@@ -87,6 +109,8 @@ enum Verdict {
     Forward(Box<ClientMessage>),
     /// Answered here (an `error` for that id); async-graphql does not see it.
     Refuse(Message),
+    /// A subscription for `grouped` to serve or give back.
+    Subscribe(String, Value, Box<ClientMessage>),
     Close(u16, String),
 }
 
@@ -101,6 +125,9 @@ pub struct Inbound<S> {
     /// Answers to refused subscriptions, sent with backpressure before reading more.
     replies: PollSender<Message>,
     pending_reply: Option<Message>,
+    grouping: Grouping,
+    /// A subscription being probed: resolves to the message for async-graphql, if any.
+    probing: Option<BoxFuture<'static, Option<ClientMessage>>>,
 }
 
 impl<S> Inbound<S> {
@@ -110,6 +137,7 @@ impl<S> Inbound<S> {
         session: Arc<Session>,
         limits: super::WebSocketLimits,
         replies: PollSender<Message>,
+        grouping: Grouping,
     ) -> Self {
         Inbound {
             inner,
@@ -122,6 +150,8 @@ impl<S> Inbound<S> {
             )),
             replies,
             pending_reply: None,
+            grouping,
+            probing: None,
         }
     }
 
@@ -153,6 +183,7 @@ impl<S> Inbound<S> {
             );
         }
         let id = message.get("id").and_then(Value::as_str).map(str::to_owned);
+        let payload = message.get("payload").cloned().unwrap_or_default();
         let parsed = match serde_json::from_value::<ClientMessage>(message) {
             Ok(parsed) => parsed,
             Err(err) => {
@@ -180,9 +211,17 @@ impl<S> Inbound<S> {
                 if active.len() >= self.max_subscriptions {
                     return Verdict::Refuse(self.too_many(&id));
                 }
-                active.insert(id);
+                active.insert(id.clone());
+                return Verdict::Subscribe(id, payload, Box::new(parsed));
             }
-            ("complete" | "stop", Some(id)) => self.session.completed(&id),
+            ("complete" | "stop", Some(id)) => {
+                self.session.completed(&id);
+                if self.grouping.complete(&id) {
+                    // As async-graphql answers a completed stream of its own.
+                    let complete = json!({"type": "complete", "id": id}).to_string();
+                    return Verdict::Refuse(Message::Text(complete.into()));
+                }
+            }
             _ => {}
         }
         Verdict::Forward(Box::new(parsed))
@@ -237,6 +276,17 @@ where
                     }
                 }
             }
+            if let Some(probing) = this.probing.as_mut() {
+                match probing.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(answer) => {
+                        this.probing = None;
+                        if let Some(message) = answer {
+                            return Poll::Ready(Some(Ok(message)));
+                        }
+                    }
+                }
+            }
             if !this.init_received && this.init_deadline.as_mut().poll(cx).is_ready() {
                 return this.close(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
             }
@@ -254,6 +304,9 @@ where
             match verdict {
                 Verdict::Forward(message) => return Poll::Ready(Some(Ok(*message))),
                 Verdict::Refuse(reply) => this.pending_reply = Some(reply),
+                Verdict::Subscribe(id, payload, message) => {
+                    this.probing = Some(this.grouping.subscribe(id, payload, *message));
+                }
                 Verdict::Close(code, reason) => return this.close(code, &reason),
             }
         }

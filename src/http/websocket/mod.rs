@@ -15,8 +15,11 @@
 //!   4401 "Unauthorized: the token has expired". The reference client does not retry 4401: the
 //!   application sees the close and reconnects with a fresh token;
 //! - keepalive: a WebSocket ping on idle connections (and a `ka` message on the legacy protocol);
-//! - shutdown: sockets close with 1001 when the server stops.
+//! - shutdown: sockets close with 1001 when the server stops;
+//! - `auditLogCreated` served by groups (`grouped`): the writer frames each shared payload with
+//!   the subscription's id.
 
+mod grouped;
 mod inbound;
 
 use std::str::FromStr;
@@ -32,10 +35,12 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use tokio_util::sync::PollSender;
 
+use self::grouped::Grouping;
 use self::inbound::{Inbound, Session, CLOSE_UNAUTHORIZED};
 use super::AppState;
 use crate::auth::{authenticate, Authentication};
 use crate::domain::DomainError;
+use crate::events::fanout::Delivery;
 
 /// Close code of `graphql-transport-ws` for a refused `connection_init`.
 const CLOSE_FORBIDDEN: u16 = 4403;
@@ -44,8 +49,10 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_INTERNAL_ERROR: u16 = 1011;
 /// A temporary condition, e.g. the database is down (the reference client retries).
 const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
+/// Queued entries a writer sends with one flush.
+const MAX_BATCH: usize = 32;
 
 /// Limits of one WebSocket connection.
 #[derive(Debug, Clone, Copy)]
@@ -133,7 +140,7 @@ async fn on_init(
     let header = authorization(&payload);
     let reason = match authenticate(&state.app.db, &state.jwt, header.as_deref()).await {
         Ok(Authentication::Viewer(viewer)) => {
-            session.set_valid_until(viewer.valid_until);
+            session.set_viewer(&viewer);
             let mut data = Data::default();
             data.insert(Authentication::Viewer(viewer));
             return Ok(data);
@@ -158,6 +165,11 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
     let (mut socket_sink, socket_stream) = socket.split();
     let (sender, mut outbox) = tokio::sync::mpsc::channel::<Message>(64);
     let session = Arc::new(Session::default());
+    // Entries of grouped subscriptions: as many as a subscriber may be behind before it reads
+    // from the table instead (an idle queue holds no memory).
+    let (deliveries_sender, mut deliveries) =
+        tokio::sync::mpsc::channel::<Delivery>(state.app.audit.capacity());
+    let grouping = Grouping::new(state.clone(), session.clone(), deliveries_sender);
 
     let inbound = Inbound::new(
         socket_stream,
@@ -165,6 +177,7 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
         session.clone(),
         state.ws_limits,
         PollSender::new(sender.clone()),
+        grouping.clone(),
     );
     let graphql = {
         let (state, session) = (state.clone(), session.clone());
@@ -232,6 +245,27 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
                         break;
                     }
                 },
+                Some(first) = deliveries.recv() => {
+                    // Entries that queued up meanwhile go out in one write (one flush).
+                    let mut frames = std::iter::once(first)
+                        .chain(std::iter::from_fn(|| deliveries.try_recv().ok()))
+                        .take(MAX_BATCH)
+                        .filter(|delivery| session.grouped.is_current(delivery.member))
+                        .map(|delivery| Message::Text(next_frame(protocol, &delivery).into()))
+                        .peekable();
+                    let mut last = None;
+                    while let Some(frame) = frames.next() {
+                        if frames.peek().is_none() {
+                            last = Some(frame);
+                        } else if socket_sink.feed(frame).await.is_err() {
+                            break;
+                        }
+                    }
+                    match last {
+                        Some(frame) => frame,
+                        None => continue,
+                    }
+                }
                 _ = async { if let Some(sleep) = expiry.as_mut() { sleep.await } }, if expiry.is_some() => {
                     let reason = "Unauthorized: the token has expired";
                     let frame = CloseFrame { code: CLOSE_UNAUTHORIZED, reason: reason.into() };
@@ -268,6 +302,26 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
         _ = &mut graphql => writer.await,
         _ = &mut writer => {}
     }
+    grouping.end_all();
+}
+
+/// The protocol's message carrying one entry: the group's payload, framed with this
+/// subscription's id (serialized once for the group, copied once per subscriber).
+fn next_frame(protocol: WebSocketProtocols, delivery: &Delivery) -> String {
+    let kind = match protocol {
+        WebSocketProtocols::GraphQLWS => "next",
+        WebSocketProtocols::SubscriptionsTransportWS => "data",
+    };
+    let mut frame =
+        String::with_capacity(delivery.payload.len() + delivery.subscription.len() + 40);
+    frame.push_str(r#"{"type":""#);
+    frame.push_str(kind);
+    frame.push_str(r#"","id":"#);
+    frame.push_str(&delivery.subscription);
+    frame.push_str(r#","payload":"#);
+    frame.push_str(&delivery.payload);
+    frame.push('}');
+    frame
 }
 
 /// The id of a server `complete` message (async-graphql writes `type` first).
@@ -316,6 +370,26 @@ mod tests {
         assert_eq!(code, CLOSE_TRY_AGAIN_LATER);
         let (code, _) = close_for_failed_authentication(&DomainError::internal("bug"));
         assert_eq!(code, CLOSE_INTERNAL_ERROR);
+    }
+
+    #[test]
+    fn a_shared_payload_is_framed_with_each_protocols_message_and_the_members_id() {
+        let delivery = Delivery {
+            member: 1,
+            subscription: Arc::from(json!("a \"quoted\" id").to_string()),
+            payload: Arc::from(r#"{"data":{"auditLogCreated":{"log":"x"}}}"#),
+        };
+        for (protocol, kind) in [
+            (WebSocketProtocols::GraphQLWS, "next"),
+            (WebSocketProtocols::SubscriptionsTransportWS, "data"),
+        ] {
+            let frame: serde_json::Value =
+                serde_json::from_str(&next_frame(protocol, &delivery)).expect("JSON");
+            assert_eq!(
+                frame,
+                json!({"type": kind, "id": "a \"quoted\" id", "payload": {"data": {"auditLogCreated": {"log": "x"}}}})
+            );
+        }
     }
 
     #[test]
