@@ -1,6 +1,6 @@
 //! `auditLogCreated` served by groups (`events/fanout.rs`) instead of one stream per subscriber.
 //!
-//! A `subscribe` is first run through the schema as a probe (`AuditFanout::Probe`): async-graphql
+//! A `subscribe` of a subscription is first run through the schema as a probe (`AuditFanout::Probe`): async-graphql
 //! parses and validates the document under the same limits as always, and the resolver checks the
 //! viewer's view permission and names the environment and the starting point. When the document
 //! subscribes to exactly one `auditLogCreated` and nothing failed, the subscription joins the
@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::http::ClientMessage;
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Executor, Request, Response, ServerError, Variables};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -30,6 +31,7 @@ use crate::auth::Authentication;
 use crate::domain::model::AuditEntry;
 use crate::events::fanout::{Delivery, GroupKey, Membership, Render};
 use crate::graphql::{AuditFanout, AuditStart, LiftExecutor};
+use crate::http::graphql_request::operation_type;
 use crate::http::AppState;
 
 /// A subscription of this socket served by a group.
@@ -134,9 +136,13 @@ impl Grouping {
     async fn probe(&self, payload: &Value) -> Option<(AuditStart, Selection)> {
         let viewer = self.session.viewer()?;
         let selection = Selection::from_payload(self.state.schema.clone(), payload)?;
+        // A query or mutation is never grouped: probing it would run it twice.
+        let mut request = selection.request();
+        if operation_type(&mut request) != Some(OperationType::Subscription) {
+            return None;
+        }
         let starts = Arc::new(Mutex::new(Vec::new()));
-        let request = selection
-            .request()
+        let request = request
             .data(AuditFanout::Probe(starts.clone()))
             .data(Authentication::Viewer(viewer));
         let answered = self
