@@ -1,12 +1,12 @@
 //! `auditLogCreated` served by groups (`events/fanout.rs`) instead of one stream per subscriber.
 //!
 //! A `subscribe` of a subscription is first run through the schema as a probe
-//! (`AuditFanout::Probe`): async-graphql parses and validates the document under the same limits
-//! as always, and the resolver checks the
-//! viewer's view permission and names the environment and the starting point. When the document
-//! subscribes to exactly one `auditLogCreated` and nothing failed, the subscription joins the
-//! group of (environment, document, operation name, variables); anything else (an error, two root
-//! fields) goes to async-graphql unchanged, which answers it as it always did.
+//! (`AuditFanout::Probe`): async-graphql parses and validates the document under the same limits as
+//! always, and the resolver checks the viewer's view permission and names the environment and the
+//! starting point. When the document subscribes to exactly one `auditLogCreated` and nothing
+//! failed, the subscription joins the group of (environment, document, operation name, variables);
+//! anything else (an error, two root fields) goes to async-graphql unchanged, which answers it as
+//! it always did.
 //!
 //! Why those members may share: the group resolves each entry without a viewer
 //! (`AuditFanout::Deliver`), so the bytes depend only on the entry and the request; the only
