@@ -313,6 +313,22 @@ fn only_the_audit_commit_commits_a_transaction() {
     assert_none(offenders, "a commit without an audit row");
 }
 
+/// The schema registers no async-graphql extension: with any, async-graphql sends every field of
+/// every response through the extension chain, which costs more than the rest of a large list.
+/// What runs around a request belongs in `graphql/executor.rs`.
+#[test]
+fn the_schema_has_no_extension() {
+    let offenders = sources(&["src"])
+        .iter()
+        .flat_map(|f| {
+            let mut lines = f.lines_where(|l| l.contains(".extension("));
+            lines.extend(f.mentions("ExtensionFactory"));
+            lines
+        })
+        .collect();
+    assert_none(offenders, "an async-graphql extension on the schema");
+}
+
 /// What is at rest is parsed like input, in one place: inside db/, only convert.rs turns stored
 /// text or JSON into values (page.rs reads clients' cursors, failure.rs the drivers' error codes).
 #[test]

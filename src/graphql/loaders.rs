@@ -3,8 +3,8 @@
 //! environment, a metric's environment, a result's attachment) goes through one `DataLoader`, so
 //! a page of 50 items costs one statement per relation, not 50.
 //!
-//! A fresh loader is put into every request's data (HTTP and WebSocket operations alike) by the
-//! [`RequestLoaders`] extension. It caches nothing between batches and never outlives its
+//! A fresh loader is put into every request's data (HTTP and WebSocket operations alike) by
+//! [`RequestLoaders::attach`], which the executor (`executor.rs`) calls for each request. It caches nothing between batches and never outlives its
 //! request, so a permission change is seen by the next request; the environment relation checks
 //! the viewer's access once per batch, through `service::`.
 
@@ -16,12 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextSubscribe,
-};
-use async_graphql::{Context, ErrorExtensions, Request, Response, ServerResult};
+use async_graphql::{Context, Data, ErrorExtensions, Request};
 use futures_util::future::BoxFuture;
-use futures_util::stream::BoxStream;
+use futures_util::stream::{BoxStream, Stream};
 use tracing::Instrument;
 
 use crate::auth::Authentication;
@@ -32,6 +29,7 @@ use crate::service;
 use crate::service::access::EnvironmentAccess;
 
 use super::error::GqlResult;
+use super::policy::find;
 
 /// What a batch failed with, shared by every field waiting on it.
 type LoadError = Arc<DomainError>;
@@ -151,39 +149,67 @@ where
 }
 
 /// Puts a fresh [`Loaders`] into every request's data, for the request's caller (from the
-/// request's data over HTTP, from the connection's over WebSocket).
+/// request's data over HTTP, from the connection's over WebSocket); the executor runs the
+/// request under [`Deferred::drive`].
 ///
 /// A batch starts only once the request's task has finished the poll that asked for its keys:
 /// async-graphql resolves a list's items in one poll, so all of them join one batch however long
 /// that poll takes (a batch started on a timer alone, another worker thread could start it
 /// half-way through the list, and statements would again grow with the page size).
+#[derive(Clone)]
 pub struct RequestLoaders {
     pub db: Db,
 }
 
-impl ExtensionFactory for RequestLoaders {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestLoadersExtension {
+impl RequestLoaders {
+    /// Inserts this request's loader; its batches wait in the returned [`Deferred`].
+    pub fn attach(&self, request: &mut Request, session: Option<&Data>) -> Deferred {
+        let auth = find::<Authentication>(&request.data)
+            .or_else(|| session.and_then(find::<Authentication>))
+            .cloned()
+            .unwrap_or(Authentication::Anonymous);
+        let batch = Batch {
             db: self.db.clone(),
-            deferred: Deferred::default(),
-        })
+            auth,
+        };
+        let deferred = Deferred::default();
+        let queue = deferred.clone();
+        request
+            .data
+            .insert(DataLoader::new(batch, move |load| queue.push(load)));
+        deferred
     }
-}
-
-struct RequestLoadersExtension {
-    db: Db,
-    deferred: Deferred,
 }
 
 /// Batch loads waiting for the end of the request's current poll.
 #[derive(Clone, Default)]
-struct Deferred(Arc<Mutex<Vec<BoxFuture<'static, ()>>>>);
+pub struct Deferred(Arc<Mutex<Vec<BoxFuture<'static, ()>>>>);
 
 impl Deferred {
     fn push(&self, load: BoxFuture<'static, ()>) {
         if let Ok(mut queued) = self.0.lock() {
             queued.push(load);
         }
+    }
+
+    /// Runs `request`, starting the batches it queued whenever a poll leaves it waiting.
+    pub async fn drive<T>(&self, request: impl Future<Output = T>) -> T {
+        let mut request = std::pin::pin!(request);
+        std::future::poll_fn(|cx| self.poll_then_start(cx, |cx| request.as_mut().poll(cx))).await
+    }
+
+    /// [`Deferred::drive`] for a stream of responses (a subscription's events), each poll in
+    /// `span`.
+    pub fn drive_stream<S: Stream + Send + 'static>(
+        self,
+        events: S,
+        span: tracing::Span,
+    ) -> BoxStream<'static, S::Item> {
+        let mut events = Box::pin(events);
+        Box::pin(futures_util::stream::poll_fn(move |cx| {
+            let _entered = span.enter();
+            self.poll_then_start(cx, |cx| events.as_mut().poll_next(cx))
+        }))
     }
 
     /// Polls the request with `poll`, then starts the loads it queued, unless it was woken
@@ -220,57 +246,6 @@ impl Deferred {
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for RequestLoadersExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let auth = find::<Authentication>(&request.data)
-            .or_else(|| find::<Authentication>(ctx.session_data))
-            .cloned()
-            .unwrap_or(Authentication::Anonymous);
-        let batch = Batch {
-            db: self.db.clone(),
-            auth,
-        };
-        let deferred = self.deferred.clone();
-        request
-            .data
-            .insert(DataLoader::new(batch, move |load| deferred.push(load)));
-        next.run(ctx, request).await
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut execution = std::pin::pin!(next.run(ctx, operation_name));
-        std::future::poll_fn(|cx| {
-            self.deferred
-                .poll_then_start(cx, |cx| execution.as_mut().poll(cx))
-        })
-        .await
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let mut events = next.run(ctx, stream);
-        let deferred = self.deferred.clone();
-        Box::pin(futures_util::stream::poll_fn(move |cx| {
-            deferred.poll_then_start(cx, |cx| events.as_mut().poll_next(cx))
-        }))
-    }
-}
-
 /// Forwards wakes to the request's waker and remembers that one came.
 struct WakeFlag {
     woken: AtomicBool,
@@ -286,9 +261,4 @@ impl Wake for WakeFlag {
         self.woken.store(true, Ordering::Release);
         self.waker.wake_by_ref();
     }
-}
-
-fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
-    data.get(&std::any::TypeId::of::<T>())
-        .and_then(|d| d.downcast_ref::<T>())
 }

@@ -1,11 +1,12 @@
 //! The API boundary: the only module that names `async_graphql`.
 //!
 //! - `schema`      `AppSchema`, `build_schema`, `sdl()` (what `lift schema` prints);
+//! - `executor`    `LiftExecutor`: runs each request (policy, loaders, span and metrics around it);
 //! - `context`     reaching the database and the viewer from a resolver;
 //! - `error`       the one place `DomainError` becomes `extensions.code`;
 //! - `limits`      the expanded size of a document, measured without expanding it;
 //! - `loaders`     the request's batch loader: one statement per relation per page, not per item;
-//! - `nullable`    a nullable field that fails is `null` in `data` (async-graphql omits it);
+//! - `nullable`    `or_null`: a nullable field that fails is `null` in `data` (async-graphql omits it);
 //! - `pagination`  Relay connections over `db::Page`, opaque cursors;
 //! - `policy`      checks before validation: document size, who may introspect;
 //! - `query`       `Query` root; `mutation/` one `*Mutation` per domain, merged;
@@ -15,6 +16,7 @@
 
 mod context;
 mod error;
+mod executor;
 mod limits;
 mod loaders;
 mod mutation;
@@ -28,5 +30,6 @@ mod subscription;
 mod types;
 
 pub use error::code::BAD_USER_INPUT;
+pub use executor::LiftExecutor;
 pub use schema::{build_schema, sdl, AppSchema};
 pub use subscription::{AuditFanout, AuditStart};

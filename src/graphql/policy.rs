@@ -1,8 +1,8 @@
 //! `RequestPolicy`: what every request must pass before async-graphql validates it.
 //!
-//! It runs at `prepare_request`, the first hook, and parses the query itself (async-graphql keeps
-//! that parse): the parse hook would only see the document after async-graphql's recursion-depth
-//! check, which already walks every fragment expanded. Here, in order:
+//! The executor (`executor.rs`) calls [`RequestPolicy::admit`] first, which parses the query
+//! itself (async-graphql keeps that parse): async-graphql's own parse step only ends after its
+//! recursion-depth check, which already walks every fragment expanded. Here, in order:
 //! - a document larger than [`limits::MAX_SELECTIONS`] once its fragments are inlined is refused
 //!   with `BAD_USER_INPUT`, before anything is expanded;
 //! - each request gets its [`ResultsBudget`];
@@ -10,17 +10,13 @@
 //!   authentication (`UNAUTHENTICATED` without a token when only signed-in users may introspect,
 //!   `FORBIDDEN` when nobody may).
 //!
-//! After validation, async-graphql's terse complexity and depth refusals get the limit and what
-//! costs what, and `BAD_USER_INPUT` on every transport.
+//! After validation, [`explain_refusals`] gives async-graphql's terse complexity and depth
+//! refusals the limit and what costs what, and `BAD_USER_INPUT` on every transport.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{IntrospectionMode, Request, ServerError, ServerResult, ValidationResult};
+use async_graphql::{Data, IntrospectionMode, Request, Response, ServerError, ServerResult};
 
 use super::error::gql;
 use super::limits::{self, ResultsBudget, MAX_SELECTIONS};
@@ -29,21 +25,10 @@ use crate::auth::Authentication;
 use crate::configuration::Introspection;
 use crate::domain::DomainError;
 
-/// The extension factory registered on the schema.
+/// The server's policy for every request.
+#[derive(Clone, Copy)]
 pub struct RequestPolicy {
     pub introspection: Introspection,
-}
-
-impl ExtensionFactory for RequestPolicy {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestPolicyExtension {
-            introspection: self.introspection,
-        })
-    }
-}
-
-struct RequestPolicyExtension {
-    introspection: Introspection,
 }
 
 /// A coded error about the whole request (no location, no path).
@@ -54,21 +39,13 @@ fn refused(err: DomainError) -> ServerError {
     error
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for RequestPolicyExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // HTTP requests carry the authentication in the request's data, WebSocket connections in
-        // the session's.
-        let signed_in = request
-            .data
-            .get(&std::any::TypeId::of::<Authentication>())
-            .and_then(|data| data.downcast_ref::<Authentication>())
-            .or_else(|| ctx.data_opt::<Authentication>())
+impl RequestPolicy {
+    /// Checks `request` before async-graphql parses or validates it. `session` is the WebSocket
+    /// connection's data: HTTP requests carry the authentication in the request's data,
+    /// WebSocket connections in the session's.
+    pub fn admit(&self, request: &mut Request, session: Option<&Data>) -> ServerResult<()> {
+        let signed_in = find::<Authentication>(&request.data)
+            .or_else(|| session.and_then(find::<Authentication>))
             .is_some_and(|auth| matches!(auth, Authentication::Viewer(_)));
         let document = request.parsed_query()?;
         let selections = limits::expanded_selections(document);
@@ -97,24 +74,29 @@ impl Extension for RequestPolicyExtension {
             request.introspection_mode = IntrospectionMode::Disabled;
         }
         request.data.insert(ResultsBudget::default());
-        next.run(ctx, request).await
+        Ok(())
     }
+}
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|error| match explained(&error.message) {
-                    Some(message) => refused(DomainError::validation("query", message)),
-                    None => error,
-                })
-                .collect()
-        })
+/// A request async-graphql refused before executing it (syntax, validation) has no data and only
+/// errors without a path; those refusals of its complexity and depth limits are explained.
+pub fn explain_refusals(response: &mut Response) {
+    let refused_before_execution = response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|e| e.path.is_empty());
+    if !refused_before_execution {
+        return;
     }
+    for error in &mut response.errors {
+        if let Some(message) = explained(&error.message) {
+            *error = refused(DomainError::validation("query", message));
+        }
+    }
+}
+
+/// The value of type `T` in `data`, if any.
+pub(super) fn find<T: 'static>(data: &Data) -> Option<&T> {
+    data.get(&std::any::TypeId::of::<T>())
+        .and_then(|d| d.downcast_ref::<T>())
 }
 
 /// async-graphql's messages for its complexity and depth limits, with the limit and the costs.

@@ -1,9 +1,13 @@
 //! Building the schema. `sdl()` is what `lift schema` prints and what `schema.graphql` must equal.
+//!
+//! It registers no async-graphql extension: the policy, the loaders and the observation run
+//! around each request in `executor.rs`, so every field takes async-graphql's fast path.
 
 use async_graphql::Schema;
 
+use super::executor::LiftExecutor;
+use super::loaders::RequestLoaders;
 use super::mutation::MutationRoot;
-use super::nullable::NullOnError;
 use super::policy::RequestPolicy;
 use super::query::QueryRoot;
 use super::subscription::SubscriptionRoot;
@@ -19,22 +23,21 @@ pub(super) const MAX_COMPLEXITY: usize = 5_000;
 /// Directives on one field (`@skip`/`@include` need one each).
 const MAX_DIRECTIVES: usize = 4;
 
-pub fn build_schema(app: App, settings: &GraphqlSettings) -> AppSchema {
+pub fn build_schema(app: App, settings: &GraphqlSettings) -> LiftExecutor {
+    let loaders = RequestLoaders { db: app.db.clone() };
+    let metrics = app.metrics.clone();
     let mut builder = Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
-        .extension(super::observe::Observe::new(app.metrics.clone()))
-        .extension(super::loaders::RequestLoaders { db: app.db.clone() })
         .data(app)
-        .extension(RequestPolicy {
-            introspection: settings.introspection,
-        })
-        .extension(NullOnError)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(MAX_DIRECTIVES);
     if !settings.field_suggestions {
         builder = builder.disable_suggestions();
     }
-    builder.finish()
+    let policy = RequestPolicy {
+        introspection: settings.introspection,
+    };
+    LiftExecutor::new(builder.finish(), loaders, policy, metrics)
 }
 
 /// The SDL of the schema, without needing a database.

@@ -12,7 +12,7 @@
 //! - when authentication cannot be checked (the database is down), `503` with the error's code.
 
 use async_graphql::parser::types::OperationType;
-use async_graphql::ErrorExtensions;
+use async_graphql::{ErrorExtensions, Executor};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, Request, State};
@@ -139,16 +139,20 @@ async fn execute_admitted(
         .then(|| response.cache_control.value())
         .flatten();
     let extra_headers = std::mem::take(&mut response.http_headers);
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|err| {
+    // Straight to bytes: a large list is serialized once, in the order its fields were asked for.
+    let body = if before_execution {
+        serde_json::to_vec(&Refused {
+            errors: &response.errors,
+            extensions: &response.extensions,
+        })
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let body = body.unwrap_or_else(|err| {
         tracing::error!(error = %err, "serializing a GraphQL response");
-        json!({"errors": [{"message": "internal error: the response could not be serialized", "extensions": {"code": "INTERNAL"}}]})
+        json!({"errors": [{"message": "internal error: the response could not be serialized", "extensions": {"code": "INTERNAL"}}]}).to_string().into_bytes()
     });
-    if before_execution {
-        if let Some(object) = body.as_object_mut() {
-            object.remove("data");
-        }
-    }
-    let mut answer = json_response(status, media, &body);
+    let mut answer = bytes_response(status, media, body);
     if let Some(value) = cache_control.and_then(|v| HeaderValue::from_str(&v).ok()) {
         answer.headers_mut().insert(header::CACHE_CONTROL, value);
     }
@@ -201,12 +205,20 @@ fn not_acceptable() -> Response {
 }
 
 fn json_response(status: StatusCode, media: MediaType, body: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, media.content_type())],
-        body.to_string(),
-    )
-        .into_response()
+    bytes_response(status, media, body.to_string().into_bytes())
+}
+
+fn bytes_response(status: StatusCode, media: MediaType, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
+}
+
+/// A response refused before execution: no `data` member, as the GraphQL over HTTP
+/// specification says for `application/graphql-response+json`.
+#[derive(serde::Serialize)]
+struct Refused<'a> {
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {

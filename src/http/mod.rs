@@ -23,12 +23,12 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::auth::JwtKeys;
-use crate::graphql::AppSchema;
+use crate::graphql::LiftExecutor;
 use crate::service::App;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: AppSchema,
+    pub schema: LiftExecutor,
     /// The database and the audit hub (whose shutdown token also closes WebSockets).
     pub app: App,
     pub jwt: Arc<JwtKeys>,

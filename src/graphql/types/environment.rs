@@ -13,6 +13,7 @@ use crate::db::repo::audit::AuditFilter;
 use crate::domain::permission::Access;
 use crate::graphql::context::{app, db};
 use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::nullable::or_null;
 use crate::graphql::pagination::{connection, connection_by, page_cost, page_request, Conn};
 use crate::service;
 use crate::service::access::EnvironmentAccess;
@@ -128,14 +129,14 @@ impl Environment {
 
     /// The environment's own warehouse connection (environment admins only); null when results use
     /// the server's default warehouse, or none is configured.
-    async fn warehouse_connection(
-        &self,
-        ctx: &Context<'_>,
-    ) -> GqlResult<Option<WarehouseConnection>> {
-        let connection = service::warehouse::of_environment(app(ctx)?, &self.0)
-            .await
-            .gql()?;
-        Ok(connection.map(WarehouseConnection))
+    async fn warehouse_connection(&self, ctx: &Context<'_>) -> Option<WarehouseConnection> {
+        or_null(ctx, async {
+            let connection = service::warehouse::of_environment(app(ctx)?, &self.0)
+                .await
+                .gql()?;
+            Ok(connection.map(WarehouseConnection))
+        })
+        .await
     }
 
     /// Features of this environment's project, newest first.

@@ -15,6 +15,7 @@ use crate::graphql::context::{app, db};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::limits::ResultsBudget;
 use crate::graphql::loaders::{self, AttachmentsOfExperiment, EnvironmentById, FeatureById};
+use crate::graphql::nullable::or_null;
 use crate::graphql::pagination::{connection, list_cost, page_cost, page_request, Conn};
 use crate::service;
 
@@ -82,14 +83,17 @@ impl Experiment {
     /// Query complexity: 100 plus what is selected inside, since each use can run warehouse
     /// queries; a request resolves at most 50 (`BAD_USER_INPUT` beyond).
     #[graphql(complexity = "100 + child_complexity")]
-    async fn results(&self, ctx: &Context<'_>) -> GqlResult<Option<ExperimentResults>> {
-        if let Some(budget) = ctx.data_opt::<ResultsBudget>() {
-            budget.spend().gql()?;
-        }
-        let results = service::results::of_experiment(app(ctx)?, &self.0)
-            .await
-            .gql()?;
-        Ok(results.map(ExperimentResults))
+    async fn results(&self, ctx: &Context<'_>) -> Option<ExperimentResults> {
+        or_null(ctx, async {
+            if let Some(budget) = ctx.data_opt::<ResultsBudget>() {
+                budget.spend().gql()?;
+            }
+            let results = service::results::of_experiment(app(ctx)?, &self.0)
+                .await
+                .gql()?;
+            Ok(results.map(ExperimentResults))
+        })
+        .await
     }
     /// Stored result snapshots, newest first.
     /// Query complexity: what is selected inside, once per item of `first` (default 20).

@@ -9,6 +9,7 @@ use super::attachment::ExperimentMetric;
 use crate::domain::results::{self as model, ExposureSummary};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::loaders::{self, AttachmentById};
+use crate::graphql::nullable::or_null;
 use crate::service::{self, results::Results};
 use crate::stats;
 
@@ -52,13 +53,16 @@ impl ExperimentResults {
     }
     /// Sample ratio mismatch: χ² of the assigned identities against the feature's weights; null
     /// when it cannot be computed.
-    async fn srm(&self) -> GqlResult<Option<SampleRatioMismatch>> {
-        let summary: ExposureSummary = self.0.exposures().await.gql()?;
-        Ok(summary.srm.map(|s| SampleRatioMismatch {
-            chi_square: s.chi_square,
-            p_value: s.p_value,
-            mismatch: s.mismatch,
-        }))
+    async fn srm(&self, ctx: &Context<'_>) -> Option<SampleRatioMismatch> {
+        or_null(ctx, async {
+            let summary: ExposureSummary = self.0.exposures().await.gql()?;
+            Ok(summary.srm.map(|s| SampleRatioMismatch {
+                chi_square: s.chi_square,
+                p_value: s.p_value,
+                mismatch: s.mismatch,
+            }))
+        })
+        .await
     }
     /// One entry per attached metric, in the order they were attached.
     async fn metrics(&self) -> GqlResult<Vec<MetricResults>> {
@@ -92,10 +96,13 @@ pub struct MetricResults(model::MetricResult);
 #[Object]
 impl MetricResults {
     /// The attachment (null when it was detached after a snapshot was taken).
-    async fn experiment_metric(&self, ctx: &Context<'_>) -> GqlResult<Option<ExperimentMetric>> {
-        let id = AttachmentById(self.0.experiment_metric_id.clone());
-        let attachment = loaders::load(ctx, id).await?;
-        Ok(attachment.map(ExperimentMetric))
+    async fn experiment_metric(&self, ctx: &Context<'_>) -> Option<ExperimentMetric> {
+        or_null(ctx, async {
+            let id = AttachmentById(self.0.experiment_metric_id.clone());
+            let attachment = loaders::load(ctx, id).await?;
+            Ok(attachment.map(ExperimentMetric))
+        })
+        .await
     }
     async fn metric_id(&self) -> ID {
         ID(self.0.metric_id.clone())

@@ -1,11 +1,12 @@
 //! `auditLogCreated` served by groups (`events/fanout.rs`) instead of one stream per subscriber.
 //!
-//! A `subscribe` is first run through the schema as a probe (`AuditFanout::Probe`): async-graphql
-//! parses and validates the document under the same limits as always, and the resolver checks the
-//! viewer's view permission and names the environment and the starting point. When the document
-//! subscribes to exactly one `auditLogCreated` and nothing failed, the subscription joins the
-//! group of (environment, document, operation name, variables); anything else (an error, two root
-//! fields) goes to async-graphql unchanged, which answers it as it always did.
+//! A `subscribe` of a subscription is first run through the schema as a probe
+//! (`AuditFanout::Probe`): async-graphql parses and validates the document under the same limits as
+//! always, and the resolver checks the viewer's view permission and names the environment and the
+//! starting point. When the document subscribes to exactly one `auditLogCreated` and nothing
+//! failed, the subscription joins the group of (environment, document, operation name, variables);
+//! anything else (an error, two root fields) goes to async-graphql unchanged, which answers it as
+//! it always did.
 //!
 //! Why those members may share: the group resolves each entry without a viewer
 //! (`AuditFanout::Deliver`), so the bytes depend only on the entry and the request; the only
@@ -18,7 +19,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::http::ClientMessage;
-use async_graphql::{Request, Response, ServerError, Variables};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Executor, Request, Response, ServerError, Variables};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -29,7 +31,8 @@ use super::inbound::Session;
 use crate::auth::Authentication;
 use crate::domain::model::AuditEntry;
 use crate::events::fanout::{Delivery, GroupKey, Membership, Render};
-use crate::graphql::{AppSchema, AuditFanout, AuditStart};
+use crate::graphql::{AuditFanout, AuditStart, LiftExecutor};
+use crate::http::graphql_request::operation_type;
 use crate::http::AppState;
 
 /// A subscription of this socket served by a group.
@@ -134,15 +137,19 @@ impl Grouping {
     async fn probe(&self, payload: &Value) -> Option<(AuditStart, Selection)> {
         let viewer = self.session.viewer()?;
         let selection = Selection::from_payload(self.state.schema.clone(), payload)?;
+        // A query or mutation is never grouped: probing it would run it twice.
+        let mut request = selection.request();
+        if operation_type(&mut request) != Some(OperationType::Subscription) {
+            return None;
+        }
         let starts = Arc::new(Mutex::new(Vec::new()));
-        let request = selection
-            .request()
+        let request = request
             .data(AuditFanout::Probe(starts.clone()))
             .data(Authentication::Viewer(viewer));
         let answered = self
             .state
             .schema
-            .execute_stream(request)
+            .execute_stream(request, None)
             .next()
             .await
             .is_some();
@@ -200,14 +207,14 @@ fn shape(payload: &Value, after_variable: Option<&str>) -> String {
 
 /// One subscription request, resolved for one entry at a time.
 struct Selection {
-    schema: AppSchema,
+    schema: LiftExecutor,
     query: String,
     operation_name: Option<String>,
     variables: Variables,
 }
 
 impl Selection {
-    fn from_payload(schema: AppSchema, payload: &Value) -> Option<Self> {
+    fn from_payload(schema: LiftExecutor, payload: &Value) -> Option<Self> {
         let request: Request = serde_json::from_value(payload.clone()).ok()?;
         Some(Selection {
             schema,
@@ -232,7 +239,7 @@ impl Render for Selection {
         let schema = self.schema.clone();
         Box::pin(async move {
             let response = schema
-                .execute_stream(request)
+                .execute_stream(request, None)
                 .next()
                 .await
                 .unwrap_or_else(|| {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::support::*;
 use crate::clickhouse::Warehouse;
@@ -193,3 +193,46 @@ db_test_with!(
         assert_eq!(data["experiment"]["status"], "RUNNING");
     }
 );
+
+// A failed nullable field is present and `null` (async-graphql alone would leave it out of its
+// parent), its siblings are answered, and its error carries its path and location.
+db_test!(a_failed_nullable_field_is_null_beside_its_siblings, |app| {
+    let world = app.world().await;
+    let experiment = started_with_metric(&app, &world).await;
+    let query = "query($id: ID!) { viewer { email } missing: experiment(id: \"01a2b3c4-0000-7000-8000-000000000000\") { id } experiment(id: $id) { status results { srm { mismatch } } } }";
+    let body = app
+        .gql(users::ORG_ADMIN, query, json!({ "id": experiment }))
+        .await;
+    let data = body["data"].as_object().expect("data is an object");
+    assert_eq!(data.get("missing"), Some(&Value::Null), "{body}");
+    assert_eq!(data["viewer"]["email"], users::ORG_ADMIN, "{body}");
+    assert_eq!(data["experiment"]["status"], "RUNNING", "{body}");
+    let experiment_fields = data["experiment"].as_object().expect("an object");
+    assert_eq!(
+        experiment_fields.get("results"),
+        Some(&Value::Null),
+        "{body}"
+    );
+
+    let errors = body["errors"].as_array().expect("errors");
+    let error_at = |path: Value| {
+        errors
+            .iter()
+            .find(|e| e["path"] == path)
+            .unwrap_or_else(|| panic!("an error at {path}: {body}"))
+    };
+    let missing = error_at(json!(["missing"]));
+    assert_eq!(missing["extensions"]["code"], "NOT_FOUND", "{body}");
+    let column = query.find("missing:").expect("in the query") + 1;
+    assert_eq!(
+        missing["locations"],
+        json!([{ "line": 1, "column": column }]),
+        "{body}"
+    );
+    let results = error_at(json!(["experiment", "results"]));
+    assert_eq!(
+        results["extensions"]["code"], "WAREHOUSE_NOT_CONFIGURED",
+        "{body}"
+    );
+    assert_eq!(errors.len(), 2, "{body}");
+});
