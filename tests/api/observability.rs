@@ -126,6 +126,17 @@ db_test!(
             ),
             "{text}"
         );
+        // The gauges are read when scraped: a connection the audit tail or the PostgreSQL
+        // listener holds at that instant is in use, so wait (briefly) for one to be idle.
+        let mut text = text;
+        for _ in 0..50 {
+            let idle = value(&text, r#"lift_db_pool_connections{state="idle"}"#);
+            if idle.is_some_and(|n| n >= 1.0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            text = metrics_text(&app).await;
+        }
         let in_use = value(&text, r#"lift_db_pool_connections{state="in_use"}"#);
         let idle = value(&text, r#"lift_db_pool_connections{state="idle"}"#);
         assert!(in_use.is_some() && idle.is_some_and(|n| n >= 1.0), "{text}");
