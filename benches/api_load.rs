@@ -28,21 +28,7 @@ struct Target {
 
 impl Target {
     async fn post(&self, query: &str, variables: Value) -> Result<Value, String> {
-        let body: Value = self
-            .client
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        match body.get("errors") {
-            Some(errors) => Err(errors.to_string()),
-            None => Ok(body["data"].clone()),
-        }
+        common::post_graphql(&self.client, &self.url, &self.token, query, variables).await
     }
 }
 

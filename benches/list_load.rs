@@ -107,29 +107,6 @@ impl Server {
     }
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    query: &str,
-    variables: Value,
-) -> Result<Value, String> {
-    let body: Value = client
-        .post(url)
-        .bearer_auth(token)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
-    match body.get("errors") {
-        Some(errors) => Err(errors.to_string()),
-        None => Ok(body["data"].clone()),
-    }
-}
-
 /// 50 metrics with filters and a value, a feature, and an experiment with 5 of them, started.
 async fn seed(database_url: &str, server: &Server, token: &str) {
     let db = lift::db::connect(database_url).await.expect("db");
@@ -149,7 +126,7 @@ async fn seed(database_url: &str, server: &Server, token: &str) {
     let run = |query: &'static str, variables: Value| {
         let client = client.clone();
         async move {
-            post(&client, &server.url, token, query, variables)
+            common::post_graphql(&client, &server.url, token, query, variables)
                 .await
                 .expect(query)
         }
@@ -221,7 +198,10 @@ async fn drive(
                 let (mut latencies, mut errors) = (Vec::new(), 0);
                 while next.fetch_add(1, Ordering::Relaxed) < requests {
                     let t = Instant::now();
-                    if post(&client, &url, &token, query, json!({})).await.is_err() {
+                    if common::post_graphql(&client, &url, &token, query, json!({}))
+                        .await
+                        .is_err()
+                    {
                         errors += 1;
                     }
                     latencies.push(t.elapsed());

@@ -1,6 +1,7 @@
 //! What the load scripts share: their settings from the environment, the load database (a SQLite
 //! file, or a PostgreSQL database of their own at `LIFT_TEST_POSTGRES_URL`), the seeded `load`
-//! environment with its admin user, that user's token, and quantiles of sorted figures.
+//! environment with its admin user, that user's token, one GraphQL POST, and quantiles of sorted
+//! figures.
 
 use std::path::Path;
 use std::time::Duration;
@@ -162,4 +163,29 @@ pub fn quantile<T: Copy>(values: &[T], q: f64) -> Option<T> {
     }
     let i = ((values.len() as f64 * q).ceil() as usize).clamp(1, values.len()) - 1;
     Some(values[i])
+}
+
+/// POSTs one GraphQL request with `token`; the `data`, or the `errors` as text.
+#[allow(dead_code)] // audit_load drives the server through its own HTTP client
+pub async fn post_graphql(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let body: serde_json::Value = client
+        .post(url)
+        .bearer_auth(token)
+        .json(&serde_json::json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    match body.get("errors") {
+        Some(errors) => Err(errors.to_string()),
+        None => Ok(body["data"].clone()),
+    }
 }
