@@ -67,17 +67,17 @@ pub fn target(url: &str, database: &str, table: &str) -> WarehouseTarget {
     }
 }
 
-/// A client for the bench's own statements, without a database (they name it).
+/// A client for the bench's own statements, without a database (they name it), with the settings
+/// lift's own client runs every query with.
 pub fn raw_client(url: &str, options: &WarehouseOptions) -> Client {
-    Client::default()
+    let client = Client::default()
         .with_url(url)
-        .with_compression(clickhouse::Compression::None)
-        .with_setting("max_execution_time", options.timeout.as_secs().to_string())
-        .with_setting("max_memory_usage", options.max_memory_bytes.to_string())
-        .with_setting(
-            "max_bytes_before_external_group_by",
-            (options.max_memory_bytes / 2).to_string(),
-        )
+        .with_compression(clickhouse::Compression::None);
+    lift::warehouse::query_settings(options)
+        .into_iter()
+        .fold(client, |client, (name, value)| {
+            client.with_setting(name, value)
+        })
 }
 
 /// The marker written after a complete load: `(version, rows)`.

@@ -22,8 +22,8 @@
 //! (timed runs after one warm-up, default 5), `RESULTS_BENCH_URL` (default
 //! `http://127.0.0.1:8123`, the local engine, started with `scripts/clickhouse-local-ensure` when
 //! it does not answer), `RESULTS_BENCH_TIMEOUT_SECONDS` (`max_execution_time`, default 600),
-//! `RESULTS_BENCH_MAX_MEMORY_BYTES` (`max_memory_usage`, default lift's 4,000,000,000; half of it
-//! is `max_bytes_before_external_group_by`, as lift sets it), `RESULTS_BENCH_DUMP_SQL` (a
+//! `RESULTS_BENCH_MAX_MEMORY_BYTES` (`max_memory_usage`, default lift's 4,000,000,000; the spill
+//! thresholds follow from it as lift sets them, `lift::warehouse::query_settings`), `RESULTS_BENCH_DUMP_SQL` (a
 //! directory: also write the queries there, see `dump.rs`), `RESULTS_BENCH_EXTRA_SQL` (a file: a
 //! candidate text for the compiled metrics query on the deduplicating table, using the same
 //! `{pN:Type}` parameters; timed as a fifth query, e.g. to try a change to `src/sql` first).

@@ -43,9 +43,11 @@
 //! its aggregates in the `GROUP BY`), whatever its events; no per-identity array or set, and the
 //! `metadata` text never leaves the scan. So time and memory grow with the identities, like the
 //! per-identity floor (one `GROUP BY identifier` computing the assignment), not with events ×
-//! metadata as the earlier per-identity arrays of events did. The warehouse client sets
-//! `max_bytes_before_external_group_by` to half of `max_memory_usage`: past it the `GROUP BY`s
-//! spill to disk rather than fail (figures: `benches/results.md`).
+//! metadata as the earlier per-identity arrays of events did. The warehouse client
+//! (`warehouse::query_settings`) lets each big stage take a quarter of `max_memory_usage` before
+//! it spills to disk rather than fail: the `GROUP BY`s (`max_bytes_before_external_group_by`) and
+//! the join (a grace hash join, split into buckets on disk past `max_bytes_in_join`; below it, an
+//! in-memory hash join) (figures: `benches/results.md`).
 //!
 //! # Clusters
 //! With [`Placement::Cluster`] the table is each shard's local table, and every query above runs

@@ -22,6 +22,24 @@ pub const DEFAULT_TARGET_LABEL: &str = DEFAULT_TARGET;
 /// The kinds of query lift sends, as `/metrics` labels them.
 pub use crate::telemetry::metrics::WAREHOUSE_QUERY_KINDS as QUERY_KINDS;
 
+/// The settings every query runs with: its time and memory limits, and where its big stages spill
+/// to disk instead of failing at the limit. A results query over many identities holds two large
+/// structures at once: the per-identity `GROUP BY`s (external aggregation) and, in the metrics
+/// query, the assignments' side of the join (a grace hash join: past `max_bytes_in_join` it splits
+/// into buckets on disk, and below it is a plain in-memory hash join). Each may take a quarter of
+/// the limit, so both at their threshold with their merge buffers stay under it (100M events in
+/// 4 GB: `benches/results.md`).
+pub fn query_settings(options: &WarehouseOptions) -> Vec<(&'static str, String)> {
+    let quarter = (options.max_memory_bytes / 4).to_string();
+    vec![
+        ("max_execution_time", options.timeout.as_secs().to_string()),
+        ("max_memory_usage", options.max_memory_bytes.to_string()),
+        ("max_bytes_before_external_group_by", quarter.clone()),
+        ("join_algorithm", "grace_hash".to_owned()),
+        ("max_bytes_in_join", quarter),
+    ]
+}
+
 /// Limits and transport options shared by every target (from `ClickHouseSettings`).
 #[derive(Debug, Clone)]
 pub struct WarehouseOptions {
@@ -134,15 +152,12 @@ impl Warehouse {
             .with_user(&target.user)
             .with_password(secrecy::ExposeSecret::expose_secret(&target.password))
             .with_database(&target.database)
-            .with_compression(compression)
-            .with_setting("max_execution_time", options.timeout.as_secs().to_string())
-            .with_setting("max_memory_usage", options.max_memory_bytes.to_string())
-            // Aggregations (the results queries' per-identity and deduplication stages) spill to
-            // disk past half the limit instead of failing at it.
-            .with_setting(
-                "max_bytes_before_external_group_by",
-                (options.max_memory_bytes / 2).to_string(),
-            );
+            .with_compression(compression);
+        let client = query_settings(options)
+            .into_iter()
+            .fold(client, |client, (name, value)| {
+                client.with_setting(name, value)
+            });
         Warehouse {
             client,
             target: target.clone(),

@@ -18,6 +18,6 @@ mod limits;
 mod queries;
 mod rows;
 
-pub use client::{Warehouse, WarehouseOptions, DEFAULT_TARGET_LABEL, QUERY_KINDS};
+pub use client::{query_settings, Warehouse, WarehouseOptions, DEFAULT_TARGET_LABEL, QUERY_KINDS};
 pub use clients::WarehouseClients;
 pub use limits::TargetLimits;
