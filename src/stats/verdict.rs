@@ -4,7 +4,9 @@
 //! 1. **`NotEnoughData`** when there is no comparison (it could not be computed), when either arm
 //!    has fewer than `min_identities` identities, or, for a `Conversion` metric, when either arm
 //!    has fewer than `min_conversions` conversions (its `sum`).
-//! 2. **`Inconclusive`** unless the change is significant: the absolute p-value is below `alpha`.
+//! 2. **`Inconclusive`** unless the change is significant ([`Evidence`]): frequentist, the absolute
+//!    p-value (corrected for multiple testing when asked) is below `alpha`; Bayesian, the credible
+//!    interval of the absolute difference excludes zero.
 //! 3. A significant change goes **up** when the absolute estimate is positive, else **down**:
 //!
 //! | expectation   | significant up                         | significant down                         |
@@ -70,7 +72,35 @@ impl Default for Thresholds {
     }
 }
 
-/// Applies the rules in the module documentation.
+/// What a test concluded about a change, whatever the engine: whether it is significant, and
+/// which way the estimate points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evidence {
+    pub significant: bool,
+    pub up: bool,
+}
+
+impl Evidence {
+    /// Frequentist: significant when `p_value < alpha` (a NaN p-value is not significant).
+    pub fn from_p_value(estimate: f64, p_value: f64, alpha: f64) -> Self {
+        Evidence {
+            significant: p_value < alpha,
+            up: estimate > 0.0,
+        }
+    }
+
+    /// Significant when the interval excludes zero. For a Bayesian posterior this is the same as a
+    /// chance to win at least `1 − α/2` on one side, so a verdict never contradicts the interval.
+    pub fn from_interval(estimate: f64, lower: f64, upper: f64) -> Self {
+        Evidence {
+            significant: lower > 0.0 || upper < 0.0,
+            up: estimate > 0.0,
+        }
+    }
+}
+
+/// Applies the rules in the module documentation to a frequentist comparison (significance from
+/// its absolute p-value).
 pub fn judge(
     control: &VariantStats,
     treatment: &VariantStats,
@@ -80,23 +110,43 @@ pub fn judge(
     direction: GoodDirection,
     thresholds: &Thresholds,
 ) -> Verdict {
+    let evidence = comparison
+        .map(|c| Evidence::from_p_value(c.absolute.estimate, c.absolute.p_value, thresholds.alpha));
+    judge_evidence(
+        control,
+        treatment,
+        kind,
+        evidence,
+        expectation,
+        direction,
+        thresholds,
+    )
+}
+
+/// Applies the rules in the module documentation; `None` evidence: the test could not be computed.
+pub fn judge_evidence(
+    control: &VariantStats,
+    treatment: &VariantStats,
+    kind: MetricKind,
+    evidence: Option<Evidence>,
+    expectation: Expectation,
+    direction: GoodDirection,
+    thresholds: &Thresholds,
+) -> Verdict {
     let enough = |arm: &VariantStats| {
         arm.n >= thresholds.min_identities
             && (kind == MetricKind::Numeric || arm.sum >= thresholds.min_conversions as f64)
     };
-    let Some(comparison) = comparison else {
+    let Some(evidence) = evidence else {
         return Verdict::NotEnoughData;
     };
     if !enough(control) || !enough(treatment) {
         return Verdict::NotEnoughData;
     }
-    // A NaN p-value compares as not below alpha: not significant.
-    let significant = comparison.absolute.p_value < thresholds.alpha;
-    if !significant {
+    if !evidence.significant {
         return Verdict::Inconclusive;
     }
-    let up = comparison.absolute.estimate > 0.0;
-    match (expectation, up) {
+    match (expectation, evidence.up) {
         (Expectation::Increase, true) | (Expectation::Decrease, false) => Verdict::Win,
         (Expectation::Increase, false) | (Expectation::Decrease, true) => Verdict::Loss,
         (Expectation::NotIncrease, true) | (Expectation::NotDecrease, false) => Verdict::Loss,
