@@ -78,7 +78,11 @@ pub fn adjust(p_values: &[f64], correction: Correction) -> Result<Vec<f64>, Stat
 fn sorted_indices(p: &[f64], descending: bool) -> Vec<usize> {
     let mut order: Vec<usize> = (0..p.len()).collect();
     order.sort_by(|&a, &b| {
-        let (x, y) = if descending { (p[b], p[a]) } else { (p[a], p[b]) };
+        let (x, y) = if descending {
+            (p[b], p[a])
+        } else {
+            (p[a], p[b])
+        };
         // Validated: no NaN, so `partial_cmp` always answers.
         x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
     });
@@ -186,7 +190,6 @@ pub fn adjusted_interval(
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +293,10 @@ mod tests {
 
             for i in 0..family.len() {
                 assert!(bh[i] <= holm[i], "{family:?}: BH {bh:?}, Holm {holm:?}");
-                assert!(holm[i] <= (family[i] * m).min(1.0), "{family:?}: Holm {holm:?}");
+                assert!(
+                    holm[i] <= (family[i] * m).min(1.0),
+                    "{family:?}: Holm {holm:?}"
+                );
             }
         }
     }
@@ -338,17 +344,30 @@ mod tests {
             let interval = adjusted_interval(estimate, raw, adjusted_p, alpha).unwrap();
 
             let AdjustedInterval::Bounded { lower, upper } = interval else {
-                assert!(adjusted_p > UNBOUNDED_ABOVE, "{interval:?} for {adjusted_p}");
+                assert!(
+                    adjusted_p > UNBOUNDED_ABOVE,
+                    "{interval:?} for {adjusted_p}"
+                );
                 continue;
             };
-            assert!(lower <= raw.0 && upper >= raw.1, "narrowed: {raw:?} → {interval:?}");
-            assert!(lower <= estimate && estimate <= upper, "{estimate} ∉ {interval:?}");
+            assert!(
+                lower <= raw.0 && upper >= raw.1,
+                "narrowed: {raw:?} → {interval:?}"
+            );
+            assert!(
+                lower <= estimate && estimate <= upper,
+                "{estimate} ∉ {interval:?}"
+            );
             if (lower, upper) != raw {
                 widened += 1;
                 // Away from the boundary by more than the rounding of the back-out.
                 if (adjusted_p - alpha).abs() > 1e-9 {
                     let excludes_zero = lower > 0.0 || upper < 0.0;
-                    assert_eq!(excludes_zero, adjusted_p < alpha, "{adjusted_p} {interval:?}");
+                    assert_eq!(
+                        excludes_zero,
+                        adjusted_p < alpha,
+                        "{adjusted_p} {interval:?}"
+                    );
                 }
             }
         }
@@ -385,8 +404,14 @@ mod tests {
         };
 
         assert_eq!(adjusted_interval(0.0, (-0.1, 0.1), 0.5, 0.05).unwrap(), raw);
-        assert_eq!(adjusted_interval(0.05, (-0.1, 0.1), 0.0, 0.05).unwrap(), raw);
-        assert_eq!(adjusted_interval(0.05, (-0.1, 0.1), 1e-300, 0.05).unwrap(), raw);
+        assert_eq!(
+            adjusted_interval(0.05, (-0.1, 0.1), 0.0, 0.05).unwrap(),
+            raw
+        );
+        assert_eq!(
+            adjusted_interval(0.05, (-0.1, 0.1), 1e-300, 0.05).unwrap(),
+            raw
+        );
     }
 
     #[test]
@@ -404,7 +429,10 @@ mod tests {
         for (estimate, interval, adjusted_p, alpha) in cases {
             let result = adjusted_interval(estimate, interval, adjusted_p, alpha);
 
-            assert!(result.is_err(), "{estimate} {interval:?} {adjusted_p} {alpha}: {result:?}");
+            assert!(
+                result.is_err(),
+                "{estimate} {interval:?} {adjusted_p} {alpha}: {result:?}"
+            );
         }
     }
 

@@ -73,7 +73,11 @@ pub struct Design {
 /// `None` when no effect is detectable with that power yet (the sample is too small).
 ///
 /// Errors when the design or the baseline is out of its domain (see their fields).
-pub fn mde(baseline: &Baseline, identities: u64, design: &Design) -> Result<Option<f64>, StatsError> {
+pub fn mde(
+    baseline: &Baseline,
+    identities: u64,
+    design: &Design,
+) -> Result<Option<f64>, StatsError> {
     validate(baseline, design)?;
     mde_at(baseline, identities as f64, design)
 }
@@ -219,7 +223,8 @@ fn sequential_variance(variance: f64, n: f64, alpha: f64, tuning: f64) -> f64 {
     let log_alpha = -2.0 * alpha.ln();
     let rho = ((log_alpha + (log_alpha + 1.0).ln()) / tuning).sqrt();
     let n_rho2 = n * rho.powi(2);
-    let discriminant = (2.0 * (n_rho2 + 1.0) * ((n_rho2 + 1.0).sqrt() / alpha).ln()) / (n * rho).powi(2);
+    let discriminant =
+        (2.0 * (n_rho2 + 1.0) * ((n_rho2 + 1.0).sqrt() / alpha).ln()) / (n * rho).powi(2);
     let standard_error = (variance / n).sqrt();
     let z_sequential = n.sqrt() * discriminant.sqrt();
     let z_star = quantile(1.0 - 0.5 * alpha);
@@ -292,7 +297,10 @@ mod tests {
 
             let n = now as f64 + days * rate;
             let at = mde_at(&baseline, n, &design).unwrap().unwrap();
-            assert!(relative_gap(at, target) <= 1e-9, "{tuning:?}: MDE {at} at {n}");
+            assert!(
+                relative_gap(at, target) <= 1e-9,
+                "{tuning:?}: MDE {at} at {n}"
+            );
             assert!(days > 0.0);
         }
     }
@@ -327,7 +335,9 @@ mod tests {
         for tuning in [None, Some(5000.0)] {
             assert_eq!(mde(&baseline, 0, &design(2, tuning)).unwrap(), None);
             assert_eq!(mde(&baseline, 20, &design(2, tuning)).unwrap(), None);
-            assert!(mde(&baseline, 1_000_000, &design(2, tuning)).unwrap().is_some());
+            assert!(mde(&baseline, 1_000_000, &design(2, tuning))
+                .unwrap()
+                .is_some());
         }
     }
 
@@ -338,8 +348,14 @@ mod tests {
         let now = 1_000_000;
         let current = mde(&baseline, now, &design).unwrap().unwrap();
 
-        assert_eq!(days_to_target(&baseline, now, 0.0, current * 1.01, &design), Ok(Some(0.0)));
-        assert_eq!(days_to_target(&baseline, now, 0.0, current * 0.99, &design), Ok(None));
+        assert_eq!(
+            days_to_target(&baseline, now, 0.0, current * 1.01, &design),
+            Ok(Some(0.0))
+        );
+        assert_eq!(
+            days_to_target(&baseline, now, 0.0, current * 0.99, &design),
+            Ok(None)
+        );
         assert_eq!(days_to_target(&baseline, 0, 0.0, 0.05, &design), Ok(None));
         let from_nothing = days_to_target(&baseline, 0, 100.0, 0.05, &design).unwrap();
         assert!(from_nothing.is_some_and(|d| d > 0.0), "{from_nothing:?}");
@@ -366,10 +382,19 @@ mod tests {
         let good = design(2, None);
         let bad_designs = [
             Design { alpha: 0.0, ..good },
-            Design { alpha: f64::NAN, ..good },
-            Design { power: 0.04, ..good },
+            Design {
+                alpha: f64::NAN,
+                ..good
+            },
+            Design {
+                power: 0.04,
+                ..good
+            },
             Design { power: 1.0, ..good },
-            Design { variants: 1, ..good },
+            Design {
+                variants: 1,
+                ..good
+            },
             Design {
                 sequential_tuning: Some(0.0),
                 ..good
@@ -383,15 +408,32 @@ mod tests {
             assert!(mde(&baseline, 1000, &design).is_err(), "{design:?}");
         }
         let bad_baselines = [
-            Baseline { mean: 0.0, variance: 1.0 },
-            Baseline { mean: f64::NAN, variance: 1.0 },
-            Baseline { mean: 1.0, variance: -1.0 },
-            Baseline { mean: 1.0, variance: f64::INFINITY },
+            Baseline {
+                mean: 0.0,
+                variance: 1.0,
+            },
+            Baseline {
+                mean: f64::NAN,
+                variance: 1.0,
+            },
+            Baseline {
+                mean: 1.0,
+                variance: -1.0,
+            },
+            Baseline {
+                mean: 1.0,
+                variance: f64::INFINITY,
+            },
         ];
         for baseline in bad_baselines {
             assert!(mde(&baseline, 1000, &good).is_err(), "{baseline:?}");
         }
-        for (rate, target) in [(-1.0, 0.05), (f64::NAN, 0.05), (10.0, 0.0), (10.0, f64::NAN)] {
+        for (rate, target) in [
+            (-1.0, 0.05),
+            (f64::NAN, 0.05),
+            (10.0, 0.0),
+            (10.0, f64::NAN),
+        ] {
             let result = days_to_target(&baseline, 1000, rate, target, &good);
             assert!(result.is_err(), "{rate} {target}: {result:?}");
         }
@@ -400,7 +442,16 @@ mod tests {
     #[test]
     fn arbitrary_inputs_never_panic_and_never_give_nan() {
         const VALUES: [f64; 10] = [
-            0.0, 1e-300, 1e-9, 0.3, 1.0, 7.5, -2.0, 1e12, 1e300, f64::NAN,
+            0.0,
+            1e-300,
+            1e-9,
+            0.3,
+            1.0,
+            7.5,
+            -2.0,
+            1e12,
+            1e300,
+            f64::NAN,
         ];
         const SIZES: [u64; 6] = [0, 1, 2, 100, 1_000_000_000, u64::MAX];
         let mut rng = Rng::new(3);
@@ -420,10 +471,16 @@ mod tests {
             let (rate, target) = (pick(&mut rng), pick(&mut rng));
 
             if let Ok(Some(mde)) = mde(&baseline, identities, &design) {
-                assert!(mde.is_finite() && mde >= 0.0, "{baseline:?} {design:?}: {mde}");
+                assert!(
+                    mde.is_finite() && mde >= 0.0,
+                    "{baseline:?} {design:?}: {mde}"
+                );
             }
             if let Ok(Some(days)) = days_to_target(&baseline, identities, rate, target, &design) {
-                assert!(days.is_finite() && days >= 0.0, "{baseline:?} {design:?}: {days}");
+                assert!(
+                    days.is_finite() && days >= 0.0,
+                    "{baseline:?} {design:?}: {days}"
+                );
             }
         }
     }
