@@ -200,8 +200,10 @@ fn mde_at(baseline: &Baseline, n: f64, design: &Design) -> Result<Option<f64>, S
     };
     let z2 = z.powi(2);
     let m2 = m.powi(2);
-    // Also false when a term is NaN (no identities yet in the sequential variance).
-    if !(n_a > v * z2 / m2) {
+    // The smallest arm size with a positive root; NaN when there are no identities yet (the
+    // sequential variance divides by the sample), which has no MDE either.
+    let threshold = v * z2 / m2;
+    if threshold.is_nan() || n_a <= threshold {
         return Ok(None);
     }
     let sigma2 = v / n_a;
