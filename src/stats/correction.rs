@@ -18,10 +18,15 @@
 //!
 //! An adjusted interval is backed out of the adjusted p-value as GrowthBook does: the standard
 //! error that would give the estimate this p-value under a normal test is `|estimate| / z(p_adj)`
-//! with `z(x) = Φ⁻¹(1 − x/2)`, and the interval is `estimate ± z(α)·|estimate|/z(p_adj)`. It
-//! excludes zero exactly when `p_adj < α`, so an adjusted verdict never contradicts the adjusted
-//! interval. It only ever widens the raw interval: when the backed-out one is not wider on both
-//! sides, the raw interval stands; an adjusted p-value above 0.999999 has no finite interval.
+//! with `z(x) = Φ⁻¹(1 − x/2)`, and the interval is `estimate ± z(α)·|estimate|/z(p_adj)`. It only
+//! ever widens the raw interval: when the backed-out one is not wider on both sides, the raw
+//! interval stands; an adjusted p-value above 0.999999 has no finite interval.
+//!
+//! So an adjusted verdict never contradicts the adjusted interval: when the raw interval is
+//! symmetric and excludes zero exactly when the raw p < α (as a test's own interval does), the
+//! result excludes zero exactly when `p_adj < α`. For `p_adj ≥ α` the backed-out half-width is at
+//! least `|estimate|`, wider than any raw interval that excludes zero; for `p_adj < α` the
+//! backed-out interval excludes zero, and a raw one that stands does too, as `p ≤ p_adj < α`.
 
 use serde::{Deserialize, Serialize};
 
@@ -193,6 +198,7 @@ pub fn adjusted_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::student::StudentT;
     use crate::stats::test_rng::Rng;
 
     const METHODS: [Correction; 2] = [Correction::HolmBonferroni, Correction::BenjaminiHochberg];
@@ -360,18 +366,55 @@ mod tests {
             );
             if (lower, upper) != raw {
                 widened += 1;
-                // Away from the boundary by more than the rounding of the back-out.
-                if (adjusted_p - alpha).abs() > 1e-9 {
-                    let excludes_zero = lower > 0.0 || upper < 0.0;
-                    assert_eq!(
-                        excludes_zero,
-                        adjusted_p < alpha,
-                        "{adjusted_p} {interval:?}"
-                    );
-                }
+            }
+            // Widened or not, away from the boundary by more than the rounding of the back-out.
+            if (adjusted_p - alpha).abs() > 1e-9 {
+                let excludes_zero = lower > 0.0 || upper < 0.0;
+                assert_eq!(
+                    excludes_zero,
+                    adjusted_p < alpha,
+                    "{adjusted_p} {interval:?}"
+                );
             }
         }
         assert!(widened > 2500, "only {widened} intervals widened");
+    }
+
+    #[test]
+    fn with_student_t_raw_intervals_the_adjusted_interval_still_agrees_with_the_adjusted_p() {
+        // A t interval is wider than the z interval backed out of the same p-value, so here the
+        // raw interval often stands; the verdict must still follow the adjusted p-value.
+        let mut rng = Rng::new(23);
+        let mut kept = 0;
+        for _ in 0..3000 {
+            let freedom = 1.0 + rng.below(30) as f64;
+            let t = StudentT::new(freedom).unwrap();
+            let estimate = (rng.unit() - 0.5) * 0.4;
+            let se = 0.002 + rng.unit() * 0.05;
+            let alpha = [0.01, 0.05, 0.1][rng.below(3) as usize];
+            let half = t.upper_quantile(alpha / 2.0).unwrap() * se;
+            let raw = (estimate - half, estimate + half);
+            let p = (2.0 * t.sf((estimate / se).abs())).min(1.0);
+            let adjusted_p = (p * (1.0 + rng.unit() * 4.0)).min(1.0);
+
+            let interval = adjusted_interval(estimate, raw, adjusted_p, alpha).unwrap();
+
+            let AdjustedInterval::Bounded { lower, upper } = interval else {
+                continue;
+            };
+            if (lower, upper) == raw {
+                kept += 1;
+            }
+            if (adjusted_p - alpha).abs() > 1e-9 && (p - alpha).abs() > 1e-9 {
+                let excludes_zero = lower > 0.0 || upper < 0.0;
+                assert_eq!(
+                    excludes_zero,
+                    adjusted_p < alpha,
+                    "{p} → {adjusted_p} {interval:?}"
+                );
+            }
+        }
+        assert!(kept > 100, "only {kept} raw intervals stood");
     }
 
     #[test]
