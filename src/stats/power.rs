@@ -78,8 +78,7 @@ pub fn mde(
     identities: u64,
     design: &Design,
 ) -> Result<Option<f64>, StatsError> {
-    validate(baseline, design)?;
-    mde_at(baseline, identities as f64, design)
+    Prepared::new(baseline, design)?.mde_at(identities as f64)
 }
 
 /// The estimated days until the MDE reaches `target_mde` if identities keep arriving at
@@ -96,7 +95,7 @@ pub fn days_to_target(
     target_mde: f64,
     design: &Design,
 ) -> Result<Option<f64>, StatsError> {
-    validate(baseline, design)?;
+    let prepared = Prepared::new(baseline, design)?;
     if !(target_mde > 0.0 && target_mde.is_finite()) {
         return Err(StatsError::InvalidArgument {
             name: "target MDE",
@@ -110,7 +109,7 @@ pub fn days_to_target(
         });
     }
     let reaches = |n: f64| -> Result<bool, StatsError> {
-        Ok(matches!(mde_at(baseline, n, design)?, Some(m) if m <= target_mde))
+        Ok(matches!(prepared.mde_at(n)?, Some(m) if m <= target_mde))
     };
     let now = identities as f64;
     if reaches(now)? {
@@ -119,8 +118,9 @@ pub fn days_to_target(
     if identities_per_day == 0.0 {
         return Ok(None);
     }
-    // The MDE falls as the sample grows (both variants; `mde_falls_as_the_sample_grows` checks
-    // it), so double until the target is reached, then bisect to the smallest such sample.
+    // The MDE falls as the sample grows, fixed-horizon and sequential alike (the test
+    // `mde_falls_as_the_sample_grows_and_sequential_costs_more_than_fixed` checks it), so double
+    // until the target is reached, then bisect to the smallest such sample.
     let (mut short, mut enough) = (now, now.max(1.0));
     let mut found = false;
     for _ in 0..MAX_DOUBLINGS {
@@ -152,86 +152,122 @@ pub fn days_to_target(
     Ok(days.is_finite().then_some(days))
 }
 
-fn validate(baseline: &Baseline, design: &Design) -> Result<(), StatsError> {
-    if !(design.alpha > 0.0 && design.alpha < 1.0) {
-        return Err(StatsError::InvalidAlpha(design.alpha));
-    }
-    if !(design.power > design.alpha && design.power < 1.0) {
-        return Err(StatsError::InvalidArgument {
-            name: "power",
-            reason: "must be above alpha and below 1",
-        });
-    }
-    if design.variants < 2 {
-        return Err(StatsError::TooFewVariants(design.variants as usize));
-    }
-    if let Some(tuning) = design.sequential_tuning {
-        if !(tuning > 0.0 && tuning.is_finite()) {
+/// The constants of one baseline and design, validated and derived once: a search for the days
+/// to a target evaluates the MDE some 70 times, and the normal quantiles would dominate it.
+struct Prepared {
+    /// `|m|`: see the module documentation for the sign.
+    m: f64,
+    variance: f64,
+    variants: f64,
+    /// `(Φ⁻¹(1 − α/2) − Φ⁻¹(1 − power))²`.
+    z2: f64,
+    sequential: Option<Sequential>,
+}
+
+/// The constants of power.ts's `sequentialPowerSequentialVariance` that do not depend on `n`.
+struct Sequential {
+    alpha: f64,
+    /// `ρ = √((−2 ln α + ln(−2 ln α + 1))/τ)`.
+    rho: f64,
+    /// `Φ⁻¹(1 − α/2)`.
+    z_star: f64,
+}
+
+impl Prepared {
+    fn new(baseline: &Baseline, design: &Design) -> Result<Self, StatsError> {
+        if !(design.alpha > 0.0 && design.alpha < 1.0) {
+            return Err(StatsError::InvalidAlpha(design.alpha));
+        }
+        if !(design.power > design.alpha && design.power < 1.0) {
             return Err(StatsError::InvalidArgument {
-                name: "sequential tuning",
-                reason: "must be positive and finite",
+                name: "power",
+                reason: "must be above alpha and below 1",
             });
         }
+        if design.variants < 2 {
+            return Err(StatsError::TooFewVariants(design.variants as usize));
+        }
+        if !(baseline.mean.is_finite() && baseline.mean != 0.0) {
+            return Err(StatsError::InvalidArgument {
+                name: "baseline mean",
+                reason: "must be finite and nonzero for a relative MDE",
+            });
+        }
+        if !(baseline.variance >= 0.0 && baseline.variance.is_finite()) {
+            return Err(StatsError::InvalidArgument {
+                name: "baseline variance",
+                reason: "must be non-negative and finite",
+            });
+        }
+        let alpha = design.alpha;
+        let z_star = quantile(1.0 - 0.5 * alpha);
+        let sequential = match design.sequential_tuning {
+            None => None,
+            Some(tuning) if tuning > 0.0 && tuning.is_finite() => {
+                let log_alpha = -2.0 * alpha.ln();
+                let rho = ((log_alpha + (log_alpha + 1.0).ln()) / tuning).sqrt();
+                Some(Sequential { alpha, rho, z_star })
+            }
+            Some(_) => {
+                return Err(StatsError::InvalidArgument {
+                    name: "sequential tuning",
+                    reason: "must be positive and finite",
+                })
+            }
+        };
+        let z = z_star - quantile(1.0 - design.power);
+        Ok(Prepared {
+            m: baseline.mean.abs(),
+            variance: baseline.variance,
+            variants: f64::from(design.variants),
+            z2: z.powi(2),
+            sequential,
+        })
     }
-    if !(baseline.mean.is_finite() && baseline.mean != 0.0) {
-        return Err(StatsError::InvalidArgument {
-            name: "baseline mean",
-            reason: "must be finite and nonzero for a relative MDE",
-        });
+
+    /// power.ts's `findMdeFrequentist` for `n` identities in total, in its order of operations
+    /// so the rounding is the same.
+    fn mde_at(&self, n: f64) -> Result<Option<f64>, StatsError> {
+        let (m, z2) = (self.m, self.z2);
+        let n_a = n / self.variants;
+        let v = match &self.sequential {
+            Some(sequential) => sequential.variance(self.variance, 2.0 * n_a),
+            None => self.variance,
+        };
+        let m2 = m.powi(2);
+        // The smallest arm size with a positive root; NaN when there are no identities yet (the
+        // sequential variance divides by the sample), which has no MDE either.
+        let threshold = v * z2 / m2;
+        if threshold.is_nan() || n_a <= threshold {
+            return Ok(None);
+        }
+        let sigma2 = v / n_a;
+        let a = 1.0 - z2 * sigma2 / m2;
+        let b = -2.0 * m;
+        let c = m2 - z2 * sigma2;
+        let discriminant = b.powi(2) - 4.0 * a * c;
+        let root = (-b + discriminant.sqrt()) / (2.0 * a);
+        let mde = (root - m) / m;
+        if !mde.is_finite() {
+            return Err(StatsError::NonFiniteResult("MDE"));
+        }
+        Ok(Some(mde))
     }
-    if !(baseline.variance >= 0.0 && baseline.variance.is_finite()) {
-        return Err(StatsError::InvalidArgument {
-            name: "baseline variance",
-            reason: "must be non-negative and finite",
-        });
-    }
-    Ok(())
 }
 
-/// power.ts's `findMdeFrequentist` for `n` identities in total (validated inputs), in its order of
-/// operations so the rounding is the same.
-fn mde_at(baseline: &Baseline, n: f64, design: &Design) -> Result<Option<f64>, StatsError> {
-    let n_a = n / f64::from(design.variants);
-    let z = quantile(1.0 - 0.5 * design.alpha) - quantile(1.0 - design.power);
-    let m = baseline.mean.abs();
-    let v = match design.sequential_tuning {
-        Some(tuning) => sequential_variance(baseline.variance, 2.0 * n_a, design.alpha, tuning),
-        None => baseline.variance,
-    };
-    let z2 = z.powi(2);
-    let m2 = m.powi(2);
-    // The smallest arm size with a positive root; NaN when there are no identities yet (the
-    // sequential variance divides by the sample), which has no MDE either.
-    let threshold = v * z2 / m2;
-    if threshold.is_nan() || n_a <= threshold {
-        return Ok(None);
+impl Sequential {
+    /// power.ts's `sequentialPowerSequentialVariance`: the per-identity variance whose
+    /// fixed-horizon interval at `n` is as wide as the confidence sequence.
+    fn variance(&self, variance: f64, n: f64) -> f64 {
+        let (alpha, rho) = (self.alpha, self.rho);
+        let n_rho2 = n * rho.powi(2);
+        let discriminant =
+            (2.0 * (n_rho2 + 1.0) * ((n_rho2 + 1.0).sqrt() / alpha).ln()) / (n * rho).powi(2);
+        let standard_error = (variance / n).sqrt();
+        let z_sequential = n.sqrt() * discriminant.sqrt();
+        let standard_error_sequential = standard_error * z_sequential / self.z_star;
+        n * standard_error_sequential.powi(2)
     }
-    let sigma2 = v / n_a;
-    let a = 1.0 - z2 * sigma2 / m2;
-    let b = -2.0 * m;
-    let c = m2 - z2 * sigma2;
-    let discriminant = b.powi(2) - 4.0 * a * c;
-    let root = (-b + discriminant.sqrt()) / (2.0 * a);
-    let mde = (root - m) / m;
-    if !mde.is_finite() {
-        return Err(StatsError::NonFiniteResult("MDE"));
-    }
-    Ok(Some(mde))
-}
-
-/// power.ts's `sequentialPowerSequentialVariance`: the per-identity variance whose fixed-horizon
-/// interval at `n` is as wide as the sequential one.
-fn sequential_variance(variance: f64, n: f64, alpha: f64, tuning: f64) -> f64 {
-    let log_alpha = -2.0 * alpha.ln();
-    let rho = ((log_alpha + (log_alpha + 1.0).ln()) / tuning).sqrt();
-    let n_rho2 = n * rho.powi(2);
-    let discriminant =
-        (2.0 * (n_rho2 + 1.0) * ((n_rho2 + 1.0).sqrt() / alpha).ln()) / (n * rho).powi(2);
-    let standard_error = (variance / n).sqrt();
-    let z_sequential = n.sqrt() * discriminant.sqrt();
-    let z_star = quantile(1.0 - 0.5 * alpha);
-    let standard_error_sequential = standard_error * z_sequential / z_star;
-    n * standard_error_sequential.powi(2)
 }
 
 #[cfg(test)]
@@ -298,7 +334,11 @@ mod tests {
                 .unwrap();
 
             let n = now as f64 + days * rate;
-            let at = mde_at(&baseline, n, &design).unwrap().unwrap();
+            let at = Prepared::new(&baseline, &design)
+                .unwrap()
+                .mde_at(n)
+                .unwrap()
+                .unwrap();
             assert!(
                 relative_gap(at, target) <= 1e-9,
                 "{tuning:?}: MDE {at} at {n}"
@@ -317,8 +357,11 @@ mod tests {
         let mut previous = (f64::INFINITY, f64::INFINITY);
         let mut n = 100.0;
         while n < 1e12 {
-            let f = mde_at(&baseline, n, &fixed).unwrap();
-            let s = mde_at(&baseline, n, &sequential).unwrap();
+            let f = Prepared::new(&baseline, &fixed).unwrap().mde_at(n).unwrap();
+            let s = Prepared::new(&baseline, &sequential)
+                .unwrap()
+                .mde_at(n)
+                .unwrap();
             if let (Some(f), Some(s)) = (f, s) {
                 assert!(f < previous.0 && s < previous.1, "not falling at {n}");
                 assert!(s > f, "sequential {s} ≤ fixed {f} at {n}");
