@@ -44,6 +44,15 @@ pub enum StatsError {
     /// A traffic weight is zero, negative or not finite.
     #[error("weight {index} must be positive and finite, got {weight}")]
     InvalidWeight { index: usize, weight: f64 },
+    /// A p-value to adjust is NaN or outside `[0, 1]` (`index` is its place in the family).
+    #[error("p-value {index} must be in [0, 1], got {value}")]
+    InvalidPValue { index: usize, value: f64 },
+    /// An argument of a correction or power computation is out of its domain.
+    #[error("{name} {reason}")]
+    InvalidArgument {
+        name: &'static str,
+        reason: &'static str,
+    },
     /// statrs refused to build a Student's t distribution.
     #[error("Student's t distribution: {0}")]
     StudentsT(#[from] StudentsTError),
