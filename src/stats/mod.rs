@@ -18,6 +18,8 @@
 pub mod analysis;
 #[cfg(test)]
 mod analysis_properties;
+#[cfg(test)]
+mod analysis_tests;
 pub mod arm;
 pub mod bayesian;
 pub mod cuped;
