@@ -136,10 +136,11 @@ fn theta(a: &Pair, b: &Pair, kind: MetricKind) -> Result<f64, CupedFallback> {
     let n = a.n + b.n;
     let post = variance(kind, n, a.y.sum + b.y.sum, a.y.sum_sq + b.y.sum_sq);
     let pre = variance(kind, n, a.x.sum + b.x.sum, a.x.sum_sq + b.x.sum_sq);
-    if !(pre > 0.0) {
+    // `is_nan` too: 0/0 from sums that cancel exactly is no variance either.
+    if pre <= 0.0 || pre.is_nan() {
         return Err(CupedFallback::CovariateWithoutVariance);
     }
-    if !(post > 0.0) {
+    if post <= 0.0 || post.is_nan() {
         return Err(CupedFallback::MetricWithoutVariance);
     }
     let theta = covariance(n, a.xy + b.xy, a.y.sum + b.y.sum, a.x.sum + b.x.sum) / pre;

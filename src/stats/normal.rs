@@ -38,7 +38,7 @@ pub(crate) fn upper_quantile(tail: f64) -> f64 {
     let mut z = std::f64::consts::SQRT_2 * erfc_inv(2.0 * tail);
     for _ in 0..REFINE_STEPS {
         let density = pdf(z);
-        if !(density > 0.0) {
+        if density <= 0.0 || density.is_nan() {
             break;
         }
         // d/dz sf(z) = −φ(z): a Newton step on sf(z) − tail.
