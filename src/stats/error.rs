@@ -32,6 +32,12 @@ pub enum StatsError {
     /// The significance level is not strictly between 0 and 1.
     #[error("alpha must be in (0, 1), got {0}")]
     InvalidAlpha(f64),
+    /// The sequential test's tuning parameter is not a positive, finite number of identities.
+    #[error("sequential tuning must be positive and finite, got {0}")]
+    InvalidTuning(f64),
+    /// A proper prior needs a finite mean and a positive, finite variance.
+    #[error("a proper prior needs a finite mean and a positive variance, got mean {mean}, variance {variance}")]
+    InvalidPrior { mean: f64, variance: f64 },
     /// An intermediate or final value overflowed to infinity or NaN.
     #[error("{0} is not finite")]
     NonFiniteResult(&'static str),

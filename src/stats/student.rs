@@ -13,7 +13,9 @@
 
 use statrs::distribution::{Continuous, ContinuousCDF, StudentsT};
 use statrs::function::beta::checked_beta_reg;
-use statrs::function::erf::{erfc, erfc_inv};
+use statrs::function::erf::erfc_inv;
+
+use super::normal;
 
 use super::error::StatsError;
 
@@ -68,7 +70,7 @@ impl StudentT {
                 / b
                 + 1.0)
                 * y.sqrt();
-        0.5 * erfc(z / std::f64::consts::SQRT_2)
+        normal::sf(z)
     }
 
     /// The `q ≥ 0` with `P(T > q) = tail`, for `tail` in `(0, 0.5]`.

@@ -16,7 +16,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::StatsError;
-use super::student::StudentT;
+use super::fixed::{check_alpha, welch};
+use super::moments::Moments;
 use super::sufficient::{MetricKind, VariantStats};
 
 /// A point estimate with its two-sided `1 − α` confidence interval and p-value.
@@ -38,103 +39,23 @@ pub struct Comparison {
     pub relative: Option<Estimate>,
 }
 
-/// Compares `treatment` with `control` at significance level `alpha`.
+/// Compares `treatment` with `control` at significance level `alpha`, without CUPED.
 ///
 /// Errors when either arm has fewer than 2 identities, non-finite or inconsistent sums, when both
 /// arms have zero variance, when `alpha` is not in (0, 1), or when a result would not be finite.
 /// One arm with zero variance is allowed: Welch's test then rests on the other arm's variance
-/// (gbstats instead returns an uninformative default in that case).
+/// (gbstats instead returns an uninformative default in that case). The same test with CUPED,
+/// sequential intervals or the Bayesian engine is [`super::analysis::analyze`].
 pub fn compare(
     control: &VariantStats,
     treatment: &VariantStats,
     kind: MetricKind,
     alpha: f64,
 ) -> Result<Comparison, StatsError> {
-    // `!(alpha > 0.0 && alpha < 1.0)` also rejects NaN.
-    if !(alpha > 0.0 && alpha < 1.0) {
-        return Err(StatsError::InvalidAlpha(alpha));
-    }
-    let a = Arm::new(control, kind, "control")?;
-    let b = Arm::new(treatment, kind, "treatment")?;
-    if a.var == 0.0 && b.var == 0.0 {
-        return Err(StatsError::ZeroVariance);
-    }
-
-    let (se2_a, se2_b) = (a.var / a.n, b.var / b.n);
-    let df = (se2_a + se2_b).powi(2) / (se2_a.powi(2) / (a.n - 1.0) + se2_b.powi(2) / (b.n - 1.0));
-    let t = StudentT::new(finite(df, "degrees of freedom")?)?;
-    let quantile = t.upper_quantile(alpha / 2.0)?;
-
-    let absolute = estimate(&t, quantile, b.mean - a.mean, se2_a + se2_b)?;
-    let relative = if a.mean == 0.0 {
-        None
-    } else {
-        let variance =
-            b.var / (b.n * a.mean.powi(2)) + a.var * b.mean.powi(2) / (a.n * a.mean.powi(4));
-        if variance > 0.0 {
-            Some(estimate(
-                &t,
-                quantile,
-                (b.mean - a.mean) / a.mean,
-                variance,
-            )?)
-        } else {
-            None
-        }
-    };
-    Ok(Comparison { absolute, relative })
-}
-
-/// One validated arm as floats.
-struct Arm {
-    n: f64,
-    mean: f64,
-    var: f64,
-}
-
-impl Arm {
-    fn new(stats: &VariantStats, kind: MetricKind, arm: &'static str) -> Result<Self, StatsError> {
-        let var = stats.validate(kind, arm)?;
-        let mean = stats
-            .mean()
-            .ok_or(StatsError::NonFiniteInput { arm, field: "sum" })?;
-        Ok(Arm {
-            n: stats.n as f64,
-            mean,
-            var,
-        })
-    }
-}
-
-/// Interval and p-value of `point` with sampling variance `variance > 0` under `t`.
-fn estimate(
-    t: &StudentT,
-    quantile: f64,
-    point: f64,
-    variance: f64,
-) -> Result<Estimate, StatsError> {
-    let point = finite(point, "estimate")?;
-    let se = finite(variance.sqrt(), "standard error")?;
-    if se <= 0.0 {
-        return Err(StatsError::NonFiniteResult("standard error"));
-    }
-    let half_width = finite(quantile * se, "interval width")?;
-    let statistic = (point / se).abs();
-    let p_value = (2.0 * t.sf(statistic)).clamp(0.0, 1.0);
-    Ok(Estimate {
-        estimate: point,
-        ci_lower: finite(point - half_width, "interval bound")?,
-        ci_upper: finite(point + half_width, "interval bound")?,
-        p_value: finite(p_value, "p-value")?,
-    })
-}
-
-fn finite(value: f64, what: &'static str) -> Result<f64, StatsError> {
-    if value.is_finite() {
-        Ok(value)
-    } else {
-        Err(StatsError::NonFiniteResult(what))
-    }
+    check_alpha(alpha)?;
+    let a = Moments::of(control, kind, "control")?;
+    let b = Moments::of(treatment, kind, "treatment")?;
+    welch(&a, &b, alpha)
 }
 
 #[cfg(test)]
