@@ -204,6 +204,17 @@ pub struct ResultsSettings {
     pub results_refresh_interval_seconds: u64,
 }
 
+impl ResultsSettings {
+    /// What new experiments inherit (and experiments stored without settings read).
+    pub fn analysis_defaults(&self) -> crate::domain::analysis::AnalysisDefaults {
+        crate::domain::analysis::AnalysisDefaults {
+            alpha: self.results_alpha,
+            min_identities: self.results_min_identities,
+            min_conversions: self.results_min_conversions,
+        }
+    }
+}
+
 /// Who may introspect the schema (`__schema`, `__type`).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Introspection {
