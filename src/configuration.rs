@@ -185,13 +185,15 @@ pub struct ClickHouseSettings {
 /// How results are judged.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ResultsSettings {
-    /// Significance level of every test.
+    /// Significance level new experiments start with (their `analysis.alpha`, stored when created).
     #[arg(long, env = "LIFT_RESULTS_ALPHA", default_value_t = 0.05, value_parser = parse_alpha)]
     pub results_alpha: f64,
-    /// Fewer identities than this in either arm: NOT_ENOUGH_DATA.
+    /// Fewer identities than this in either arm: NOT_ENOUGH_DATA. New experiments start with it
+    /// (`analysis.minimumIdentities`).
     #[arg(long, env = "LIFT_RESULTS_MIN_IDENTITIES", default_value_t = 50)]
     pub results_min_identities: u64,
-    /// Fewer conversions than this in either arm of a conversion metric: NOT_ENOUGH_DATA.
+    /// Fewer conversions than this in either arm of a conversion metric: NOT_ENOUGH_DATA. New
+    /// experiments start with it (`analysis.minimumConversions`).
     #[arg(long, env = "LIFT_RESULTS_MIN_CONVERSIONS", default_value_t = 5)]
     pub results_min_conversions: u64,
     /// Seconds between two `refreshResults` of one experiment.
