@@ -4,6 +4,7 @@
 
 use crate::db::PageRequest;
 use crate::db::{begin_write, repo, Db};
+use crate::domain::analysis::AnalysisDefaults;
 use crate::domain::error::DomainResult;
 use crate::domain::experiment::{
     ExpectedDirection, ExperimentDraft, ExperimentStatus, MetricRole, NewExperiment,
@@ -382,7 +383,7 @@ pub async fn demo_experiment_start(db: &Db) -> DomainResult<Option<chrono::DateT
 
 /// Seeds the demo organisation once; later runs only make sure its users and grants exist.
 /// Returns the demo users' emails, admin first.
-pub async fn seed_demo(db: &Db) -> DomainResult<Vec<&'static str>> {
+pub async fn seed_demo(db: &Db, analysis: &AnalysisDefaults) -> DomainResult<Vec<&'static str>> {
     let txn = begin_write(db).await?;
     let admin = repo::tenancy::ensure_user(&txn, DEMO_ADMIN, "Ada Admin").await?;
     let viewer = repo::tenancy::ensure_user(&txn, DEMO_VIEWER, "Vic Viewer").await?;
@@ -406,6 +407,7 @@ pub async fn seed_demo(db: &Db) -> DomainResult<Vec<&'static str>> {
                     ..Default::default()
                 },
                 &feature.variants,
+                analysis,
             )?;
             let experiment =
                 repo::experiments::insert(&txn, &env.id, &feature.id, &experiment).await?;

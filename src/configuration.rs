@@ -185,13 +185,15 @@ pub struct ClickHouseSettings {
 /// How results are judged.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ResultsSettings {
-    /// Significance level of every test.
+    /// Significance level new experiments start with (their `analysis.alpha`, stored when created).
     #[arg(long, env = "LIFT_RESULTS_ALPHA", default_value_t = 0.05, value_parser = parse_alpha)]
     pub results_alpha: f64,
-    /// Fewer identities than this in either arm: NOT_ENOUGH_DATA.
+    /// Fewer identities than this in either arm: NOT_ENOUGH_DATA. New experiments start with it
+    /// (`analysis.minimumIdentities`).
     #[arg(long, env = "LIFT_RESULTS_MIN_IDENTITIES", default_value_t = 50)]
     pub results_min_identities: u64,
-    /// Fewer conversions than this in either arm of a conversion metric: NOT_ENOUGH_DATA.
+    /// Fewer conversions than this in either arm of a conversion metric: NOT_ENOUGH_DATA. New
+    /// experiments start with it (`analysis.minimumConversions`).
     #[arg(long, env = "LIFT_RESULTS_MIN_CONVERSIONS", default_value_t = 5)]
     pub results_min_conversions: u64,
     /// Seconds between two `refreshResults` of one experiment.
@@ -202,6 +204,17 @@ pub struct ResultsSettings {
         value_parser = clap::value_parser!(u64).range(0..=31_622_400)
     )]
     pub results_refresh_interval_seconds: u64,
+}
+
+impl ResultsSettings {
+    /// What new experiments inherit (and experiments stored without settings read).
+    pub fn analysis_defaults(&self) -> crate::domain::analysis::AnalysisDefaults {
+        crate::domain::analysis::AnalysisDefaults {
+            alpha: self.results_alpha,
+            min_identities: self.results_min_identities,
+            min_conversions: self.results_min_conversions,
+        }
+    }
 }
 
 /// Who may introspect the schema (`__schema`, `__type`).

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use lift::admin::{self, AdminCommand};
 use lift::auth::JwtKeys;
 use lift::configuration::{
-    log_filter, AuthSettings, ClickHouseSettings, DatabaseSettings, Settings,
+    log_filter, AuthSettings, ClickHouseSettings, DatabaseSettings, ResultsSettings, Settings,
 };
 use lift::startup::{connect_and_migrate_with, default_warehouse, shutdown_signal, Application};
 use lift::warehouse::{Warehouse, WarehouseOptions};
@@ -63,6 +63,9 @@ enum Command {
         auth: AuthSettings,
         #[command(flatten)]
         clickhouse: ClickHouseSettings,
+        /// The demo experiment's analysis settings start from these, as any new experiment's do.
+        #[command(flatten)]
+        results: ResultsSettings,
     },
     /// ClickHouse tasks.
     Clickhouse {
@@ -201,10 +204,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             database,
             auth,
             clickhouse,
+            results,
         } => {
             let db = connect_and_migrate_with(&database).await?;
             let jwt = JwtKeys::from_settings(&auth, &database.database_url)?;
-            let users = admin::seed_demo(&db).await?;
+            let users = admin::seed_demo(&db, &results.analysis_defaults()).await?;
             if clickhouse.clickhouse_url.is_some() {
                 let start = admin::demo_experiment_start(&db)
                     .await?

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_core_tables;
 mod m20261124_000002_create_warehouse_connections;
 mod m20261130_000001_add_warehouse_cluster;
+mod m20261130_090000_add_experiment_analysis;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_core_tables::Migration),
             Box::new(m20261124_000002_create_warehouse_connections::Migration),
             Box::new(m20261130_000001_add_warehouse_cluster::Migration),
+            Box::new(m20261130_090000_add_experiment_analysis::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ use super::entity::{
     environment, experiment, experiment_metric, feature, metric, metric_result_snapshot,
     organisation, project, user, warehouse_connection,
 };
+use crate::domain::analysis::{AnalysisSettings, StoredAnalysis};
 use crate::domain::feature::Variant;
 use crate::domain::metric::MetricDefinition;
 use crate::domain::model::{
@@ -89,7 +90,16 @@ impl TryFrom<feature::Model> for Feature {
 impl TryFrom<experiment::Model> for Experiment {
     type Error = DomainError;
     fn try_from(m: experiment::Model) -> Result<Self, DomainError> {
+        // NULL: stored before experiments had settings; they follow the server's defaults.
+        let analysis = match m.analysis {
+            None => StoredAnalysis::ServerDefaults,
+            Some(json) => StoredAnalysis::Pinned(
+                AnalysisSettings::from_stored(json)
+                    .map_err(|e| DomainError::internal(format!("experiments row {}: {e}", m.id)))?,
+            ),
+        };
         Ok(Experiment {
+            analysis,
             status: parse("experiments", &m.id, &m.status)?,
             multiple_exposure_handling: parse("experiments", &m.id, &m.multiple_exposure_handling)?,
             id: m.id,

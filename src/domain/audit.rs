@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::analysis::StoredAnalysis;
 use super::model::{Experiment, ExperimentMetric, Metric};
 use super::results::SnapshotRef;
 use super::string_enum::string_enum;
@@ -72,6 +73,12 @@ impl Audited for Experiment {
             "exposureEvent": self.exposure_event,
             "controlVariant": self.control_variant,
             "multipleExposureHandling": self.multiple_exposure_handling.as_str(),
+            // Null for an experiment that still follows the server's defaults (changes pin them
+            // first, so an update's diff compares the values in effect).
+            "analysis": match &self.analysis {
+                StoredAnalysis::Pinned(settings) => settings.to_audit(),
+                StoredAnalysis::ServerDefaults => Value::Null,
+            },
             "startedAt": self.started_at,
             "endedAt": self.ended_at,
         })
@@ -178,23 +185,14 @@ fn record<T: Audited>(
     }
 }
 
-/// Keeps only the fields that differ when both sides are present.
+/// Keeps only the fields that differ when both sides are present; within a field that is an
+/// object on both sides (an experiment's `analysis`, a metric's `definition`) only the members
+/// that differ, so a change of α records α alone.
 fn diff(before: Option<Value>, after: Option<Value>) -> Option<Value> {
     match (before, after) {
         (None, None) => None,
         (Some(Value::Object(b)), Some(Value::Object(a))) => {
-            let keys: Vec<&String> = b
-                .keys()
-                .chain(a.keys().filter(|k| !b.contains_key(*k)))
-                .collect();
-            let (mut before, mut after) = (Map::new(), Map::new());
-            for key in keys {
-                let (old, new) = (b.get(key), a.get(key));
-                if old != new {
-                    before.insert(key.clone(), old.cloned().unwrap_or(Value::Null));
-                    after.insert(key.clone(), new.cloned().unwrap_or(Value::Null));
-                }
-            }
+            let (before, after) = diff_objects(&b, &a);
             Some(json!({"before": before, "after": after}))
         }
         (before, after) => {
@@ -210,6 +208,30 @@ fn diff(before: Option<Value>, after: Option<Value>) -> Option<Value> {
     }
 }
 
+/// The members of `b` and `a` that differ, recursing into members that are objects on both sides.
+fn diff_objects(
+    b: &Map<String, Value>,
+    a: &Map<String, Value>,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let keys = b.keys().chain(a.keys().filter(|k| !b.contains_key(*k)));
+    let (mut before, mut after) = (Map::new(), Map::new());
+    for key in keys {
+        match (b.get(key), a.get(key)) {
+            (old, new) if old == new => {}
+            (Some(Value::Object(old)), Some(Value::Object(new))) => {
+                let (old, new) = diff_objects(old, new);
+                before.insert(key.clone(), Value::Object(old));
+                after.insert(key.clone(), Value::Object(new));
+            }
+            (old, new) => {
+                before.insert(key.clone(), old.cloned().unwrap_or(Value::Null));
+                after.insert(key.clone(), new.cloned().unwrap_or(Value::Null));
+            }
+        }
+    }
+    (before, after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +243,27 @@ mod tests {
         assert_eq!(
             diff(Some(before), Some(after)),
             Some(json!({"before": {"name": "a"}, "after": {"name": "b"}}))
+        );
+    }
+
+    #[test]
+    fn nested_objects_record_only_their_members_that_changed() {
+        let before = json!({"analysis": {"alpha": 0.05, "prior": {"mean": 0, "variance": 0.09}, "cuped": true}});
+        let after = json!({"analysis": {"alpha": 0.01, "prior": {"mean": 0, "variance": 0.2}, "cuped": true}});
+        assert_eq!(
+            diff(Some(before), Some(after)),
+            Some(json!({
+                "before": {"analysis": {"alpha": 0.05, "prior": {"variance": 0.09}}},
+                "after": {"analysis": {"alpha": 0.01, "prior": {"variance": 0.2}}},
+            }))
+        );
+        // An object replacing null (or the reverse) is recorded whole.
+        assert_eq!(
+            diff(
+                Some(json!({"analysis": null})),
+                Some(json!({"analysis": {"alpha": 0.05}}))
+            ),
+            Some(json!({"before": {"analysis": null}, "after": {"analysis": {"alpha": 0.05}}}))
         );
     }
 

@@ -7,6 +7,7 @@
 //!                      └──complete──▶ COMPLETED ◀──complete──┘   (COMPLETED is terminal)
 //! ```
 
+use super::analysis::{AnalysisDefaults, AnalysisPatch, AnalysisSettings, StoredAnalysis};
 use super::error::{DomainError, DomainResult};
 use super::feature::Variant;
 use super::model::Experiment;
@@ -93,6 +94,8 @@ pub struct ExperimentDraft {
     pub exposure_event: Option<String>,
     pub control_variant: Option<String>,
     pub multiple_exposure_handling: Option<MultipleExposureHandling>,
+    /// Analysis settings the input names; the rest are the defaults.
+    pub analysis: Option<AnalysisPatch>,
 }
 
 /// A checked experiment, ready to store with status CREATED.
@@ -103,10 +106,17 @@ pub struct NewExperiment {
     exposure_event: String,
     control_variant: String,
     multiple_exposure_handling: MultipleExposureHandling,
+    analysis: AnalysisSettings,
 }
 
 impl NewExperiment {
-    pub fn parse(draft: ExperimentDraft, variants: &[Variant]) -> DomainResult<Self> {
+    /// Checks a draft; its analysis settings are resolved against the server's `defaults` now and
+    /// stored, so a later change of a server default does not move this experiment.
+    pub fn parse(
+        draft: ExperimentDraft,
+        variants: &[Variant],
+        defaults: &AnalysisDefaults,
+    ) -> DomainResult<Self> {
         if variants.len() < 2 {
             return Err(DomainError::validation(
                 "featureId",
@@ -134,6 +144,10 @@ impl NewExperiment {
             .control_variant
             .unwrap_or_else(|| DEFAULT_CONTROL_VARIANT.to_owned());
         check_control_variant(&control_variant, variants)?;
+        let analysis = draft.analysis.unwrap_or_default().apply(
+            &AnalysisSettings::defaults(defaults),
+            ExperimentStatus::Created,
+        )?;
         Ok(NewExperiment {
             name,
             hypothesis,
@@ -142,6 +156,7 @@ impl NewExperiment {
             multiple_exposure_handling: draft
                 .multiple_exposure_handling
                 .unwrap_or(MultipleExposureHandling::Exclude),
+            analysis,
         })
     }
 
@@ -159,6 +174,9 @@ impl NewExperiment {
     }
     pub fn multiple_exposure_handling(&self) -> MultipleExposureHandling {
         self.multiple_exposure_handling
+    }
+    pub fn analysis(&self) -> &AnalysisSettings {
+        &self.analysis
     }
 }
 
@@ -181,10 +199,14 @@ pub struct ExperimentPatch {
     pub exposure_event: Option<String>,
     pub control_variant: Option<String>,
     pub multiple_exposure_handling: Option<MultipleExposureHandling>,
+    /// Merged into the settings in effect (see `AnalysisPatch::apply` for what is locked when).
+    pub analysis: Option<AnalysisPatch>,
 }
 
 /// Applies a patch: COMPLETED experiments are frozen, and what defines the measurement (exposure
-/// event, control variant) may change only before the experiment first starts.
+/// event, control variant) may change only before the experiment first starts. `current` has its
+/// analysis settings pinned (`Experiment::with_pinned_analysis`), so the patch merges into the
+/// values in effect.
 pub fn apply_patch(
     current: &Experiment,
     patch: ExperimentPatch,
@@ -233,7 +255,27 @@ pub fn apply_patch(
         }
         next.multiple_exposure_handling = handling;
     }
+    if let Some(analysis) = patch.analysis {
+        let StoredAnalysis::Pinned(settings) = current.analysis else {
+            return Err(DomainError::internal(format!(
+                "experiment {}: analysis settings must be pinned before a patch applies",
+                current.id
+            )));
+        };
+        next.analysis = StoredAnalysis::Pinned(analysis.apply(&settings, current.status)?);
+    }
     Ok(next)
+}
+
+impl Experiment {
+    /// The experiment with the analysis settings in effect stored: every change pins them, so the
+    /// audit diff compares the values in effect and the server's defaults no longer move it.
+    pub fn with_pinned_analysis(self, defaults: &AnalysisDefaults) -> Experiment {
+        Experiment {
+            analysis: self.analysis.pinned(defaults),
+            ..self
+        }
+    }
 }
 
 /// A running experiment must be paused or completed before it can be deleted.
@@ -262,6 +304,12 @@ pub fn check_attachments_editable(status: ExperimentStatus) -> DomainResult<()> 
 mod tests {
     use super::*;
     use ExperimentStatus::*;
+
+    const SERVER: AnalysisDefaults = AnalysisDefaults {
+        alpha: 0.05,
+        min_identities: 50,
+        min_conversions: 5,
+    };
 
     fn variants() -> Vec<Variant> {
         ["control", "treatment"]
@@ -306,6 +354,7 @@ mod tests {
                 ..Default::default()
             },
             &variants(),
+            &SERVER,
         )
         .expect("valid");
         assert_eq!(exp.exposure_event(), DEFAULT_EXPOSURE_EVENT);
@@ -316,7 +365,8 @@ mod tests {
                 name: "x".into(),
                 ..Default::default()
             },
-            one
+            one,
+            &SERVER,
         )
         .is_err());
     }
@@ -330,6 +380,7 @@ mod tests {
                 ..Default::default()
             },
             &variants(),
+            &SERVER,
         );
         assert!(
             matches!(err, Err(DomainError::Validation { field, .. }) if field == "controlVariant")

@@ -4,6 +4,7 @@
 //! (`NewMetric`, `NewExperiment`) that the rest of the code trusts. Every rejection is a
 //! [`DomainError`], whose variants map one-to-one onto the API's `extensions.code`.
 
+pub mod analysis;
 pub mod audit;
 pub mod error;
 pub mod experiment;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::analysis::StoredAnalysis;
 use super::experiment::{
     ExpectedDirection, ExperimentStatus, MetricRole, MultipleExposureHandling,
 };
@@ -58,6 +59,8 @@ pub struct Experiment {
     pub exposure_event: String,
     pub control_variant: String,
     pub multiple_exposure_handling: MultipleExposureHandling,
+    /// How results are analysed; resolve with the server's defaults (`StoredAnalysis::resolve`).
+    pub analysis: StoredAnalysis,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,

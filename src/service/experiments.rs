@@ -85,7 +85,7 @@ pub async fn create(
         .ok_or_else(|| {
             DomainError::validation("featureId", "no such feature in this environment's project")
         })?;
-    let new = NewExperiment::parse(draft, &feature.variants)?;
+    let new = NewExperiment::parse(draft, &feature.variants, &app.results.analysis_defaults())?;
     let experiment =
         repo::experiments::insert(&txn, &environment.environment.id, &feature.id, &new).await?;
     let record = audit_record::created(
@@ -105,6 +105,7 @@ pub async fn update(
 ) -> DomainResult<Experiment> {
     let txn = begin_write(&app.db).await?;
     let (current, environment) = load_for_change(&txn, viewer, id).await?;
+    let current = current.with_pinned_analysis(&app.results.analysis_defaults());
     let feature = repo::tenancy::feature_by_id(&txn, &current.feature_id)
         .await?
         .ok_or_else(|| DomainError::internal(format!("experiment {id} has no feature")))?;
@@ -135,6 +136,8 @@ pub async fn transition(
     };
     let txn = begin_write(&app.db).await?;
     let (current, environment) = load_for_change(&txn, viewer, id).await?;
+    // Starting fixes what the experiment is analysed with, also for one stored without settings.
+    let current = current.with_pinned_analysis(&app.results.analysis_defaults());
     let status = current.status.apply(transition)?;
     let next = Experiment {
         status,

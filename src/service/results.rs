@@ -210,7 +210,7 @@ async fn live(
             .collect(),
     };
     let policy = ResultsPolicy {
-        thresholds: thresholds(app),
+        thresholds: thresholds(app, experiment),
         control_variant: experiment.control_variant.clone(),
         multiple_exposure_handling: experiment.multiple_exposure_handling,
     };
@@ -226,11 +226,15 @@ async fn live(
     })))))
 }
 
-fn thresholds(app: &App) -> Thresholds {
+/// The experiment's own α and minimums (the server's defaults for one stored without settings).
+fn thresholds(app: &App, experiment: &Experiment) -> Thresholds {
+    let analysis = experiment
+        .analysis
+        .resolve(&app.results.analysis_defaults());
     Thresholds {
-        alpha: app.results.results_alpha,
-        min_identities: app.results.results_min_identities,
-        min_conversions: app.results.results_min_conversions,
+        alpha: analysis.alpha(),
+        min_identities: analysis.minimum_identities(),
+        min_conversions: analysis.minimum_conversions(),
     }
 }
 

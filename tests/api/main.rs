@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 
+mod analysis;
 mod attachments;
 mod audit;
 mod auth;

@@ -15,6 +15,8 @@ pub struct Model {
     pub exposure_event: String,
     pub control_variant: String,
     pub multiple_exposure_handling: String,
+    /// Versioned JSON analysis settings; NULL for experiments created before they existed.
+    pub analysis: Option<Json>,
     pub started_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

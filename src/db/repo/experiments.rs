@@ -9,6 +9,7 @@ use crate::db::entity::experiment;
 use crate::db::page::{self, Page, PageRequest};
 use crate::db::scope::LiveScope;
 use crate::db::{conflict_on_unique, new_id, now};
+use crate::domain::analysis::StoredAnalysis;
 use crate::domain::experiment::{ExperimentStatus, NewExperiment};
 use crate::domain::model::Experiment;
 use crate::domain::DomainError;
@@ -86,6 +87,7 @@ pub async fn insert(
         exposure_event: Set(new.exposure_event().to_owned()),
         control_variant: Set(new.control_variant().to_owned()),
         multiple_exposure_handling: Set(new.multiple_exposure_handling().as_str().to_owned()),
+        analysis: Set(Some(new.analysis().to_stored())),
         started_at: Set(None),
         ended_at: Set(None),
         created_at: Set(now),
@@ -98,8 +100,9 @@ pub async fn insert(
     Experiment::try_from(row)
 }
 
-/// Writes every mutable field of `next` (name, hypothesis, exposure event, control variant, status
-/// and its timestamps) and stamps `updated_at`.
+/// Writes every mutable field of `next` (name, hypothesis, exposure event, control variant,
+/// analysis settings, status and its timestamps) and stamps `updated_at`. Settings that still
+/// follow the server's defaults stay NULL.
 pub async fn save(db: &impl ConnectionTrait, next: &Experiment) -> Result<Experiment, DomainError> {
     let now = now();
     experiment::Entity::update_many()
@@ -119,6 +122,13 @@ pub async fn save(db: &impl ConnectionTrait, next: &Experiment) -> Result<Experi
         .col_expr(
             experiment::Column::MultipleExposureHandling,
             Expr::value(next.multiple_exposure_handling.as_str()),
+        )
+        .col_expr(
+            experiment::Column::Analysis,
+            Expr::value(match &next.analysis {
+                StoredAnalysis::Pinned(settings) => Some(settings.to_stored()),
+                StoredAnalysis::ServerDefaults => None,
+            }),
         )
         .col_expr(
             experiment::Column::Status,

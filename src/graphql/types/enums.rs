@@ -2,7 +2,7 @@
 
 use async_graphql::Enum;
 
-use crate::domain::{experiment, metric};
+use crate::domain::{analysis, experiment, metric};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "metric::MetricType")]
@@ -92,4 +92,27 @@ pub enum MetricRole {
     Primary,
     Secondary,
     Guardrail,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "analysis::Engine")]
+/// How an experiment's effects are tested.
+pub enum AnalysisEngine {
+    /// Welch t-tests and delta-method relative lifts: p-values and confidence intervals (default).
+    Frequentist,
+    /// A Gaussian posterior on the lift: chance to win, credible intervals and risk; no p-values.
+    Bayesian,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "analysis::Correction")]
+/// How p-values are adjusted across the family of (PRIMARY + SECONDARY metrics) × (non-control
+/// variants) of one experiment; GUARDRAIL metrics are never corrected, so they stay sensitive.
+pub enum MultipleTestingCorrection {
+    /// No adjustment (default).
+    None,
+    /// Holm–Bonferroni: controls the family-wise error rate.
+    HolmBonferroni,
+    /// Benjamini–Hochberg: controls the false discovery rate.
+    BenjaminiHochberg,
 }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 
+use super::analysis::{ExperimentAnalysis, ExperimentAnalysisInput};
 use super::attachment::ExperimentMetric;
 use super::enums::{ExperimentStatus, MultipleExposureHandling};
 use super::environment::Environment;
@@ -46,6 +47,13 @@ impl Experiment {
     /// What happens to identities exposed to more than one variant.
     async fn multiple_exposure_handling(&self) -> MultipleExposureHandling {
         self.0.multiple_exposure_handling.into()
+    }
+    /// How the results are analysed (engine, alpha, sequential testing, CUPED, correction, prior,
+    /// minimums, target MDE). An experiment created before these settings existed shows the
+    /// server's current defaults until its next change or start stores them.
+    async fn analysis(&self, ctx: &Context<'_>) -> GqlResult<ExperimentAnalysis> {
+        let defaults = app(ctx)?.results.analysis_defaults();
+        Ok(ExperimentAnalysis(self.0.analysis.resolve(&defaults)))
     }
     async fn started_at(&self) -> Option<DateTime<Utc>> {
         self.0.started_at
@@ -137,6 +145,8 @@ pub struct CreateExperimentInput {
     pub control_variant: Option<String>,
     /// Defaults to EXCLUDE.
     pub multiple_exposure_handling: Option<MultipleExposureHandling>,
+    /// Analysis settings; what is left out takes its default (see `ExperimentAnalysis`).
+    pub analysis: Option<ExperimentAnalysisInput>,
 }
 
 impl CreateExperimentInput {
@@ -147,13 +157,15 @@ impl CreateExperimentInput {
             exposure_event: self.exposure_event,
             control_variant: self.control_variant,
             multiple_exposure_handling: self.multiple_exposure_handling.map(Into::into),
+            analysis: self.analysis.map(Into::into),
         };
         (self.environment_key, self.feature_id.0, draft)
     }
 }
 
 /// Fields left out stay as they are. The feature cannot change; the exposure event and control
-/// variant only before the first start; nothing after completion.
+/// variant only before the first start; the analysis engine, alpha, sequential testing and
+/// correction only before the first start; nothing after completion.
 #[derive(InputObject)]
 pub struct UpdateExperimentInput {
     pub name: Option<String>,
@@ -162,6 +174,8 @@ pub struct UpdateExperimentInput {
     pub control_variant: Option<String>,
     /// Only before the first start.
     pub multiple_exposure_handling: Option<MultipleExposureHandling>,
+    /// Merged into the current settings: fields left out keep their value.
+    pub analysis: Option<ExperimentAnalysisInput>,
 }
 
 impl From<UpdateExperimentInput> for ExperimentPatch {
@@ -172,6 +186,7 @@ impl From<UpdateExperimentInput> for ExperimentPatch {
             exposure_event: input.exposure_event,
             control_variant: input.control_variant,
             multiple_exposure_handling: input.multiple_exposure_handling.map(Into::into),
+            analysis: input.analysis.map(Into::into),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! GraphQL object types. Outputs wrap read models (rows never reach this layer); inputs convert
 //! into domain drafts with `From`, leaving every rule to `domain`.
 
+pub mod analysis;
 pub mod attachment;
 pub mod audit;
 pub mod definition;
