@@ -87,5 +87,6 @@ pub fn results_scope(database: &str, table: &str) -> ResultsScope {
                 },
             ),
         ],
+        cuped_lookback: None,
     }
 }

@@ -34,7 +34,7 @@ pub struct Measured {
 fn from_lift(stats: MetricStats) -> Stats {
     stats
         .into_iter()
-        .map(|(key, s)| (key, (s.n, s.sum, s.sum_sq)))
+        .map(|(key, s)| (key, (s.stats.n, s.stats.sum, s.stats.sum_sq)))
         .collect()
 }
 

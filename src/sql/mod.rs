@@ -140,6 +140,7 @@
 //! ```
 
 mod cluster;
+mod covariates;
 mod error;
 mod exposures;
 mod filter;
