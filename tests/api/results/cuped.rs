@@ -228,11 +228,10 @@ fn expected(events: &[Event], handling: MultipleExposureHandling) -> Expected {
         .collect();
     let mut exposures: HashMap<&str, Vec<(DateTime<Utc>, &str)>> = HashMap::new();
     for e in &events {
-        if e.event == EXPOSURE && e.feature_name == FEATURE {
-            if e.timestamp >= start() && e.timestamp <= end() {
-                let rows = exposures.entry(e.identifier.as_str()).or_default();
-                rows.push((e.timestamp, e.value.as_str()));
-            }
+        let in_range = e.timestamp >= start() && e.timestamp <= end();
+        if e.event == EXPOSURE && e.feature_name == FEATURE && in_range {
+            let rows = exposures.entry(e.identifier.as_str()).or_default();
+            rows.push((e.timestamp, e.value.as_str()));
         }
     }
     let mut assigned: Vec<(&str, &str, DateTime<Utc>)> = Vec::new();
