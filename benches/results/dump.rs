@@ -38,6 +38,11 @@ pub fn dump(dir: &Path, size: u64, database: &str) -> anyhow::Result<()> {
             &format!("{size}_{table}_metrics"),
             &compile_metrics(&scope, kind)?,
         )?;
+        write(
+            dir,
+            &format!("{size}_{table}_metrics_cuped"),
+            &compile_metrics(&crate::scope::cuped_scope(database, table), kind)?,
+        )?;
         let qualified = format!("`{database}`.{table}");
         std::fs::write(
             dir.join(format!("{size}_{table}_floor.sql")),

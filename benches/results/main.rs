@@ -6,9 +6,12 @@
 //! the plain scan of the same rows and columns, and the per-identity floor (`GROUP BY identifier`
 //! with `argMinIf`, `minIf` and one `countIf`). It reports median times, the ratio to the floor
 //! per run (goal for the metrics query on the deduplicating table: ≤ 2×) and each query's peak
-//! memory. It checks that lift's metrics (read through `Warehouse`, which also picks the table
-//! kind itself) equal an independent `DISTINCT`-then-aggregate computation on both kinds, and
-//! that both kinds give the same exposures.
+//! memory. It also times the metrics query with CUPED (a 14-day lookback) right after the one
+//! without it in every round, and reports the ratio per run (goal ≤ 1.3×) and both peaks. It
+//! checks that lift's metrics (read through `Warehouse`, which also picks the table
+//! kind itself) equal an independent `DISTINCT`-then-aggregate computation on both kinds, with
+//! and without CUPED (its covariate sums are printed), and that both kinds give the same
+//! exposures.
 //!
 //! ```sh
 //! scripts/clickhouse-local-ensure                       # the local engine on 127.0.0.1:8123

@@ -8,6 +8,9 @@ use crate::size_run::{KindSamples, Measured};
 /// The goal for lift's metrics query on the deduplicating table against the per-identity floor.
 const GOAL_RATIO: f64 = 2.0;
 
+/// The goal for the metrics query with CUPED against the same query without it.
+const CUPED_GOAL_RATIO: f64 = 1.3;
+
 pub struct Row {
     pub size: u64,
     pub load: Option<LoadTimes>,
@@ -112,6 +115,32 @@ pub fn print(rows: &[Row]) {
             println!(
                 "  note: lift's metrics query on the deduplicating table takes {ratio:.2}× the \
                  per-identity floor (goal ≤ {GOAL_RATIO}×)"
+            );
+        }
+    }
+    println!(
+        "with CUPED ({} days' lookback), run right after the metrics query in every round:",
+        crate::scope::CUPED_LOOKBACK_DAYS
+    );
+    for row in rows {
+        for (kind, k) in [
+            ("dedup", &row.measured.dedup),
+            ("plain", &row.measured.plain),
+        ] {
+            let ratio = k.metrics_cuped.median_ratio(&k.metrics);
+            println!(
+                "{:>10} | {:<6} | without {:>26} | with {:>26} | {:.2}× per run (goal ≤ {}×){}",
+                row.size,
+                kind,
+                cell(&k.metrics),
+                cell(&k.metrics_cuped),
+                ratio,
+                CUPED_GOAL_RATIO,
+                if ratio > CUPED_GOAL_RATIO {
+                    "  NOT MET"
+                } else {
+                    ""
+                },
             );
         }
     }

@@ -22,6 +22,9 @@ pub fn end() -> DateTime<Utc> {
     start() + Duration::days(12)
 }
 
+/// CUPED's lookback in the timed CUPED query (lift's default setting).
+pub const CUPED_LOOKBACK_DAYS: i64 = 14;
+
 /// The window of the `pro` conversion metric.
 pub const PRO_WINDOW_SECONDS: i64 = 3 * 86_400;
 
@@ -87,5 +90,14 @@ pub fn results_scope(database: &str, table: &str) -> ResultsScope {
                 },
             ),
         ],
+        cuped_lookback: None,
+    }
+}
+
+/// The same experiment with CUPED over [`CUPED_LOOKBACK_DAYS`].
+pub fn cuped_scope(database: &str, table: &str) -> ResultsScope {
+    ResultsScope {
+        cuped_lookback: Some(Duration::days(CUPED_LOOKBACK_DAYS)),
+        ..results_scope(database, table)
     }
 }

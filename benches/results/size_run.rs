@@ -9,7 +9,7 @@ use lift::warehouse::Warehouse;
 
 use crate::load::{Loaded, DEDUP, PLAIN};
 use crate::measure::{self, differences, print_stats, Samples, Stats, Timed};
-use crate::scope::results_scope;
+use crate::scope::{cuped_scope, results_scope};
 use crate::yardsticks;
 
 /// The samples of one table kind.
@@ -19,6 +19,8 @@ pub struct KindSamples {
     pub floor: Samples,
     pub exposures: Samples,
     pub metrics: Samples,
+    /// The metrics query with CUPED, run right after `metrics` in every round.
+    pub metrics_cuped: Samples,
 }
 
 pub struct Measured {
@@ -34,7 +36,7 @@ pub struct Measured {
 fn from_lift(stats: MetricStats) -> Stats {
     stats
         .into_iter()
-        .map(|(key, s)| (key, (s.n, s.sum, s.sum_sq)))
+        .map(|(key, s)| (key, (s.stats.n, s.stats.sum, s.stats.sum_sq)))
         .collect()
 }
 
@@ -44,6 +46,7 @@ struct KindQueries {
     floor: Timed,
     exposures: Timed,
     metrics: Timed,
+    metrics_cuped: Timed,
 }
 
 fn queries(database: &str, table: &str, kind: EventsTableKind) -> anyhow::Result<KindQueries> {
@@ -54,20 +57,40 @@ fn queries(database: &str, table: &str, kind: EventsTableKind) -> anyhow::Result
         floor: yardsticks::per_identity_floor(&qualified).into(),
         exposures: compile_exposures(&scope)?.into(),
         metrics: compile_metrics(&scope, kind)?.into(),
+        metrics_cuped: compile_metrics(&cuped_scope(database, table), kind)?.into(),
     })
 }
 
-/// Lift's answers through `Warehouse` (which reads the table's kind itself).
+/// Lift's answers through `Warehouse` (which reads the table's kind itself): exposures, the
+/// metrics without and with CUPED, and the table's kind.
 async fn lift_answers(
     warehouse: &Warehouse,
     database: &str,
     table: &str,
-) -> anyhow::Result<(ExposureCounts, Stats, EventsTableKind)> {
+) -> anyhow::Result<(ExposureCounts, Stats, MetricStats, EventsTableKind)> {
     let scope = results_scope(database, table);
     let kind = warehouse.events_table_kind().await?;
     let exposures = warehouse.exposures(&scope).await?;
     let stats = from_lift(warehouse.metric_stats(&scope).await?);
-    Ok((exposures, stats, kind))
+    let cuped = warehouse
+        .metric_stats(&cuped_scope(database, table))
+        .await?;
+    Ok((exposures, stats, cuped, kind))
+}
+
+/// The covariate sums of the CUPED answer, per metric and variant.
+fn print_covariates(cuped: &MetricStats) {
+    let mut keys: Vec<_> = cuped.keys().collect();
+    keys.sort();
+    for key in keys {
+        match cuped[key].covariate {
+            Some(c) => println!(
+                "    {} {:<10} sum_x {:>14.1}  sum_x2 {:>16.1}  sum_xy {:>16.1}",
+                key.0, key.1, c.sum_x, c.sum_x2, c.sum_xy
+            ),
+            None => println!("    {} {:<10} no covariate (MEAN)", key.0, key.1),
+        }
+    }
 }
 
 pub async fn measure(
@@ -89,7 +112,7 @@ pub async fn measure(
         (&loaded.dedup, DEDUP, EventsTableKind::Deduplicating),
         (&loaded.plain, PLAIN, EventsTableKind::Plain),
     ] {
-        let (exposures, stats, kind) = lift_answers(warehouse, database, table).await?;
+        let (exposures, stats, cuped, kind) = lift_answers(warehouse, database, table).await?;
         anyhow::ensure!(
             kind == wanted,
             "{table} was read as {kind:?}, not {wanted:?}"
@@ -116,6 +139,18 @@ pub async fn measure(
         } else {
             agree = false;
             println!("  MISMATCH between lift on {table} and the independent check:");
+            for line in &differ {
+                println!("    {line}");
+            }
+        }
+        // CUPED adds the covariate; the metric's own numbers stay the check's.
+        let differ = differences(&from_lift(cuped.clone()), &expected);
+        if differ.is_empty() {
+            println!("  with CUPED the metrics are the same; covariate sums:");
+            print_covariates(&cuped);
+        } else {
+            agree = false;
+            println!("  MISMATCH between lift with CUPED on {table} and the independent check:");
             for line in &differ {
                 println!("    {line}");
             }
@@ -147,14 +182,17 @@ pub async fn measure(
             measure::run(client, &queries.floor, &mut target.floor).await?;
             measure::run(client, &queries.exposures, &mut target.exposures).await?;
             measure::run(client, &queries.metrics, &mut target.metrics).await?;
+            measure::run(client, &queries.metrics_cuped, &mut target.metrics_cuped).await?;
             let last = |s: &Samples| s.times.last().map_or(0.0, |d| d.as_secs_f64() * 1e3);
             eprintln!(
-                "    {} {name}: scan {:.0} ms, floor {:.0} ms, exposures {:.0} ms, metrics {:.0} ms",
+                "    {} {name}: scan {:.0} ms, floor {:.0} ms, exposures {:.0} ms, metrics {:.0} ms, \
+                 with CUPED {:.0} ms",
                 if round == 0 { "warm-up".to_owned() } else { format!("run {round}") },
                 last(&target.scan),
                 last(&target.floor),
                 last(&target.exposures),
                 last(&target.metrics),
+                last(&target.metrics_cuped),
             );
         }
         if let Some(query) = &extra {

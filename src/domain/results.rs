@@ -111,8 +111,25 @@ pub struct MetricResult {
     pub comparisons: Vec<VariantComparison>,
 }
 
+/// CUPED's sums over the identities counted for a metric in a variant: `x` the identity's
+/// covariate (the metric before its exposure), `y` its metric value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CovariateSums {
+    pub sum_x: f64,
+    pub sum_x2: f64,
+    pub sum_xy: f64,
+}
+
+/// One (metric, variant)'s sufficient statistics, and its covariate's sums when CUPED was asked
+/// for and applies (not for MEAN metrics).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VariantMetricStats {
+    pub stats: VariantStats,
+    pub covariate: Option<CovariateSums>,
+}
+
 /// Sufficient statistics per (attached metric index, variant), as the metrics query returns them.
-pub type MetricStats = HashMap<(usize, String), VariantStats>;
+pub type MetricStats = HashMap<(usize, String), VariantMetricStats>;
 
 /// What results are judged against, kept with a snapshot so a frozen report explains itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,7 +201,7 @@ fn judge_metric(
     let of = |key: &str| {
         stats
             .get(&(index, key.to_owned()))
-            .copied()
+            .map(|s| s.stats)
             .unwrap_or(VariantStats {
                 n: 0,
                 sum: 0.0,

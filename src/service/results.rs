@@ -208,6 +208,8 @@ async fn live(
                 definition: a.metric.definition.clone(),
             })
             .collect(),
+        // CUPED is not an experiment setting yet (issue 10's analysis settings come later).
+        cuped_lookback: None,
     };
     let policy = ResultsPolicy {
         thresholds: thresholds(app, experiment),

@@ -21,4 +21,6 @@ pub enum CompileError {
     InvalidMetric { metric: usize, reason: String },
     #[error("a metric window reaches beyond the representable time range")]
     WindowOutOfRange,
+    #[error("the CUPED lookback must be a positive whole number of seconds")]
+    InvalidLookback,
 }

@@ -1,7 +1,7 @@
 //! Scopes shared by the compiler's tests: a two-metric experiment (the one in the module doc) and
 //! one with every aggregation, window shape and filter operator.
 
-use chrono::{TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
 
 use super::param::ParamValue;
 use super::query::CompiledQuery;
@@ -47,6 +47,7 @@ pub fn scope() -> ResultsScope {
                 vec![],
             ),
         ],
+        cuped_lookback: None,
     }
 }
 
@@ -117,6 +118,12 @@ pub fn every_kind_scope() -> ResultsScope {
         ],
         ..scope()
     }
+}
+
+/// `scope` with CUPED over a 14-day lookback.
+pub fn with_cuped(mut scope: ResultsScope) -> ResultsScope {
+    scope.cuped_lookback = Some(Duration::days(14));
+    scope
 }
 
 pub fn metric(

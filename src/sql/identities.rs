@@ -15,13 +15,18 @@
 use super::query::Cte;
 
 /// `values`: one expression per metric, the identity's value (`Float64`, `Nullable(Float64)` for
-/// MEAN), named `m0`, `m1`, … in order.
-pub(super) fn identities_cte(values: &[String]) -> Cte {
-    let columns: String = values
+/// MEAN), named `m0`, `m1`, … in order. `covariates` (empty without CUPED): per metric its CUPED
+/// covariate (`Float64`) if it has one, named `x0`, `x1`, … by the metric's index.
+pub(super) fn identities_cte(values: &[String], covariates: &[Option<String>]) -> Cte {
+    let values = values
         .iter()
         .enumerate()
-        .map(|(m, value)| format!(",\n    {value} AS m{m}"))
-        .collect();
+        .map(|(m, value)| format!(",\n    {value} AS m{m}"));
+    let covariates = covariates
+        .iter()
+        .enumerate()
+        .filter_map(|(m, x)| x.as_ref().map(|x| format!(",\n    {x} AS x{m}")));
+    let columns: String = values.chain(covariates).collect();
     let body = format!(
         "SELECT
     any(a.variant_index) AS variant_index{columns}

@@ -4,7 +4,7 @@
 //! events' range).
 //! That the compiler stays pure is `tests/architecture.rs`'s to check.
 
-use super::fixtures::{every_kind_scope, filter, metric, param, scope};
+use super::fixtures::{every_kind_scope, filter, metric, param, scope, with_cuped};
 use super::param::ParamValue;
 use super::scope::{EventsTableKind, Placement, ResultsScope};
 use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
@@ -44,11 +44,15 @@ fn hostile_scope() -> ResultsScope {
 
 const KINDS: [EventsTableKind; 2] = [EventsTableKind::Deduplicating, EventsTableKind::Plain];
 
+/// Every query of `s`, the metrics query on both table kinds with and without CUPED.
 fn all_queries(s: &ResultsScope) -> Vec<CompiledQuery> {
+    let cuped = with_cuped(s.clone());
     vec![
         compile_exposures(s).unwrap(),
         compile_metrics(s, EventsTableKind::Deduplicating).unwrap(),
         compile_metrics(s, EventsTableKind::Plain).unwrap(),
+        compile_metrics(&cuped, EventsTableKind::Deduplicating).unwrap(),
+        compile_metrics(&cuped, EventsTableKind::Plain).unwrap(),
         compile_exposure_probe(&s.table, &s.environment_key, &s.exposure_event),
     ]
 }
@@ -156,6 +160,10 @@ fn each_key_range_is_read_once_per_query() {
         for sql in [
             compile_metrics(&scope(), kind).unwrap().sql,
             compile_metrics(&every_kind_scope(), kind).unwrap().sql,
+            compile_metrics(&with_cuped(scope()), kind).unwrap().sql,
+            compile_metrics(&with_cuped(every_kind_scope()), kind)
+                .unwrap()
+                .sql,
         ] {
             // The exposure range (assignments), and every metric event's range (metric_events).
             assert_eq!(occurrences(&sql, "{p0:Identifier}.{p1:Identifier}"), 2);
@@ -305,4 +313,97 @@ fn a_scope_without_metrics_or_with_a_broken_metric_is_refused() {
         compile_metrics(&s, EventsTableKind::Plain),
         Err(CompileError::WindowOutOfRange)
     );
+}
+
+/// The body of the CTE `name` of a compiled query.
+fn cte<'q>(sql: &'q str, name: &str) -> &'q str {
+    let body = sql
+        .split(&format!("{name} AS (\n"))
+        .nth(1)
+        .expect("the CTE");
+    body.split("\n)").next().expect("its end")
+}
+
+#[test]
+fn cuped_starts_the_one_scan_a_lookback_earlier_and_leaves_the_metric_values_as_they_are() {
+    for kind in KINDS {
+        let s = every_kind_scope();
+        let without = compile_metrics(&s, kind).unwrap();
+        let with = compile_metrics(&with_cuped(s.clone()), kind).unwrap();
+        // The parameters of the query without CUPED keep their numbers and values; the lookback
+        // (whole seconds) and the scan's new start come after them.
+        let n = without.params.len();
+        assert_eq!(with.params[..n], without.params[..]);
+        assert_eq!(
+            with.params[n..],
+            [
+                (format!("p{n}"), ParamValue::Int64(14 * 86_400)),
+                (
+                    format!("p{}", n + 1),
+                    ParamValue::DateTime64(s.start - chrono::Duration::days(14))
+                ),
+            ]
+        );
+        // The scan reads from the new start instead of the experiment start, still once.
+        let scan_start = format!(
+            "    AND e.timestamp >= {{p{}:DateTime64(3, 'UTC')}}\n",
+            n + 1
+        );
+        assert_eq!(occurrences(&with.sql, &scan_start), 1, "{}", with.sql);
+        assert!(!with
+            .sql
+            .contains("AND e.timestamp >= {p5:DateTime64(3, 'UTC')}"));
+        // Every metric value is unchanged; each metric but MEAN gets a covariate over the
+        // lookback before the first exposure, carried columns shared (the scan carries no more).
+        let stage = cte(&with.sql, "identities");
+        let values = cte(&without.sql, "identities").split("\n    FROM").next();
+        assert!(stage.starts_with(values.unwrap_or_default()), "{stage}");
+        let carried = |sql: &str| occurrences(cte(sql, "metric_events"), ") AS c");
+        assert_eq!(carried(&with.sql), carried(&without.sql));
+        assert_eq!(carried(&with.sql), 6);
+        let lookback =
+            format!("AND e.timestamp >= a.first_exposure - toIntervalSecond({{p{n}:Int64}})\n");
+        assert_eq!(occurrences(stage, &lookback), 4, "{stage}");
+        let before_exposure = occurrences(stage, "AND e.timestamp < a.first_exposure")
+            - occurrences(stage, "AND e.timestamp < a.first_exposure +");
+        assert_eq!(before_exposure, 4);
+        for (m, spec) in s.metrics.iter().enumerate() {
+            let has_covariate = spec.aggregation != Aggregation::Mean;
+            assert_eq!(stage.contains(&format!(" AS x{m}")), has_covariate, "{m}");
+        }
+        assert!(with.sql.contains(
+            "CAST([sum(x0), sum(x1), sum(x2), NULL, sum(x4)] AS Array(Nullable(Float64))) \
+             AS sum_x_by_metric"
+        ));
+    }
+}
+
+#[test]
+fn on_a_cluster_the_covariate_sums_add_up_across_shards() {
+    let mut s = with_cuped(scope());
+    s.table.placement = Placement::Cluster("analytics".into());
+    let sql = compile_metrics(&s, EventsTableKind::Plain).unwrap().sql;
+    for column in ["n", "sum", "sum_sq", "sum_x", "sum_x2", "sum_xy"] {
+        assert!(
+            sql.contains(&format!("    sum(shard.{column}) AS {column}")),
+            "{column}: {sql}"
+        );
+    }
+}
+
+#[test]
+fn a_lookback_that_is_not_a_positive_whole_number_of_seconds_is_refused() {
+    use super::CompileError;
+    for lookback in [
+        chrono::Duration::zero(),
+        chrono::Duration::seconds(-86_400),
+        chrono::Duration::milliseconds(100),
+    ] {
+        let mut s = scope();
+        s.cuped_lookback = Some(lookback);
+        assert_eq!(
+            compile_metrics(&s, EventsTableKind::Plain),
+            Err(CompileError::InvalidLookback)
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! The `metric_events` CTE: the one read of the metric events for the metrics query, each event
 //! once, carrying only what the metrics need.
 //!
-//! It reads the environment's events of every metric event name from the experiment start to the
-//! end of the longest metric window (or the experiment end), on the table's sort-key prefix
+//! It reads the environment's events of every metric event name from the experiment start (with
+//! CUPED, the lookback before it) to the end of the longest metric window (or the experiment end), on the table's sort-key prefix
 //! `(environment_key, event, …, timestamp)`. Each row keeps `identifier`, `event` and `timestamp`
 //! and the [`Carried`] columns: per metric, its filters' result (`UInt8`) and its number
 //! (`Float64`, NaN when absent), computed here once per event, never the `metadata` text itself.
@@ -46,12 +46,14 @@ impl Carried {
     }
 }
 
-/// `events` is the placeholder of the metrics' distinct event names (`Array(String)`), `scan_end`
-/// that of the last timestamp any metric can count (never before the experiment end).
+/// `events` is the placeholder of the metrics' distinct event names (`Array(String)`),
+/// `scan_start` that of the first timestamp any value can count (the experiment start, or with
+/// CUPED a lookback earlier), `scan_end` that of the last (never before the experiment end).
 pub(super) fn metric_events_cte(
     scope: &BoundScope,
     kind: EventsTableKind,
     events: &str,
+    scan_start: &str,
     scan_end: &str,
     carried: &Carried,
 ) -> Cte {
@@ -79,12 +81,11 @@ pub(super) fn metric_events_cte(
 FROM {table} AS e{from}
 WHERE e.environment_key = {environment}
     AND e.event IN {events}
-    AND e.timestamp >= {start}
+    AND e.timestamp >= {scan_start}
     AND e.timestamp <= {scan_end}
 {group}",
         table = scope.table,
         environment = scope.environment,
-        start = scope.start,
     );
     Cte {
         name: "metric_events",

@@ -5,7 +5,10 @@
 //! window: from the identity's first exposure (+ `startSeconds`) to the first exposure +
 //! `endSeconds` (exclusive), or to the experiment end (inclusive) when the window is open or
 //! unset. The filters do not depend on the identity, so they are computed in the scan, once per
-//! event, as a carried `UInt8` column; so is the number SUM and MEAN read.
+//! event, as a carried `UInt8` column; so is the number SUM and MEAN read. CUPED's covariate is
+//! the same value over another [`Period`], the lookback before the first exposure (see
+//! `covariates.rs`): a metric's [`MetricParts`] are bound once and shared by both, so the scan
+//! carries each column once.
 //!
 //! Identity values: OCCURRENCE 0/1, COUNT the number of events, SUM the sum of the events' values
 //! (0 without any), MEAN the mean of the events' values (`NULL` without any: the identity is not
@@ -20,66 +23,53 @@ use super::property;
 use super::scope::{BoundScope, MetricSpec};
 use crate::domain::metric::{Aggregation, MetricWindow, ValueSource};
 
-/// The identity's value for metric `index` (`Float64`, or `Nullable(Float64)` for MEAN); `name`
-/// is the placeholder of the metric's event name.
-pub(super) fn metric_value(
+/// Which of an identity's events a value aggregates (besides the metric's event and filters).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Period<'a> {
+    /// The metric's window after the identity's first exposure.
+    Window,
+    /// CUPED's pre-exposure period `[first exposure − lookback, first exposure)`; `lookback` is
+    /// the placeholder of its length in seconds (`Int64`). The metric's window does not apply.
+    BeforeExposure { lookback: &'a str },
+}
+
+/// A checked metric with its values bound: the placeholders and carried columns its values read.
+pub(super) struct MetricParts {
+    aggregate: Aggregate,
+    /// The placeholder of the metric's event name.
+    name: String,
+    /// `e.timestamp` bounds of its window relative to `a.first_exposure`, `a.` included.
+    window_start: String,
+    window_end: String,
+    /// The carried column of its filters' result, if it has filters.
+    filters: Option<String>,
+}
+
+/// A metric's aggregation, with the carried column of the number SUM and MEAN read.
+enum Aggregate {
+    Occurrence,
+    Count,
+    Sum(String),
+    Mean(String),
+}
+
+/// Checks metric `index` and binds what its values read, in this order: window, filters, value
+/// source; `name` is the placeholder of the metric's event name.
+pub(super) fn metric_parts(
     index: usize,
     spec: &MetricSpec,
     scope: &BoundScope,
     name: &str,
     carried: &mut Carried,
     params: &mut Params,
-) -> Result<String, CompileError> {
+) -> Result<MetricParts, CompileError> {
     let invalid = |reason: String| CompileError::InvalidMetric {
         metric: index,
         reason,
     };
-    let counts = counted_event(spec, scope, name, carried, params).map_err(invalid)?;
-    let mut number = |source: &ValueSource, params: &mut Params| {
-        let number = carried.column(format!(
-            "if(e.event = {name}, ifNull({}, nan), nan)",
-            value(source, params)
-        ));
-        (
-            number.clone(),
-            format!("{counts}\n        AND isFinite({number})"),
-        )
-    };
-    Ok(match (spec.aggregation, &spec.definition.value) {
-        (Aggregation::Occurrence, None) => format!("toFloat64(countIf({counts}) > 0)"),
-        (Aggregation::Count, None) => format!("toFloat64(countIf({counts}))"),
-        (Aggregation::Sum, Some(source)) => {
-            let (number, counted) = number(source, params);
-            format!("sumIf({number}, {counted})")
-        }
-        (Aggregation::Mean, Some(source)) => {
-            let (number, counted) = number(source, params);
-            format!("avgOrNullIf({number}, {counted})")
-        }
-        (aggregation @ (Aggregation::Sum | Aggregation::Mean), None) => {
-            return Err(invalid(format!(
-                "a {aggregation} metric needs a value source"
-            )))
-        }
-        (aggregation, Some(_)) => {
-            return Err(invalid(format!(
-                "a {aggregation} metric takes no value source"
-            )))
-        }
-    })
-}
-
-/// The condition under which a row `e` counts for identity `a`.
-fn counted_event(
-    spec: &MetricSpec,
-    scope: &BoundScope,
-    name: &str,
-    carried: &mut Carried,
-    params: &mut Params,
-) -> Result<String, String> {
     let definition = &spec.definition;
     if definition.event.is_empty() {
-        return Err("the metric has no event".into());
+        return Err(invalid("the metric has no event".into()));
     }
     let window = definition.window.unwrap_or(MetricWindow {
         start_seconds: 0,
@@ -90,39 +80,95 @@ fn counted_event(
             .end_seconds
             .is_some_and(|end| end <= window.start_seconds)
     {
-        return Err(format!(
+        return Err(invalid(format!(
             "the window {window:?} is not a window after exposure"
-        ));
+        )));
     }
-    let mut conditions = vec![format!("e.event = {name}")];
-    conditions.push(match window.start_seconds {
+    let window_start = match window.start_seconds {
         0 => "e.timestamp >= a.first_exposure".to_owned(),
         start => format!(
             "e.timestamp >= a.first_exposure + toIntervalSecond({})",
             params.int(start)
         ),
-    });
-    conditions.push(match window.end_seconds {
+    };
+    let window_end = match window.end_seconds {
         Some(end) => format!(
             "e.timestamp < a.first_exposure + toIntervalSecond({})",
             params.int(end)
         ),
         None => format!("e.timestamp <= {}", scope.end),
-    });
+    };
     let predicates = definition
         .filters
         .iter()
         .enumerate()
         .map(|(i, f)| filter::predicate(f, params).map_err(|e| format!("filter {i}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !predicates.is_empty() {
-        // Evaluated (JSON parsed) only for the metric's own events: `AND` short-circuits.
-        conditions.push(carried.column(format!(
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    // Evaluated (JSON parsed) only for the metric's own events: `AND` short-circuits.
+    let filters = (!predicates.is_empty()).then(|| {
+        carried.column(format!(
             "e.event = {name}\n        AND {}",
             predicates.join("\n        AND ")
-        )));
+        ))
+    });
+    let mut number = |source: &ValueSource| {
+        carried.column(format!(
+            "if(e.event = {name}, ifNull({}, nan), nan)",
+            value(source, params)
+        ))
+    };
+    let aggregate = match (spec.aggregation, &definition.value) {
+        (Aggregation::Occurrence, None) => Aggregate::Occurrence,
+        (Aggregation::Count, None) => Aggregate::Count,
+        (Aggregation::Sum, Some(source)) => Aggregate::Sum(number(source)),
+        (Aggregation::Mean, Some(source)) => Aggregate::Mean(number(source)),
+        (aggregation @ (Aggregation::Sum | Aggregation::Mean), None) => {
+            return Err(invalid(format!(
+                "a {aggregation} metric needs a value source"
+            )))
+        }
+        (aggregation, Some(_)) => {
+            return Err(invalid(format!(
+                "a {aggregation} metric takes no value source"
+            )))
+        }
+    };
+    Ok(MetricParts {
+        aggregate,
+        name: name.to_owned(),
+        window_start,
+        window_end,
+        filters,
+    })
+}
+
+/// The identity's value of the metric over `period` (`Float64`, or `Nullable(Float64)` for MEAN).
+pub(super) fn metric_value(parts: &MetricParts, period: Period<'_>) -> String {
+    let mut conditions = vec![format!("e.event = {}", parts.name)];
+    match period {
+        Period::Window => {
+            conditions.push(parts.window_start.clone());
+            conditions.push(parts.window_end.clone());
+        }
+        // The first exposure is at or after the experiment start, so the scan (which starts the
+        // lookback before it) holds every event of this period.
+        Period::BeforeExposure { lookback } => {
+            conditions.push(format!(
+                "e.timestamp >= a.first_exposure - toIntervalSecond({lookback})"
+            ));
+            conditions.push("e.timestamp < a.first_exposure".to_owned());
+        }
     }
-    Ok(conditions.join("\n        AND "))
+    conditions.extend(parts.filters.clone());
+    let counts = conditions.join("\n        AND ");
+    let finite = |number: &str| format!("{counts}\n        AND isFinite({number})");
+    match &parts.aggregate {
+        Aggregate::Occurrence => format!("toFloat64(countIf({counts}) > 0)"),
+        Aggregate::Count => format!("toFloat64(countIf({counts}))"),
+        Aggregate::Sum(number) => format!("sumIf({number}, {})", finite(number)),
+        Aggregate::Mean(number) => format!("avgOrNullIf({number}, {})", finite(number)),
+    }
 }
 
 /// `Nullable(Float64)`: the number an event carries for SUM and MEAN.
@@ -142,8 +188,8 @@ mod tests {
         let mut params = Params::new();
         let bound = BoundScope::bind(&scope(), &mut params).unwrap();
         let mut carried = Carried::default();
-        let value = metric_value(3, spec, &bound, "{p9:String}", &mut carried, &mut params);
-        (value.unwrap(), carried)
+        let parts = metric_parts(3, spec, &bound, "{p9:String}", &mut carried, &mut params);
+        (metric_value(&parts.unwrap(), Period::Window), carried)
     }
 
     #[test]

@@ -1,16 +1,17 @@
-//! [`compile_metrics`]: the sufficient statistics `n, sum, sum_sq` of every metric per variant:
-//! `assignments` (exposure rows by identity) and `metric_events` (each event once, with the typed
-//! columns the metrics need) are joined in the per-identity stage `identities`, whose values are
-//! then aggregated per variant.
+//! [`compile_metrics`]: the sufficient statistics `n, sum, sum_sq` of every metric per variant
+//! (with CUPED also `sum_x, sum_x2, sum_xy`, see `covariates.rs`): `assignments` (exposure rows
+//! by identity) and `metric_events` (each event once, with the typed columns the metrics need) are
+//! joined in the per-identity stage `identities`, whose values are then aggregated per variant.
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::cluster::{merged_on_cluster, ShardMerge};
+use super::covariates::{bind_lookback, covariate_value, per_variant_sums};
 use super::error::CompileError;
 use super::exposures::assignments_cte;
 use super::identities::identities_cte;
 use super::metric_events::{metric_events_cte, Carried};
-use super::metric_values::metric_value;
+use super::metric_values::{metric_parts, metric_value, Period};
 use super::param::Params;
 use super::query::{assemble, CompiledQuery};
 use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
@@ -18,7 +19,9 @@ use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 /// Rows `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`, one per
 /// (metric, variant) with `n > 0`, ordered by metric then variant (scope order). `metric` indexes
 /// `scope.metrics`; `sum` and `sum_sq` add the identities' values and their squares. `kind` says
-/// how the events table removes duplicates (see `metric_events.rs`).
+/// how the events table removes duplicates (see `metric_events.rs`). With
+/// `scope.cuped_lookback`, each row also has `sum_x, sum_x2, sum_xy Nullable(Float64)`: Σx, Σx²
+/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN metrics).
 pub fn compile_metrics(
     scope: &ResultsScope,
     kind: EventsTableKind,
@@ -35,72 +38,56 @@ pub fn compile_metrics(
         None => bound.end.clone(),
     };
     let name_params: Vec<String> = names.iter().map(|name| params.string(name)).collect();
+    let name_of = |event: &String| {
+        let k = names
+            .iter()
+            .position(|name| name == event)
+            .expect("every metric's event is among the names");
+        &name_params[k]
+    };
     let mut carried = Carried::default();
-    let values = scope
+    let parts = scope
         .metrics
         .iter()
         .enumerate()
         .map(|(index, spec)| {
-            let k = names
-                .iter()
-                .position(|name| *name == spec.definition.event)
-                .expect("every metric's event is among the names");
-            metric_value(
-                index,
-                spec,
-                &bound,
-                &name_params[k],
-                &mut carried,
-                &mut params,
-            )
+            let name = name_of(&spec.definition.event);
+            metric_parts(index, spec, &bound, name, &mut carried, &mut params)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let values: Vec<String> = parts
+        .iter()
+        .map(|parts| metric_value(parts, Period::Window))
+        .collect();
+    // Bound after the metrics, so that CUPED leaves their text (and placeholders) as they are.
+    let lookback = scope
+        .cuped_lookback
+        .map(|lookback| bind_lookback(lookback, scope.start, &mut params))
+        .transpose()?;
+    let covariates: Vec<Option<String>> = match &lookback {
+        Some(lookback) => (scope.metrics.iter().zip(&parts))
+            .map(|(spec, parts)| covariate_value(spec, parts, lookback))
+            .collect(),
+        None => Vec::new(),
+    };
+    // With CUPED the scan starts a lookback before the experiment, where the earliest covariate
+    // period (of an identity exposed at the start) begins.
+    let scan_start = lookback.as_ref().map_or(&bound.start, |l| &l.scan_start);
     let ctes = [
         assignments_cte(&bound),
-        metric_events_cte(&bound, kind, &events, &scan_end, &carried),
-        identities_cte(&values),
+        metric_events_cte(&bound, kind, &events, scan_start, &scan_end, &carried),
+        identities_cte(&values, &covariates),
     ];
-    let each = |aggregate: &dyn Fn(usize) -> String| {
-        (0..values.len())
-            .map(aggregate)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let settings = match kind {
         EventsTableKind::Deduplicating => {
             "SETTINGS do_not_merge_across_partitions_select_final = 1\n"
         }
         EventsTableKind::Plain => "",
     };
-    // Per variant first (a few rows), then one row per (metric, variant): aggregating the
-    // identities once for every metric, rather than once per metric after an `ARRAY JOIN`.
-    let select = format!(
-        "SELECT
-    toUInt32(metric_index - 1) AS metric,
-    arrayElement({variants}, variant_index) AS variant,
-    n,
-    sum,
-    sum_sq
-FROM (
-    SELECT
-        variant_index,
-        [{n}] AS n_by_metric,
-        [{sum}] AS sum_by_metric,
-        [{sum_sq}] AS sum_sq_by_metric
-    FROM identities
-    GROUP BY variant_index
-)
-ARRAY JOIN
-    n_by_metric AS n,
-    sum_by_metric AS sum,
-    sum_sq_by_metric AS sum_sq,
-    arrayEnumerate(n_by_metric) AS metric_index
-WHERE n > 0
-",
-        variants = bound.variant_array(),
-        n = each(&|m| format!("count(m{m})")),
-        sum = each(&|m| format!("sum(ifNull(m{m}, 0))")),
-        sum_sq = each(&|m| format!("sum(ifNull(m{m} * m{m}, 0))")),
+    let select = per_variant_select(
+        &bound,
+        values.len(),
+        lookback.is_some().then_some(&covariates),
     );
     Ok(match &scope.table.placement {
         Placement::Single => assemble(
@@ -114,13 +101,75 @@ WHERE n > 0
             let order = format!("metric, indexOf({}, variant)", bound.variant_array());
             let merge = ShardMerge {
                 keys: &["metric", "variant"],
-                sums: &["n", "sum", "sum_sq"],
+                sums: if lookback.is_some() {
+                    &["n", "sum", "sum_sq", "sum_x", "sum_x2", "sum_xy"]
+                } else {
+                    &["n", "sum", "sum_sq"]
+                },
                 order_by: &order,
             };
             let per_shard = assemble(&ctes, &format!("{select}{settings}"), params);
             merged_on_cluster(per_shard, cluster, &merge)
         }
     })
+}
+
+/// The final `SELECT` (without `ORDER BY`) over `identities`' `metrics` columns `m{m}`, and with
+/// CUPED its covariates `x{m}`. Per variant first (a few rows), then one row per (metric,
+/// variant): aggregating the identities once for every metric, rather than once per metric after
+/// an `ARRAY JOIN`.
+fn per_variant_select(
+    bound: &BoundScope,
+    metrics: usize,
+    covariates: Option<&Vec<Option<String>>>,
+) -> String {
+    let each = |aggregate: &dyn Fn(usize) -> String| {
+        (0..metrics).map(aggregate).collect::<Vec<_>>().join(", ")
+    };
+    let (columns, arrays, spread) = match covariates {
+        Some(covariates) => {
+            let [x, x2, xy] = per_variant_sums(covariates);
+            (
+                ",\n    sum_x,\n    sum_x2,\n    sum_xy".to_owned(),
+                format!(
+                    ",\n        {x} AS sum_x_by_metric,\n        {x2} AS sum_x2_by_metric,\n        \
+                     {xy} AS sum_xy_by_metric"
+                ),
+                "\n    sum_x_by_metric AS sum_x,\n    sum_x2_by_metric AS sum_x2,\n    \
+                 sum_xy_by_metric AS sum_xy,"
+                    .to_owned(),
+            )
+        }
+        None => (String::new(), String::new(), String::new()),
+    };
+    format!(
+        "SELECT
+    toUInt32(metric_index - 1) AS metric,
+    arrayElement({variants}, variant_index) AS variant,
+    n,
+    sum,
+    sum_sq{columns}
+FROM (
+    SELECT
+        variant_index,
+        [{n}] AS n_by_metric,
+        [{sum}] AS sum_by_metric,
+        [{sum_sq}] AS sum_sq_by_metric{arrays}
+    FROM identities
+    GROUP BY variant_index
+)
+ARRAY JOIN
+    n_by_metric AS n,
+    sum_by_metric AS sum,
+    sum_sq_by_metric AS sum_sq,{spread}
+    arrayEnumerate(n_by_metric) AS metric_index
+WHERE n > 0
+",
+        variants = bound.variant_array(),
+        n = each(&|m| format!("count(m{m})")),
+        sum = each(&|m| format!("sum(ifNull(m{m}, 0))")),
+        sum_sq = each(&|m| format!("sum(ifNull(m{m} * m{m}, 0))")),
+    )
 }
 
 /// The metrics' event names, each once, in first-use order.

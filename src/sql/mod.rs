@@ -13,7 +13,8 @@
 //!   unknown_variant UInt64`: one row per feature variant in scope order (zero identities
 //!   included), the two totals repeated on every row.
 //! - [`compile_metrics`] → `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`:
-//!   one row per (metric index, variant) with `n > 0`.
+//!   one row per (metric index, variant) with `n > 0`; with CUPED (`ResultsScope::cuped_lookback`)
+//!   also `sum_x, sum_x2, sum_xy Nullable(Float64)`, the covariate's sums (`covariates.rs`).
 //! - [`compile_exposure_probe`] → `exposures UInt64`.
 //!
 //! # Pipeline (one CTE per concept, PostHog-style)
@@ -28,8 +29,8 @@
 //! the same key range) → one row per variant. Semantics are documented where they are built:
 //! `exposures.rs` (assignment, FIRST_TOUCH/EXCLUDE, unknown variants; shared by both queries),
 //! `metric_events.rs` (what is read, deduplication per table kind), `identities.rs` (the join),
-//! `metric_values.rs` (windows, per-aggregation values, NULLs), `filter.rs` and `property.rs`
-//! (typed property reads).
+//! `metric_values.rs` (windows, per-aggregation values, NULLs), `covariates.rs` (CUPED: the same
+//! values before exposure, MEAN excluded), `filter.rs` and `property.rs` (typed property reads).
 //!
 //! # Reads
 //! ClickHouse inlines CTEs: a CTE used twice is evaluated twice. So each CTE here is used exactly
@@ -142,6 +143,7 @@
 //! ```
 
 mod cluster;
+mod covariates;
 mod error;
 mod exposures;
 mod filter;

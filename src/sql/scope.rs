@@ -2,7 +2,7 @@
 //! exposure event, variants, time range, exposure policy) and its metrics; plus [`BoundScope`],
 //! the scope's values already turned into placeholders, shared by every CTE of one query.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::error::CompileError;
 use super::param::Params;
@@ -72,6 +72,10 @@ pub struct ResultsScope {
     pub end: DateTime<Utc>,
     pub handling: MultipleExposureHandling,
     pub metrics: Vec<MetricSpec>,
+    /// CUPED: when set (a positive whole number of seconds), every metric but MEAN also gets a
+    /// per-identity covariate, the same metric over `[first exposure − lookback, first exposure)`,
+    /// and the metrics query returns its sums beside the metric's (see `covariates.rs`).
+    pub cuped_lookback: Option<Duration>,
 }
 
 /// The scope's values as placeholders; built once per query so every CTE refers to the same

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::fixtures::{every_kind_scope, scope};
+use super::fixtures::{every_kind_scope, scope, with_cuped};
 use super::scope::{EventsTableKind, MultipleExposureHandling, Placement, ResultsScope};
 use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
 
@@ -53,6 +53,30 @@ fn every_metric_kind_compiles_to_its_snapshot() {
     check(
         "metrics_every_kind.sql",
         compile_metrics(&every_kind_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+}
+
+#[test]
+fn with_cuped_the_metrics_compile_to_their_snapshots() {
+    check(
+        "metrics_cuped.sql",
+        compile_metrics(&with_cuped(scope()), EventsTableKind::Deduplicating).unwrap(),
+    );
+    check(
+        "metrics_cuped_plain_table.sql",
+        compile_metrics(&with_cuped(scope()), EventsTableKind::Plain).unwrap(),
+    );
+    check(
+        "metrics_cuped_every_kind.sql",
+        compile_metrics(
+            &with_cuped(every_kind_scope()),
+            EventsTableKind::Deduplicating,
+        )
+        .unwrap(),
+    );
+    check(
+        "metrics_cuped_cluster.sql",
+        compile_metrics(&sharded(with_cuped(scope())), EventsTableKind::Plain).unwrap(),
     );
 }
 

@@ -3,9 +3,8 @@
 use crate::domain::results::{ExposureCounts, MetricStats};
 use crate::domain::DomainError;
 use crate::sql::{self, ResultsScope};
-use crate::stats::VariantStats;
 
-use super::rows::{ExposureRow, MetricRow, ProbeRow};
+use super::rows::{CupedMetricRow, ExposureRow, MetricRow, ProbeRow};
 use super::Warehouse;
 
 impl Warehouse {
@@ -24,26 +23,23 @@ impl Warehouse {
         Ok(counts)
     }
 
-    /// Sufficient statistics of every metric of the scope, from one query (after reading which
-    /// kind of table holds the events, see `events.rs`).
+    /// Sufficient statistics of every metric of the scope, with CUPED's covariate sums when the
+    /// scope asks for them, from one query (after reading which kind of table holds the events,
+    /// see `events.rs`).
     pub async fn metric_stats(&self, scope: &ResultsScope) -> Result<MetricStats, DomainError> {
         if scope.metrics.is_empty() {
             return Ok(MetricStats::new());
         }
         let kind = self.events_table_kind().await?;
         let compiled = sql::compile_metrics(scope, kind).map_err(compile_error)?;
-        let rows: Vec<MetricRow> = self.fetch_all(&compiled, "metrics").await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let stats = VariantStats {
-                    n: r.n,
-                    sum: r.sum,
-                    sum_sq: r.sum_sq,
-                };
-                ((r.metric as usize, r.variant), stats)
-            })
-            .collect())
+        // With CUPED the rows have three more columns (see `sql::compile_metrics`).
+        Ok(if scope.cuped_lookback.is_some() {
+            let rows: Vec<CupedMetricRow> = self.fetch_all(&compiled, "metrics").await?;
+            rows.into_iter().map(CupedMetricRow::into_entry).collect()
+        } else {
+            let rows: Vec<MetricRow> = self.fetch_all(&compiled, "metrics").await?;
+            rows.into_iter().map(MetricRow::into_entry).collect()
+        })
     }
 
     /// How many exposure events of `exposure_event` the environment has (a connection probe).

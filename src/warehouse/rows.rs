@@ -2,6 +2,9 @@
 
 use serde::Deserialize;
 
+use crate::domain::results::{CovariateSums, VariantMetricStats};
+use crate::stats::VariantStats;
+
 #[derive(Debug, clickhouse::Row, Deserialize)]
 pub struct ExposureRow {
     pub variant: String,
@@ -17,6 +20,62 @@ pub struct MetricRow {
     pub n: u64,
     pub sum: f64,
     pub sum_sq: f64,
+}
+
+/// A metrics row with CUPED (`ResultsScope::cuped_lookback` set): the covariate's sums too, NULL
+/// for metrics without a covariate (MEAN).
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub struct CupedMetricRow {
+    pub metric: u32,
+    pub variant: String,
+    pub n: u64,
+    pub sum: f64,
+    pub sum_sq: f64,
+    pub sum_x: Option<f64>,
+    pub sum_x2: Option<f64>,
+    pub sum_xy: Option<f64>,
+}
+
+impl MetricRow {
+    /// `(metric index, variant)` and its statistics, without a covariate.
+    pub fn into_entry(self) -> ((usize, String), VariantMetricStats) {
+        let stats = VariantStats {
+            n: self.n,
+            sum: self.sum,
+            sum_sq: self.sum_sq,
+        };
+        let key = (self.metric as usize, self.variant);
+        (
+            key,
+            VariantMetricStats {
+                stats,
+                covariate: None,
+            },
+        )
+    }
+}
+
+impl CupedMetricRow {
+    /// `(metric index, variant)` and its statistics, with the covariate's sums when it has them.
+    pub fn into_entry(self) -> ((usize, String), VariantMetricStats) {
+        let covariate = match (self.sum_x, self.sum_x2, self.sum_xy) {
+            (Some(sum_x), Some(sum_x2), Some(sum_xy)) => Some(CovariateSums {
+                sum_x,
+                sum_x2,
+                sum_xy,
+            }),
+            _ => None,
+        };
+        let (key, plain) = MetricRow {
+            metric: self.metric,
+            variant: self.variant,
+            n: self.n,
+            sum: self.sum,
+            sum_sq: self.sum_sq,
+        }
+        .into_entry();
+        (key, VariantMetricStats { covariate, ..plain })
+    }
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]

@@ -24,14 +24,14 @@ use super::support::*;
 use crate::clickhouse::{Event, Warehouse};
 use crate::helpers::*;
 
-const CLUSTER: &str = "lift_two_shards";
+pub(super) const CLUSTER: &str = "lift_two_shards";
 
 /// The engine process, shared by the tests of this binary. It runs with `--ephemeral`: when the
 /// test binary exits its stdin closes, and it stops and deletes its data directory.
 static ENGINE: OnceLock<(String, Mutex<Child>)> = OnceLock::new();
 
 /// The URL of the two-shard engine, started on first use.
-fn two_shard_engine() -> String {
+pub(super) fn two_shard_engine() -> String {
     ENGINE.get_or_init(start_engine).0.clone()
 }
 

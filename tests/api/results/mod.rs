@@ -6,7 +6,8 @@
 //! (`hostile`), addresses connections may not reach (`egress`), one tenant's hung warehouse
 //! beside another's (`tenants`), TCP connections reused across requests (`pooling`) and results
 //! on a two-shard cluster equal to one table's (`cluster`), verdicts under the experiment's own α
-//! and minimums (`settings`). `support` holds what they share;
+//! and minimums (`settings`); CUPED's covariate sums against the event list (`cuped`). `support`
+//! holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
@@ -14,6 +15,7 @@
 
 mod cluster;
 mod connections;
+mod cuped;
 mod egress;
 mod exact_numbers;
 mod failures;
