@@ -189,7 +189,7 @@ impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
             DomainError::internal(format!("metric_result_snapshots row {}: {e}", m.id))
         })?;
         // A payload of another format version could parse by accident and mean something else.
-        if report.version != SNAPSHOT_VERSION {
+        if !(1..=SNAPSHOT_VERSION).contains(&report.version) {
             return Err(DomainError::internal(format!(
                 "metric_result_snapshots row {}: unknown snapshot version {} (this lift reads {SNAPSHOT_VERSION})",
                 m.id, report.version

@@ -10,6 +10,7 @@ pub mod error;
 pub mod experiment;
 pub mod feature;
 pub mod health;
+pub mod judgement;
 pub mod metric;
 pub mod model;
 pub mod permission;

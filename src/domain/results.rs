@@ -9,16 +9,18 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::experiment::{ExpectedDirection, MultipleExposureHandling};
+use super::analysis::AnalysisSettings;
+use super::experiment::{MetricRole, MultipleExposureHandling};
 use super::feature::Variant;
-use super::metric::{Direction, MetricType};
+use super::health::Health;
 use super::model::{ExperimentMetric, Metric};
-use crate::stats::{
-    self, Comparison, Expectation, GoodDirection, MetricKind, SampleRatio, Thresholds,
-    VariantStats, Verdict,
-};
+use super::recommendation::Recommendation;
+use crate::stats::correction::AdjustedInterval;
+use crate::stats::{self, Analysis, Comparison, SampleRatio, Thresholds, VariantStats, Verdict};
 
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// The snapshot format this lift writes. Version 1 (before analysis settings, health and
+/// recommendations) still reads: every field added since has a serde default.
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Identities per variant, as the exposure query counts them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,9 +99,49 @@ pub struct VariantSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantComparison {
     pub variant: String,
-    /// `None` when the statistics cannot be computed (too few identities, no variance).
+    /// Version 1 snapshots: the fixed-horizon Welch comparison they were judged on. `None` in
+    /// version 2, which keeps `analysis` instead.
+    #[serde(default)]
     pub comparison: Option<Comparison>,
+    /// Under the experiment's settings: the adjusted comparison (CUPED when applied) the verdict
+    /// uses, the unadjusted one and what CUPED did. `None` when it cannot be computed.
+    #[serde(default)]
+    pub analysis: Option<Analysis>,
+    /// The multiple-testing correction, when the experiment asks for one and the metric is in the
+    /// family (primary and secondary metrics).
+    #[serde(default)]
+    pub corrected: Option<Corrected>,
     pub verdict: Verdict,
+    /// How small an effect the comparison can detect now (primary metrics).
+    #[serde(default)]
+    pub power: Option<Power>,
+    /// Welch p-value of the CUPED covariate's means against the control's (the pre-exposure
+    /// balance the PRE_EXPOSURE_BIAS check reads); `None` without a covariate.
+    #[serde(default)]
+    pub pre_exposure_p_value: Option<f64>,
+}
+
+/// A comparison after the family's multiple-testing correction; the verdict uses `p_value`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Corrected {
+    /// Adjusted p-value of the absolute difference.
+    pub p_value: f64,
+    pub absolute: AdjustedInterval,
+    /// Adjusted p-value and interval of the relative lift; `None` when there is no relative lift.
+    pub relative_p_value: Option<f64>,
+    pub relative: Option<AdjustedInterval>,
+}
+
+/// Power of one comparison for the sample so far.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Power {
+    /// Relative minimum detectable effect at 80 % power; `None` while no effect is detectable.
+    pub mde: Option<f64>,
+    /// Identities (control and this variant) per day since the start.
+    pub identities_per_day: f64,
+    /// Days until the MDE reaches the experiment's `targetMde` at this rate (0 when it has);
+    /// `None` when it never will.
+    pub days_to_target: Option<f64>,
 }
 
 /// Results of one attached metric.
@@ -107,18 +149,17 @@ pub struct VariantComparison {
 pub struct MetricResult {
     pub experiment_metric_id: String,
     pub metric_id: String,
+    /// Version 2: the metric's name and the attachment's role when the results were computed.
+    #[serde(default)]
+    pub metric_name: Option<String>,
+    #[serde(default)]
+    pub role: Option<MetricRole>,
     pub variants: Vec<VariantSummary>,
     pub comparisons: Vec<VariantComparison>,
 }
 
-/// CUPED's sums over the identities counted for a metric in a variant: `x` the identity's
-/// covariate (the metric before its exposure), `y` its metric value.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CovariateSums {
-    pub sum_x: f64,
-    pub sum_x2: f64,
-    pub sum_xy: f64,
-}
+/// CUPED's sums over the identities counted for a metric in a variant.
+pub use crate::stats::CovariateSums;
 
 /// One (metric, variant)'s sufficient statistics, and its covariate's sums when CUPED was asked
 /// for and applies (not for MEAN metrics).
@@ -147,8 +188,16 @@ pub struct ResultsReport {
     pub window_start: DateTime<Utc>,
     pub window_end: DateTime<Utc>,
     pub policy: ResultsPolicy,
+    /// Version 2: the settings the report was computed with.
+    #[serde(default)]
+    pub analysis: Option<AnalysisSettings>,
     pub exposures: ExposureSummary,
     pub metrics: Vec<MetricResult>,
+    /// Version 2.
+    #[serde(default)]
+    pub health: Option<Health>,
+    #[serde(default)]
+    pub recommendations: Vec<Recommendation>,
 }
 
 /// A stored snapshot: when it was computed and what it says.
@@ -173,109 +222,6 @@ pub struct SnapshotRef {
 pub struct AttachedMetric {
     pub attachment: ExperimentMetric,
     pub metric: Metric,
-}
-
-/// Judges every attached metric: per-variant summaries in the feature's order, then every
-/// non-control variant against the control.
-pub fn judge_metrics(
-    attached: &[AttachedMetric],
-    variants: &[Variant],
-    stats: &MetricStats,
-    policy: &ResultsPolicy,
-) -> Vec<MetricResult> {
-    attached
-        .iter()
-        .enumerate()
-        .map(|(index, a)| judge_metric(index, a, variants, stats, policy))
-        .collect()
-}
-
-fn judge_metric(
-    index: usize,
-    attached: &AttachedMetric,
-    variants: &[Variant],
-    stats: &MetricStats,
-    policy: &ResultsPolicy,
-) -> MetricResult {
-    let kind = metric_kind(attached.metric.metric_type);
-    let of = |key: &str| {
-        stats
-            .get(&(index, key.to_owned()))
-            .map(|s| s.stats)
-            .unwrap_or(VariantStats {
-                n: 0,
-                sum: 0.0,
-                sum_sq: 0.0,
-            })
-    };
-    let summaries = variants
-        .iter()
-        .map(|v| {
-            let s = of(&v.key);
-            VariantSummary {
-                variant: v.key.clone(),
-                n: s.n,
-                sum: s.sum.is_finite().then_some(s.sum),
-                sum_sq: s.sum_sq.is_finite().then_some(s.sum_sq),
-                mean: s.mean(),
-                variance: s.variance(kind),
-            }
-        })
-        .collect();
-    let control = of(&policy.control_variant);
-    let comparisons = variants
-        .iter()
-        .filter(|v| v.key != policy.control_variant)
-        .map(|v| {
-            let treatment = of(&v.key);
-            let comparison =
-                stats::compare(&control, &treatment, kind, policy.thresholds.alpha).ok();
-            let verdict = stats::judge(
-                &control,
-                &treatment,
-                kind,
-                comparison.as_ref(),
-                expectation(attached.attachment.expected_direction),
-                good_direction(attached.metric.direction),
-                &policy.thresholds,
-            );
-            VariantComparison {
-                variant: v.key.clone(),
-                comparison,
-                verdict,
-            }
-        })
-        .collect();
-    MetricResult {
-        experiment_metric_id: attached.attachment.id.clone(),
-        metric_id: attached.metric.id.clone(),
-        variants: summaries,
-        comparisons,
-    }
-}
-
-fn metric_kind(metric_type: MetricType) -> MetricKind {
-    match metric_type {
-        MetricType::Numeric => MetricKind::Numeric,
-        MetricType::Conversion => MetricKind::Conversion,
-    }
-}
-
-fn expectation(direction: ExpectedDirection) -> Expectation {
-    match direction {
-        ExpectedDirection::Increase => Expectation::Increase,
-        ExpectedDirection::Decrease => Expectation::Decrease,
-        ExpectedDirection::NotIncrease => Expectation::NotIncrease,
-        ExpectedDirection::NotDecrease => Expectation::NotDecrease,
-    }
-}
-
-fn good_direction(direction: Direction) -> GoodDirection {
-    match direction {
-        Direction::Up => GoodDirection::Up,
-        Direction::Down => GoodDirection::Down,
-        Direction::Informational => GoodDirection::Informational,
-    }
 }
 
 #[cfg(test)]

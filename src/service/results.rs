@@ -21,9 +21,13 @@ use crate::domain::error::DomainResult;
 use crate::domain::experiment::{ExperimentStatus, MultipleExposureHandling};
 use crate::domain::feature::Variant;
 use crate::domain::model::{Experiment, Metric};
+use crate::domain::analysis::AnalysisSettings;
+use crate::domain::health::Health;
+use crate::domain::judgement::{self, Context};
+use crate::domain::recommendation::Recommendation;
 use crate::domain::results::{
-    judge_metrics, AttachedMetric, ExposureSummary, MetricResult, ResultsPolicy, ResultsReport,
-    SnapshotRef, StoredSnapshot, SNAPSHOT_VERSION,
+    AttachedMetric, ExposureSummary, MetricResult, ResultsPolicy, ResultsReport, SnapshotRef,
+    StoredSnapshot, SNAPSHOT_VERSION,
 };
 use crate::domain::DomainError;
 use crate::sql::{self, MetricSpec, ResultsScope};
@@ -49,6 +53,7 @@ struct Live {
     variants: Vec<Variant>,
     attached: Vec<AttachedMetric>,
     policy: ResultsPolicy,
+    settings: AnalysisSettings,
     computed_at: DateTime<Utc>,
     exposures: OnceCell<Result<ExposureSummary, Shared>>,
     metrics: OnceCell<Result<Vec<MetricResult>, Shared>>,
@@ -106,9 +111,50 @@ impl Results {
         }
     }
 
+    /// The analysis settings the results are computed with; `None` for a snapshot frozen before
+    /// lift had them (version 1).
+    pub fn settings(&self) -> Option<AnalysisSettings> {
+        match &*self.0 {
+            Source::Frozen(s) => s.report.analysis,
+            Source::Live(live) => Some(live.settings),
+        }
+    }
+
+    /// Health from the exposures and the metrics (both queries); `None` for a version 1 snapshot.
+    pub async fn health(&self) -> DomainResult<Option<Health>> {
+        match &*self.0 {
+            Source::Frozen(s) => Ok(s.report.health.clone()),
+            Source::Live(live) => {
+                let (exposures, metrics) = tokio::try_join!(self.exposures(), self.metrics())?;
+                Ok(Some(judgement::health(&exposures, &metrics, &live.settings)))
+            }
+        }
+    }
+
+    /// One recommendation per non-control variant; empty for a version 1 snapshot.
+    pub async fn recommendations(&self) -> DomainResult<Vec<Recommendation>> {
+        match &*self.0 {
+            Source::Frozen(s) => Ok(s.report.recommendations.clone()),
+            Source::Live(live) => {
+                let Some(health) = self.health().await? else {
+                    return Ok(Vec::new());
+                };
+                let metrics = self.metrics().await?;
+                Ok(judgement::recommendations(
+                    &health,
+                    &metrics,
+                    &live.variants,
+                    &live.policy.control_variant,
+                    &live.settings,
+                ))
+            }
+        }
+    }
+
     /// Both parts, for a snapshot (the two queries run concurrently).
     async fn report(&self) -> DomainResult<ResultsReport> {
         let (exposures, metrics) = tokio::try_join!(self.exposures(), self.metrics())?;
+        let (health, recommendations) = tokio::try_join!(self.health(), self.recommendations())?;
         let (window_start, window_end, policy) = match &*self.0 {
             Source::Frozen(s) => (
                 s.report.window_start,
@@ -123,8 +169,11 @@ impl Results {
             window_start,
             window_end,
             policy,
+            analysis: self.settings(),
             exposures,
             metrics,
+            health,
+            recommendations,
         })
     }
 }
@@ -141,11 +190,16 @@ impl Live {
 
     async fn run_metrics(&self) -> DomainResult<Vec<MetricResult>> {
         let stats = self.warehouse.metric_stats(&self.scope).await?;
-        Ok(judge_metrics(
-            &self.attached,
-            &self.variants,
+        let days_running = (self.scope.end - self.scope.start).num_seconds().max(60) as f64 / 86_400.0;
+        Ok(judgement::judge_metrics(
             &stats,
-            &self.policy,
+            &Context {
+                attached: &self.attached,
+                variants: &self.variants,
+                policy: &self.policy,
+                settings: &self.settings,
+                days_running,
+            },
         ))
     }
 }
@@ -189,6 +243,9 @@ async fn live(
     let (environment, _, _) = context.ok_or_else(|| {
         DomainError::internal(format!("experiment {} has no environment", experiment.id))
     })?;
+    let settings = experiment
+        .analysis
+        .resolve(&app.results.analysis_defaults());
     let scope = ResultsScope {
         table: warehouse.events_table(),
         environment_key: environment.key,
@@ -208,11 +265,12 @@ async fn live(
                 definition: a.metric.definition.clone(),
             })
             .collect(),
-        // CUPED is not an experiment setting yet (issue 10's analysis settings come later).
-        cuped_lookback: None,
+        cuped_lookback: settings
+            .cuped()
+            .then(|| chrono::Duration::days(i64::from(settings.cuped_lookback_days()))),
     };
     let policy = ResultsPolicy {
-        thresholds: thresholds(app, experiment),
+        thresholds: thresholds(&settings),
         control_variant: experiment.control_variant.clone(),
         multiple_exposure_handling: experiment.multiple_exposure_handling,
     };
@@ -222,21 +280,19 @@ async fn live(
         variants: feature.variants,
         attached,
         policy,
+        settings,
         computed_at,
         exposures: OnceCell::new(),
         metrics: OnceCell::new(),
     })))))
 }
 
-/// The experiment's own α and minimums (the server's defaults for one stored without settings).
-fn thresholds(app: &App, experiment: &Experiment) -> Thresholds {
-    let analysis = experiment
-        .analysis
-        .resolve(&app.results.analysis_defaults());
+/// The experiment's own α and minimums.
+fn thresholds(settings: &AnalysisSettings) -> Thresholds {
     Thresholds {
-        alpha: analysis.alpha(),
-        min_identities: analysis.minimum_identities(),
-        min_conversions: analysis.minimum_conversions(),
+        alpha: settings.alpha(),
+        min_identities: settings.minimum_identities(),
+        min_conversions: settings.minimum_conversions(),
     }
 }
 

@@ -60,9 +60,9 @@ impl CupedMetricRow {
     pub fn into_entry(self) -> ((usize, String), VariantMetricStats) {
         let covariate = match (self.sum_x, self.sum_x2, self.sum_xy) {
             (Some(sum_x), Some(sum_x2), Some(sum_xy)) => Some(CovariateSums {
-                sum_x,
-                sum_x2,
-                sum_xy,
+                sum: sum_x,
+                sum_sq: sum_x2,
+                sum_product: sum_xy,
             }),
             _ => None,
         };

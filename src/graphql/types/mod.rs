@@ -9,6 +9,7 @@ pub mod enums;
 pub mod environment;
 pub mod experiment;
 pub mod feature;
+pub mod judged;
 pub mod metric;
 pub mod results;
 pub mod viewer;

@@ -5,7 +5,9 @@
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
+use super::analysis::ExperimentAnalysis;
 use super::attachment::ExperimentMetric;
+use super::judged::{Recommendation, ResultsHealth, VariantComparison};
 use crate::domain::results::{self as model, ExposureSummary};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::loaders::{self, AttachmentById};
@@ -63,6 +65,28 @@ impl ExperimentResults {
             }))
         })
         .await
+    }
+    /// The analysis settings these results were computed with (the experiment's, at the time);
+    /// null for results frozen before lift had settings.
+    async fn analysis(&self) -> Option<ExperimentAnalysis> {
+        self.0.settings().map(ExperimentAnalysis)
+    }
+    /// Whether the results can be trusted (runs the exposure and the metrics queries). Null for
+    /// results frozen before lift checked health.
+    async fn health(&self, ctx: &Context<'_>) -> Option<ResultsHealth> {
+        or_null(ctx, async { Ok(self.0.health().await.gql()?.map(Into::into)) }).await
+    }
+    /// What to do with each non-control variant, and why (runs both queries). Empty for results
+    /// frozen before lift recommended.
+    async fn recommendations(&self) -> GqlResult<Vec<Recommendation>> {
+        Ok(self
+            .0
+            .recommendations()
+            .await
+            .gql()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
     /// One entry per attached metric, in the order they were attached.
     async fn metrics(&self) -> GqlResult<Vec<MetricResults>> {
@@ -124,16 +148,7 @@ impl MetricResults {
     }
     /// Every non-control variant against the control.
     async fn comparisons(&self) -> Vec<VariantComparison> {
-        self.0
-            .comparisons
-            .iter()
-            .map(|c| VariantComparison {
-                variant: c.variant.clone(),
-                absolute_difference: c.comparison.map(|x| x.absolute.into()),
-                relative_lift: c.comparison.and_then(|x| x.relative).map(Into::into),
-                verdict: c.verdict.into(),
-            })
-            .collect()
+        self.0.comparisons.iter().map(Into::into).collect()
     }
 }
 
@@ -148,36 +163,6 @@ pub struct VariantStatistics {
     pub mean: Option<f64>,
     /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics.
     pub variance: Option<f64>,
-}
-
-#[derive(SimpleObject)]
-pub struct VariantComparison {
-    pub variant: String,
-    /// Treatment mean − control mean, Welch's t interval. Null when it cannot be computed.
-    pub absolute_difference: Option<Estimate>,
-    /// Treatment mean / control mean − 1, delta-method interval. Null when the control mean is 0.
-    pub relative_lift: Option<Estimate>,
-    pub verdict: Verdict,
-}
-
-/// A point estimate with its two-sided confidence interval (1 − α) and p-value.
-#[derive(SimpleObject)]
-pub struct Estimate {
-    pub estimate: f64,
-    pub ci_lower: f64,
-    pub ci_upper: f64,
-    pub p_value: f64,
-}
-
-impl From<stats::Estimate> for Estimate {
-    fn from(e: stats::Estimate) -> Self {
-        Estimate {
-            estimate: e.estimate,
-            ci_lower: e.ci_lower,
-            ci_upper: e.ci_upper,
-            p_value: e.p_value,
-        }
-    }
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

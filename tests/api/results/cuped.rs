@@ -293,9 +293,9 @@ fn expected(events: &[Event], handling: MultipleExposureHandling) -> Expected {
             }
             let covariate =
                 (metric.spec.aggregation != Aggregation::Mean).then_some(CovariateSums {
-                    sum_x,
-                    sum_x2,
-                    sum_xy,
+                    sum: sum_x,
+                    sum_sq: sum_x2,
+                    sum_product: sum_xy,
                 });
             if n > 0 {
                 out.insert((index, variant.to_owned()), ((n, sum, sum_sq), covariate));
@@ -326,7 +326,7 @@ fn assert_equal(lift: &MetricStats, expected: &Expected, what: &str) {
             got.stats.n == y.0 && close(got.stats.sum, y.1) && close(got.stats.sum_sq, y.2);
         let same_x = match (got.covariate, x) {
             (Some(g), Some(x)) => {
-                close(g.sum_x, x.sum_x) && close(g.sum_x2, x.sum_x2) && close(g.sum_xy, x.sum_xy)
+                close(g.sum, x.sum) && close(g.sum_sq, x.sum_sq) && close(g.sum_product, x.sum_product)
             }
             (None, None) => true,
             _ => false,
@@ -384,22 +384,22 @@ fn hand_worked(handling: MultipleExposureHandling) -> [(&'static str, CovariateS
     let control = match handling {
         // c1, c2, c3, c4, m1: Σx 10+3+2+11, Σx² 100+9+4+121, Σxy 300+15+8+473.
         MultipleExposureHandling::FirstTouch => CovariateSums {
-            sum_x: 26.0,
-            sum_x2: 234.0,
-            sum_xy: 796.0,
+            sum: 26.0,
+            sum_sq: 234.0,
+            sum_product: 796.0,
         },
         // Without m1.
         MultipleExposureHandling::Exclude => CovariateSums {
-            sum_x: 15.0,
-            sum_x2: 113.0,
-            sum_xy: 323.0,
+            sum: 15.0,
+            sum_sq: 113.0,
+            sum_product: 323.0,
         },
     };
     // t1, t2, t3: Σx 8+7, Σx² 64+49, Σxy 240+63.
     let treatment = CovariateSums {
-        sum_x: 15.0,
-        sum_x2: 113.0,
-        sum_xy: 303.0,
+        sum: 15.0,
+        sum_sq: 113.0,
+        sum_product: 303.0,
     };
     [("control", control), ("treatment", treatment)]
 }
