@@ -4,7 +4,9 @@
 //!
 //! The caller chooses the family and passes its p-values flat, in any order; the adjusted values
 //! come back in the same order. In lift the family is (PRIMARY + SECONDARY metrics) × non-control
-//! variants of one experiment; guardrails stay out so they keep their full sensitivity.
+//! variants of one experiment; guardrails stay out so they keep their full sensitivity. A
+//! comparison without a p-value (not enough data yet) is left out of the family, and so out of
+//! `m`, as GrowthBook leaves out metrics whose p-value is undefined.
 //!
 //! With `m` p-values:
 //! - Holm–Bonferroni (family-wise error rate): sorted ascending, the `i`-th (from 0) becomes

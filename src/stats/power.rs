@@ -72,6 +72,9 @@ pub struct Design {
 /// The relative MDE at `design.power` with `identities` identities in total over all the arms, or
 /// `None` when no effect is detectable with that power yet (the sample is too small).
 ///
+/// For one variant against control during an experiment, pass the two arms' identities with
+/// `variants: 2`: power.ts assumes equal arms, so each counts as half of them.
+///
 /// Errors when the design or the baseline is out of its domain (see their fields).
 pub fn mde(
     baseline: &Baseline,

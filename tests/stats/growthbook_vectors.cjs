@@ -10,6 +10,10 @@
 //   NODE_PATH=/tmp/gbvectors/node_modules node tests/stats/growthbook_vectors.cjs \
 //     <growthbook checkout> <its commit> > tests/stats/growthbook_vectors.json
 //
+// The checkout needs only the two files named below (EXPERIMENTS, POWER); the file is committed
+// from growthbook/growthbook@8f1db4456915a8e7b7faf23d5632ca7219d2f469 (2026-08-21), and rerunning
+// on that commit reproduces it byte for byte.
+//
 // The GrowthBook code is read from the checkout at run time and never copied here: the functions
 // named below are cut out of packages/shared/src/experiments/experiments.ts (which imports half
 // the app) with the TypeScript compiler's parser, and power/power.ts is transpiled whole. Its
@@ -322,6 +326,10 @@ for (let k = 0; k < 60; k++) {
 }
 
 process.stdout.write(JSON.stringify({
+  comment: `published: numbers copied as data from growthbook/growthbook@${commit} ` +
+    'packages/shared/test/experiments.test.ts and packages/shared/test/power.test.ts, at the ' +
+    'precision written there; generated and derived: outputs of GrowthBook\'s own functions ' +
+    '(see reference) on seeded inputs, at full double precision.',
   generator: 'tests/stats/growthbook_vectors.cjs',
   reference: `growthbook/growthbook@${commit}: ${EXPERIMENTS} (adjustPValuesHolmBonferroni, ` +
     `adjustPValuesBenjaminiHochberg, adjustedCI, getAdjustedCI) and ${POWER} (findMdeFrequentist)`,
