@@ -86,7 +86,7 @@ fn print_covariates(cuped: &MetricStats) {
         match cuped[key].covariate {
             Some(c) => println!(
                 "    {} {:<10} sum_x {:>14.1}  sum_x2 {:>16.1}  sum_xy {:>16.1}",
-                key.0, key.1, c.sum_x, c.sum_x2, c.sum_xy
+                key.0, key.1, c.sum, c.sum_sq, c.sum_product
             ),
             None => println!("    {} {:<10} no covariate (MEAN)", key.0, key.1),
         }

@@ -309,7 +309,7 @@ db_test_with!(
         let read = snapshots(&app, &experiment).await;
         assert_eq!(
             read["snapshots"]["totalCount"], 1,
-            "version 1 reads: {read}"
+            "the current version reads: {read}"
         );
 
         // The same payload, stamped with a format this lift does not know.
@@ -335,8 +335,8 @@ db_test_with!(
             .expect("read the snapshot")
             .expect("the snapshot row");
         let mut payload: Value = row.try_get("", "payload").expect("a JSON payload");
-        assert_eq!(payload["version"], 1, "{payload}");
-        payload["version"] = json!(2);
+        assert_eq!(payload["version"], 2, "{payload}");
+        payload["version"] = json!(3);
         app.db
             .execute_raw(Statement::from_sql_and_values(
                 backend,
