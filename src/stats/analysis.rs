@@ -6,6 +6,19 @@
 //!
 //! With more than two arms, call it once per treatment: gbstats compares each variation with the
 //! baseline alone and pools CUPED's `θ` over those two arms only, which is what one call does.
+//!
+//! Where lift departs from gbstats, on inputs gbstats answers with an uninformative default
+//! (`expected 0, ci [0, 0]`) or not at all, none of which the fixture holds:
+//! - one arm with zero variance is tested against the other's; a control mean of 0 still gives
+//!   the absolute comparison (the relative one is `None`);
+//! - CUPED falls back to the unadjusted test, saying why ([`super::cuped::CupedFallback`]), also
+//!   when covariate sums are missing or invalid or an adjusted variance is not positive;
+//! - p-values and chances to win come from the tails directly, not `1 − cdf`, so they keep their
+//!   digits when tiny; a sequential p-value does not overflow to 0;
+//! - gbstats' runner (`get_configured_test`) does not pass α to the Bayesian test, whose
+//!   credible intervals then stay at 95 %; lift honours `alpha` there too;
+//! - a proper prior around a control mean of 0 cannot be scaled to the absolute scale: the
+//!   absolute posterior is then the flat one (gbstats divides by zero).
 
 use serde::{Deserialize, Serialize};
 
