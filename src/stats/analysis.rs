@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::arm::ArmSums;
 use super::bayesian::{check_prior, posterior, Prior, Risk};
-use super::cuped::{adjust, Cuped};
+use super::cuped::{adjust, Cuped, CupedFallback};
 use super::error::StatsError;
 use super::fixed::{check_alpha, welch};
 use super::moments::{difference, Moments, Scale};
@@ -108,8 +108,8 @@ impl Analysis {
 ///
 /// Errors as [`compare`] does on the metric's sums (fewer than 2 identities, non-finite or
 /// inconsistent sums, zero variance in both arms), on an invalid `alpha`, sequential tuning or
-/// proper prior, or when a result would not be finite. A covariate problem never errors: CUPED
-/// falls back to the unadjusted comparison and says why.
+/// proper prior, or when an unadjusted result would not be finite. A covariate problem never
+/// errors: CUPED falls back to the unadjusted comparison and says why.
 pub fn analyze(
     control: &ArmSums,
     treatment: &ArmSums,
@@ -140,13 +140,18 @@ pub fn analyze(
     };
     let (c, t) = (&adjusted.control, &adjusted.treatment);
     let raw_variance = difference(&a, &b, Scale::Absolute)?.map(|d| d.variance);
-    let new_variance = difference(c, t, Scale::Absolute)?.map(|d| d.variance);
-    let variance_reduction = match (new_variance, raw_variance) {
-        (Some(new), Some(raw)) => 1.0 - new / raw,
-        _ => return Err(StatsError::ZeroVariance),
+    let new_variance = difference(c, t, Scale::Absolute).map(|d| d.map(|d| d.variance));
+    // The adjusted moments are finite with positive variances, so only covariates of absurd
+    // magnitude (an overflowing variance or interval) fail here; the unadjusted comparison still
+    // stands.
+    let (Ok(Some(new)), Some(raw), Ok(adjusted_effects)) =
+        (new_variance, raw_variance, test(c, t, spec))
+    else {
+        return Ok(fell_back(CupedFallback::InvalidCovariate));
     };
+    let variance_reduction = 1.0 - new / raw;
     Ok(Analysis {
-        adjusted: test(c, t, spec)?,
+        adjusted: adjusted_effects,
         unadjusted,
         cuped: Cuped::Applied {
             theta: adjusted.theta,
