@@ -6,12 +6,25 @@
 //!
 //! With more than two arms, call it once per treatment: gbstats compares each variation with the
 //! baseline alone and pools CUPED's `θ` over those two arms only, which is what one call does.
+//!
+//! Where lift departs from gbstats, on inputs gbstats answers with an uninformative default
+//! (`expected 0, ci [0, 0]`) or not at all, none of which the fixture holds:
+//! - one arm with zero variance is tested against the other's; a control mean of 0 still gives
+//!   the absolute comparison (the relative one is `None`);
+//! - CUPED falls back to the unadjusted test, saying why ([`super::cuped::CupedFallback`]), also
+//!   when covariate sums are missing or invalid or an adjusted variance is not positive;
+//! - p-values and chances to win come from the tails directly, not `1 − cdf`, so they keep their
+//!   digits when tiny; a sequential p-value does not overflow to 0;
+//! - gbstats' runner (`get_configured_test`) does not pass α to the Bayesian test, whose
+//!   credible intervals then stay at 95 %; lift honours `alpha` there too;
+//! - a proper prior around a control mean of 0 cannot be scaled to the absolute scale: the
+//!   absolute posterior is then the flat one (gbstats divides by zero).
 
 use serde::{Deserialize, Serialize};
 
 use super::arm::ArmSums;
 use super::bayesian::{check_prior, posterior, Prior, Risk};
-use super::cuped::{adjust, Cuped};
+use super::cuped::{adjust, Cuped, CupedFallback};
 use super::error::StatsError;
 use super::fixed::{check_alpha, welch};
 use super::moments::{difference, Moments, Scale};
@@ -95,8 +108,8 @@ impl Analysis {
 ///
 /// Errors as [`compare`] does on the metric's sums (fewer than 2 identities, non-finite or
 /// inconsistent sums, zero variance in both arms), on an invalid `alpha`, sequential tuning or
-/// proper prior, or when a result would not be finite. A covariate problem never errors: CUPED
-/// falls back to the unadjusted comparison and says why.
+/// proper prior, or when an unadjusted result would not be finite. A covariate problem never
+/// errors: CUPED falls back to the unadjusted comparison and says why.
 pub fn analyze(
     control: &ArmSums,
     treatment: &ArmSums,
@@ -127,13 +140,18 @@ pub fn analyze(
     };
     let (c, t) = (&adjusted.control, &adjusted.treatment);
     let raw_variance = difference(&a, &b, Scale::Absolute)?.map(|d| d.variance);
-    let new_variance = difference(c, t, Scale::Absolute)?.map(|d| d.variance);
-    let variance_reduction = match (new_variance, raw_variance) {
-        (Some(new), Some(raw)) => 1.0 - new / raw,
-        _ => return Err(StatsError::ZeroVariance),
+    let new_variance = difference(c, t, Scale::Absolute).map(|d| d.map(|d| d.variance));
+    // The adjusted moments are finite with positive variances, so only covariates of absurd
+    // magnitude (an overflowing variance or interval) fail here; the unadjusted comparison still
+    // stands.
+    let (Ok(Some(new)), Some(raw), Ok(adjusted_effects)) =
+        (new_variance, raw_variance, test(c, t, spec))
+    else {
+        return Ok(fell_back(CupedFallback::InvalidCovariate));
     };
+    let variance_reduction = 1.0 - new / raw;
     Ok(Analysis {
-        adjusted: test(c, t, spec)?,
+        adjusted: adjusted_effects,
         unadjusted,
         cuped: Cuped::Applied {
             theta: adjusted.theta,

@@ -333,3 +333,38 @@ fn the_pre_exposure_check_is_welch_on_the_covariate_means() {
         Ok(None)
     );
 }
+
+#[test]
+fn a_proper_prior_around_a_zero_control_mean_leaves_the_absolute_posterior_flat() {
+    let zero = ArmSums {
+        n: 40,
+        sum: 0.0,
+        sum_sq: 0.0,
+        covariate: None,
+    };
+    let some = ArmSums {
+        n: 40,
+        sum: 6.0,
+        sum_sq: 6.0,
+        covariate: None,
+    };
+    let bayes = |proper| Spec {
+        kind: MetricKind::Conversion,
+        method: Method::Bayesian {
+            alpha: 0.05,
+            prior: Prior {
+                proper,
+                mean: 0.1,
+                variance: 0.01,
+            },
+        },
+        cuped: false,
+        direction: GoodDirection::Up,
+    };
+
+    let proper = analyze(&zero, &some, &bayes(true)).unwrap().adjusted;
+    let flat = analyze(&zero, &some, &bayes(false)).unwrap().adjusted;
+
+    assert_eq!(proper.absolute, flat.absolute);
+    assert_eq!(proper.relative, None);
+}
