@@ -16,8 +16,8 @@ use super::health::{self, Health, PreExposure};
 use super::metric::{Direction, MetricType};
 use super::recommendation::{self, MetricOutcome, Recommendation};
 use super::results::{
-    AttachedMetric, Corrected, ExposureSummary, MetricResult, MetricStats, Power,
-    ResultsPolicy, VariantComparison, VariantSummary,
+    AttachedMetric, Corrected, ExposureSummary, MetricResult, MetricStats, Power, ResultsPolicy,
+    VariantComparison, VariantSummary,
 };
 use crate::stats::correction::{self, adjusted_interval, AdjustedInterval};
 use crate::stats::power::{self, Baseline, Design, DEFAULT_POWER};
@@ -313,9 +313,11 @@ fn correct_family(results: &mut [MetricResult], cx: &Context<'_>) {
                 adjusted[k],
             ),
             relative_p_value: relative,
-            relative: analysis.adjusted.relative.zip(relative).map(|(r, p)| {
-                interval(r.estimate, r.ci_lower, r.ci_upper, p)
-            }),
+            relative: analysis
+                .adjusted
+                .relative
+                .zip(relative)
+                .map(|(r, p)| interval(r.estimate, r.ci_lower, r.ci_upper, p)),
         });
     }
 }
@@ -338,14 +340,14 @@ fn judge_metric(
         let evidence = comparison.analysis.map(|a| {
             let absolute = a.adjusted.absolute;
             match (cx.settings.engine(), comparison.corrected) {
-                (Engine::Bayesian, _) => Evidence::from_interval(
-                    absolute.estimate,
-                    absolute.ci_lower,
-                    absolute.ci_upper,
-                ),
-                (_, Some(corrected)) => {
-                    Evidence::from_p_value(absolute.estimate, corrected.p_value, cx.settings.alpha())
+                (Engine::Bayesian, _) => {
+                    Evidence::from_interval(absolute.estimate, absolute.ci_lower, absolute.ci_upper)
                 }
+                (_, Some(corrected)) => Evidence::from_p_value(
+                    absolute.estimate,
+                    corrected.p_value,
+                    cx.settings.alpha(),
+                ),
                 (_, None) => Evidence::from_p_value(
                     absolute.estimate,
                     absolute.p_value.unwrap_or(f64::NAN),

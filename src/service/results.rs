@@ -16,14 +16,14 @@ use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
 use crate::db::repo;
 use crate::db::{begin_write, Db};
+use crate::domain::analysis::AnalysisSettings;
 use crate::domain::audit as audit_record;
 use crate::domain::error::DomainResult;
 use crate::domain::experiment::{ExperimentStatus, MultipleExposureHandling};
 use crate::domain::feature::Variant;
-use crate::domain::model::{Experiment, Metric};
-use crate::domain::analysis::AnalysisSettings;
 use crate::domain::health::Health;
 use crate::domain::judgement::{self, Context};
+use crate::domain::model::{Experiment, Metric};
 use crate::domain::recommendation::Recommendation;
 use crate::domain::results::{
     AttachedMetric, ExposureSummary, MetricResult, ResultsPolicy, ResultsReport, SnapshotRef,
@@ -126,7 +126,11 @@ impl Results {
             Source::Frozen(s) => Ok(s.report.health.clone()),
             Source::Live(live) => {
                 let (exposures, metrics) = tokio::try_join!(self.exposures(), self.metrics())?;
-                Ok(Some(judgement::health(&exposures, &metrics, &live.settings)))
+                Ok(Some(judgement::health(
+                    &exposures,
+                    &metrics,
+                    &live.settings,
+                )))
             }
         }
     }
@@ -190,7 +194,8 @@ impl Live {
 
     async fn run_metrics(&self) -> DomainResult<Vec<MetricResult>> {
         let stats = self.warehouse.metric_stats(&self.scope).await?;
-        let days_running = (self.scope.end - self.scope.start).num_seconds().max(60) as f64 / 86_400.0;
+        let days_running =
+            (self.scope.end - self.scope.start).num_seconds().max(60) as f64 / 86_400.0;
         Ok(judgement::judge_metrics(
             &stats,
             &Context {

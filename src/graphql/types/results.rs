@@ -74,7 +74,10 @@ impl ExperimentResults {
     /// Whether the results can be trusted (runs the exposure and the metrics queries). Null for
     /// results frozen before lift checked health.
     async fn health(&self, ctx: &Context<'_>) -> Option<ResultsHealth> {
-        or_null(ctx, async { Ok(self.0.health().await.gql()?.map(Into::into)) }).await
+        or_null(ctx, async {
+            Ok(self.0.health().await.gql()?.map(Into::into))
+        })
+        .await
     }
     /// What to do with each non-control variant, and why (runs both queries). Empty for results
     /// frozen before lift recommended.

@@ -326,7 +326,9 @@ fn assert_equal(lift: &MetricStats, expected: &Expected, what: &str) {
             got.stats.n == y.0 && close(got.stats.sum, y.1) && close(got.stats.sum_sq, y.2);
         let same_x = match (got.covariate, x) {
             (Some(g), Some(x)) => {
-                close(g.sum, x.sum) && close(g.sum_sq, x.sum_sq) && close(g.sum_product, x.sum_product)
+                close(g.sum, x.sum)
+                    && close(g.sum_sq, x.sum_sq)
+                    && close(g.sum_product, x.sum_product)
             }
             (None, None) => true,
             _ => false,
