@@ -388,6 +388,82 @@ mod tests {
     }
 
     #[test]
+    fn new_experiments_store_their_analysis_settings_resolved() {
+        let draft = |analysis| ExperimentDraft {
+            name: "Checkout".into(),
+            analysis,
+            ..Default::default()
+        };
+        let plain = NewExperiment::parse(draft(None), &variants(), &SERVER).expect("valid");
+        assert_eq!(*plain.analysis(), AnalysisSettings::defaults(&SERVER));
+        let strict = AnalysisPatch {
+            alpha: Some(0.01),
+            ..Default::default()
+        };
+        let chosen =
+            NewExperiment::parse(draft(Some(strict)), &variants(), &SERVER).expect("valid");
+        assert_eq!(chosen.analysis().alpha(), 0.01);
+        let invalid = AnalysisPatch {
+            alpha: Some(0.7),
+            ..Default::default()
+        };
+        assert!(matches!(
+            NewExperiment::parse(draft(Some(invalid)), &variants(), &SERVER),
+            Err(DomainError::Validation { field, .. }) if field == "analysis.alpha"
+        ));
+    }
+
+    fn experiment(status: ExperimentStatus, analysis: StoredAnalysis) -> Experiment {
+        let now = chrono::Utc::now();
+        Experiment {
+            id: "e".into(),
+            environment_id: "env".into(),
+            feature_id: "f".into(),
+            name: "Checkout".into(),
+            hypothesis: String::new(),
+            status,
+            exposure_event: DEFAULT_EXPOSURE_EVENT.into(),
+            control_variant: DEFAULT_CONTROL_VARIANT.into(),
+            multiple_exposure_handling: MultipleExposureHandling::Exclude,
+            analysis,
+            started_at: None,
+            ended_at: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn an_analysis_patch_merges_into_pinned_settings_and_respects_the_lock() {
+        let alpha = |value| ExperimentPatch {
+            analysis: Some(AnalysisPatch {
+                alpha: Some(value),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let pinned = StoredAnalysis::Pinned(AnalysisSettings::defaults(&SERVER));
+        let created = experiment(Created, pinned);
+        let next = apply_patch(&created, alpha(0.01), &variants()).expect("before the start");
+        assert_eq!(next.analysis.resolve(&SERVER).alpha(), 0.01);
+        let running = experiment(Running, pinned);
+        assert!(matches!(
+            apply_patch(&running, alpha(0.01), &variants()),
+            Err(DomainError::Validation { field, .. }) if field == "analysis.alpha"
+        ));
+        assert!(apply_patch(&running, alpha(0.05), &variants()).is_ok());
+        // Without pinning first, a patch would merge into nothing: a bug, not user input.
+        let unpinned = experiment(Created, StoredAnalysis::ServerDefaults);
+        assert!(matches!(
+            apply_patch(&unpinned, alpha(0.01), &variants()),
+            Err(DomainError::Internal(_))
+        ));
+        let pinned_now = unpinned.with_pinned_analysis(&SERVER);
+        assert!(apply_patch(&pinned_now, alpha(0.01), &variants()).is_ok());
+    }
+
+    #[test]
     fn only_running_experiments_are_undeletable() {
         assert!(check_deletable(Running).is_err());
         for s in [Created, Paused, Completed] {
