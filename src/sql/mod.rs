@@ -45,10 +45,10 @@
 //! `metadata` text never leaves the scan. So time and memory grow with the identities, like the
 //! per-identity floor (one `GROUP BY identifier` computing the assignment), not with events ×
 //! metadata as the earlier per-identity arrays of events did. The warehouse client
-//! (`warehouse::query_settings`) lets each big stage take a quarter of `max_memory_usage` before
-//! it spills to disk rather than fail: the `GROUP BY`s (`max_bytes_before_external_group_by`) and
-//! the join (a grace hash join, split into buckets on disk past `max_bytes_in_join`; below it, an
-//! in-memory hash join) (figures: `benches/results.md`).
+//! (`warehouse::query_settings`) makes each big stage spill to disk rather than fail: the
+//! `GROUP BY`s past half of `max_memory_usage` (`max_bytes_before_external_group_by`), the join
+//! past a quarter (a grace hash join, split into buckets on disk past `max_bytes_in_join`; below
+//! it, an in-memory hash join) (figures: `benches/results.md`).
 //!
 //! # Clusters
 //! With [`Placement::Cluster`] the table is each shard's local table, and every query above runs

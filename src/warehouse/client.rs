@@ -24,19 +24,22 @@ pub use crate::telemetry::metrics::WAREHOUSE_QUERY_KINDS as QUERY_KINDS;
 
 /// The settings every query runs with: its time and memory limits, and where its big stages spill
 /// to disk instead of failing at the limit. A results query over many identities holds two large
-/// structures at once: the per-identity `GROUP BY`s (external aggregation) and, in the metrics
-/// query, the assignments' side of the join (a grace hash join: past `max_bytes_in_join` it splits
-/// into buckets on disk, and below it is a plain in-memory hash join). Each may take a quarter of
-/// the limit, so both at their threshold with their merge buffers stay under it (100M events in
-/// 4 GB: `benches/results.md`).
+/// structures at once: the per-identity `GROUP BY`s (external aggregation past half the limit)
+/// and, in the metrics query, the assignments' side of the join (a grace hash join: past a
+/// quarter of the limit, `max_bytes_in_join`, it splits into buckets on disk; below it, it is a
+/// plain in-memory hash join). Both at their thresholds stay under the limit (at 10M events a
+/// tenth of the default limit suffices: `benches/results.md`).
 pub fn query_settings(options: &WarehouseOptions) -> Vec<(&'static str, String)> {
-    let quarter = (options.max_memory_bytes / 4).to_string();
+    let limit = options.max_memory_bytes;
     vec![
         ("max_execution_time", options.timeout.as_secs().to_string()),
-        ("max_memory_usage", options.max_memory_bytes.to_string()),
-        ("max_bytes_before_external_group_by", quarter.clone()),
+        ("max_memory_usage", limit.to_string()),
+        (
+            "max_bytes_before_external_group_by",
+            (limit / 2).to_string(),
+        ),
         ("join_algorithm", "grace_hash".to_owned()),
-        ("max_bytes_in_join", quarter),
+        ("max_bytes_in_join", (limit / 4).to_string()),
     ]
 }
 
