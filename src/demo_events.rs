@@ -11,6 +11,11 @@
 //!   (2 % of the others did), and they buy again far more often (70 % against 5 % in control).
 //! - Which plan it buys (pro for 30 %), and keeps buying it 90 % of the time.
 //!
+//! CUPED removes about ρ² of a difference's variance (ρ: the pre/post correlation): 0.5625 for
+//! page views; for purchase conversion the two 0/1 outcomes correlate only through the returning
+//! buyers, ρ = 0.08 · 0.92 · (0.85 − 0.02) · (0.70 − 0.05) / (σ_pre σ_post) ≈ 0.47, so ≈ 0.22;
+//! less for revenue, whose amounts vary. The loaded demo reports 0.563, 0.220 and 0.158.
+//!
 //! What the experiment changes: the one-page checkout raises the chance to buy (returning buyers
 //! 70 % → 78 %, others 5 % → 6.6 %: about 10.2 % → 12.3 % overall) and nothing else, so page views
 //! show no effect. Events, per identity:
