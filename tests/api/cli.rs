@@ -1,6 +1,7 @@
 //! The README's path for a newcomer, through the real binary: `lift demo` (twice: it is idempotent)
 //! with the local ClickHouse engine, then `lift serve`, then the demo tokens against GraphQL over
-//! HTTP, down to the demo experiment's results.
+//! HTTP, down to the demo experiment's results (health, recommendation, CUPED and chance to win,
+//! as the README's query shows them).
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -201,8 +202,9 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
         "{body}"
     );
 
-    // The demo experiment shows real results: a balanced split and a win on purchases.
-    let results = "{ environment(key: \"demo\") { experiments { edges { node { results { frozen exposures { identities } srm { mismatch } metrics { experimentMetric { metric { name } } comparisons { verdict } } } } } } } }";
+    // The demo experiment shows real results: a balanced split and a win on purchases, judged
+    // by the Bayesian engine with CUPED, healthy, with a recommendation to ship.
+    let results = "{ environment(key: \"demo\") { experiments { edges { node { analysis { engine alpha cuped } results { frozen exposures { identities } srm { mismatch } health { status checks { kind status } } recommendations { variant decision } metrics { experimentMetric { metric { name } } comparisons { verdict absoluteDifference { ciLower ciUpper } relativeLift { ciLower ciUpper pValue chanceToWin } unadjusted { absoluteDifference { ciLower ciUpper } relativeLift { ciLower ciUpper } } cuped { status fallback varianceReduction } } } } } } } } }";
     let body = post(
         &client,
         &url,
@@ -211,7 +213,10 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
         json!({}),
     )
     .await;
-    let results = &body["data"]["environment"]["experiments"]["edges"][0]["node"]["results"];
+    let experiment = &body["data"]["environment"]["experiments"]["edges"][0]["node"];
+    assert_eq!(experiment["analysis"]["engine"], "BAYESIAN", "{body}");
+    assert_eq!(experiment["analysis"]["cuped"], true, "{body}");
+    let results = &experiment["results"];
     assert_eq!(results["frozen"], false, "{body}");
     assert_eq!(results["srm"]["mismatch"], false, "{body}");
     let exposed: u64 = results["exposures"]
@@ -221,15 +226,63 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
         .map(|e| e["identities"].as_u64().expect("identities"))
         .sum();
     assert!(exposed > 100_000, "{body}");
-    let verdict_of = |name: &str| {
+    assert_eq!(results["health"]["status"], "HEALTHY", "{body}");
+    assert_eq!(
+        results["recommendations"],
+        json!([{"variant": "treatment", "decision": "SHIP"}]),
+        "{body}"
+    );
+    let comparison_of = |name: &str| {
         results["metrics"]
             .as_array()
             .expect("metrics")
             .iter()
             .find(|m| m["experimentMetric"]["metric"]["name"] == name)
-            .map(|m| m["comparisons"][0]["verdict"].clone())
+            .map(|m| m["comparisons"][0].clone())
             .expect("metric in results")
     };
-    assert_eq!(verdict_of("Purchase conversion"), "WIN", "{body}");
+    let purchases = comparison_of("Purchase conversion");
+    assert_eq!(purchases["verdict"], "WIN", "{body}");
+    // Bayesian: a chance to win instead of a p-value, and a WIN needs at least 1 − α/2.
+    let alpha = experiment["analysis"]["alpha"].as_f64().expect("alpha");
+    let chance = purchases["relativeLift"]["chanceToWin"]
+        .as_f64()
+        .expect("chance to win");
+    assert!(chance >= 1.0 - alpha / 2.0, "{body}");
+    assert!(purchases["relativeLift"]["pValue"].is_null(), "{body}");
+
+    // CUPED: identities' activity before exposure predicts the later one, so the adjusted
+    // intervals are narrower than the unadjusted ones. The generator's habits give a variance
+    // reduction near ρ² ≈ 0.22 on purchases and 0.5625 on page views (see `demo_events`).
+    let width =
+        |e: &Value| e["ciUpper"].as_f64().expect("upper") - e["ciLower"].as_f64().expect("lower");
+    let narrowed = |name: &str, at_least: f64| {
+        let c = comparison_of(name);
+        assert_eq!(c["cuped"]["status"], "APPLIED", "{name}: {c}");
+        let reduction = c["cuped"]["varianceReduction"]
+            .as_f64()
+            .expect("variance reduction");
+        assert!(reduction > at_least, "{name}: {c}");
+        // The interval of the absolute difference scales with its standard deviation, so it
+        // narrows by exactly √(1 − reduction) (flat prior: the posterior is the data's).
+        let ratio = width(&c["absoluteDifference"]) / width(&c["unadjusted"]["absoluteDifference"]);
+        let expected = (1.0 - reduction).sqrt();
+        assert!(
+            ((ratio - expected) / expected).abs() < 1e-9,
+            "{name}: {ratio} against {expected}: {c}"
+        );
+        assert!(
+            width(&c["relativeLift"]) < width(&c["unadjusted"]["relativeLift"]),
+            "{name}: {c}"
+        );
+    };
+    narrowed("Purchase conversion", 0.15);
+    narrowed("Revenue per user", 0.1);
+    narrowed("Pro plan conversion", 0.05);
+    narrowed("Page views per user", 0.5);
+    // MEAN metrics have no covariate (an identity without pre-period purchases has no mean).
+    let order_value = comparison_of("Average order value");
+    assert_eq!(order_value["cuped"]["status"], "FELL_BACK", "{body}");
+    assert_eq!(order_value["cuped"]["fallback"], "NO_COVARIATE", "{body}");
     let _ = std::fs::remove_dir_all(&dir);
 }
