@@ -6,7 +6,8 @@
 //! (`hostile`), addresses connections may not reach (`egress`), one tenant's hung warehouse
 //! beside another's (`tenants`), TCP connections reused across requests (`pooling`) and results
 //! on a two-shard cluster equal to one table's (`cluster`), verdicts under the experiment's own α
-//! and minimums (`settings`); CUPED's covariate sums against the event list (`cuped`). `support`
+//! and minimums (`settings`); every number of a comparison under each analysis setting against
+//! gbstats 0.8.0 and GrowthBook's corrections (`judged_numbers`); CUPED's covariate sums against the event list (`cuped`). `support`
 //! holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
@@ -21,6 +22,7 @@ mod exact_numbers;
 mod failures;
 mod hostile;
 mod judged;
+mod judged_numbers;
 mod laziness;
 mod pooling;
 mod settings;
