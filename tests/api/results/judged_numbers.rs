@@ -25,7 +25,7 @@ const LOOKBACK_DAYS: i64 = 14;
 /// Relative agreement asked of every number (the bar for statistics).
 const RELATIVE: f64 = 1e-9;
 
-fn expectations() -> Value {
+pub(super) fn expectations() -> Value {
     serde_json::from_str(EXPECTATIONS).expect("tests/stats/api_expectations.json parses")
 }
 
@@ -35,15 +35,16 @@ fn pre_visits(i: u64, a: u64) -> u64 {
 }
 
 fn post_visits(i: u64, a: u64) -> u64 {
-    pre_visits(i, a) + (i * 3 + a) % 4 + u64::from(a > 0 && i % 3 == 0)
+    pre_visits(i, a) + (i * 3 + a) % 4 + u64::from(a > 0 && i.is_multiple_of(3))
 }
 
 fn pre_purchase(i: u64, a: u64) -> Option<u64> {
-    ((i * 5 + a) % 3 == 0).then_some(10 + i % 7)
+    (i * 5 + a).is_multiple_of(3).then_some(10 + i % 7)
 }
 
 fn post_purchase(i: u64, a: u64) -> Option<u64> {
-    let buys = pre_purchase(i, a).is_some() || (i * 11 + a * 3) % 5 == 0 || (a > 0 && i % 10 < a);
+    let buys =
+        pre_purchase(i, a).is_some() || (i * 11 + a * 3).is_multiple_of(5) || (a > 0 && i % 10 < a);
     buys.then_some(5 + (i * 13) % 17 + a)
 }
 
@@ -51,7 +52,7 @@ fn post_purchase(i: u64, a: u64) -> Option<u64> {
 /// visits (every 6 h before exposure) and purchase (3 days before), its visits after exposure
 /// (every 2 h) and purchase (a day after). Every 11th identity also bought 20 days before its
 /// exposure, outside the 14-day lookback: CUPED must not read it.
-fn events(
+pub(super) fn events(
     env: &str,
     feature: &str,
     start: DateTime<Utc>,
@@ -136,7 +137,8 @@ fn recomputed(events: &[Event]) -> HashMap<(&'static str, String), [f64; 6]> {
     sums
 }
 
-const ESTIMATE: &str = "estimate ciLower ciUpper pValue chanceToWin risk { control variant }";
+pub(super) const ESTIMATE: &str =
+    "estimate ciLower ciUpper pValue chanceToWin risk { control variant }";
 
 fn selection() -> String {
     format!(
