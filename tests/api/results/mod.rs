@@ -6,8 +6,10 @@
 //! (`hostile`), addresses connections may not reach (`egress`), one tenant's hung warehouse
 //! beside another's (`tenants`), TCP connections reused across requests (`pooling`) and results
 //! on a two-shard cluster equal to one table's (`cluster`), verdicts under the experiment's own α
-//! and minimums (`settings`); CUPED's covariate sums against the event list (`cuped`). `support`
-//! holds what they share;
+//! and minimums (`settings`); CUPED's covariate sums against the event list (`cuped`); every
+//! number of a comparison under each analysis setting against gbstats 0.8.0 and GrowthBook's
+//! corrections (`judged_numbers`); snapshot format 2 against the live results, and a stored
+//! format-1 snapshot still reading (`judged_snapshots`). `support` holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
@@ -21,6 +23,8 @@ mod exact_numbers;
 mod failures;
 mod hostile;
 mod judged;
+mod judged_numbers;
+mod judged_snapshots;
 mod laziness;
 mod pooling;
 mod settings;
