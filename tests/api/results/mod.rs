@@ -9,24 +9,30 @@
 //! and minimums (`settings`); CUPED's covariate sums against the event list (`cuped`); every
 //! number of a comparison under each analysis setting against gbstats 0.8.0 and GrowthBook's
 //! corrections (`judged_numbers`); snapshot format 2 against the live results, and a stored
-//! format-1 snapshot still reading (`judged_snapshots`). `support` holds what they share;
+//! format-1 snapshot still reading (`judged_snapshots`); each health check firing (`health`), each
+//! recommendation (`recommendations`) and the power of primary metrics (`power`), with the
+//! experiments and event sets they share in `arms`. `support` holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
 //! back 10 days in the database, so events sit at fixed offsets from the start.
 
+mod arms;
 mod cluster;
 mod connections;
 mod cuped;
 mod egress;
 mod exact_numbers;
 mod failures;
+mod health;
 mod hostile;
 mod judged;
 mod judged_numbers;
 mod judged_snapshots;
 mod laziness;
 mod pooling;
+mod power;
+mod recommendations;
 mod settings;
 mod snapshots;
 pub(crate) mod support;
