@@ -1,7 +1,7 @@
 //! `results.health` through GraphQL: every check fires on an event set built for it — a 300/100
 //! split on 50/50 weights (SAMPLE_RATIO, UNHEALTHY), 5 and 25 identities exposed to both variants
 //! beside 200 per arm (MULTIPLE_EXPOSURES over 1 % and over 5 %), pre-period activity in 10 % of
-//! control and 60 % of treatment (PRE_EXPOSURE_BIAS, only with CUPED on), 60 identities per arm
+//! control and 25 % of treatment (PRE_EXPOSURE_BIAS, only with CUPED on), 60 identities per arm
 //! under a minimum of 100 (LOW_TRAFFIC) — and a clean experiment is HEALTHY on every check. An
 //! UNHEALTHY experiment is also recommended CHECK_SETUP (the first rule of the recommendation).
 
@@ -14,6 +14,12 @@ use crate::helpers::*;
 
 /// scipy.stats.chi2.sf(100, 1): the χ² of a 300/100 split on equal weights is 100.
 const SRM_P_300_100: f64 = 1.5239706048320995e-23;
+/// gbstats 0.8.0, the pre-period share of identities active, 20 of 200 against 50 of 200:
+/// `TwoSidedTTest(ProportionStatistic(n=200, sum=20), ProportionStatistic(n=200, sum=50),
+/// FrequentistConfig(alpha=0.05, difference_type="absolute")).compute_result().p_value`.
+const PRE_P_20_50: f64 = 6.915800986861953e-05;
+/// The same for 30 of 200 in both arms.
+const PRE_P_30_30: f64 = 1.0;
 
 fn status<'a>(results: &'a Value, kind: &str) -> &'a str {
     check(results, kind)["status"].as_str().expect("status")
@@ -148,7 +154,7 @@ db_test_with!(
                         prefix: "bias-t",
                         size: 200,
                         converts: &[("buy", 40)],
-                        before: &[("buy", 120)],
+                        before: &[("buy", 50)],
                     },
                 ],
                 0,
@@ -169,7 +175,7 @@ db_test_with!(
                         prefix: "bnc-t",
                         size: 200,
                         converts: &[("buy", 40)],
-                        before: &[("buy", 120)],
+                        before: &[("buy", 50)],
                     },
                 ],
                 0,
@@ -233,9 +239,10 @@ db_test_with!(
             pre_exposure_p(&r, &purchase),
             "the comparison's pre-exposure p"
         );
-        assert!(
-            number(&pre["value"]) >= 0.001,
-            "30 of 200 in both arms: {pre}"
+        assert_close(
+            number(&pre["value"]),
+            PRE_P_30_30,
+            "pre-exposure p, 30 of 200 in both arms",
         );
         assert_eq!(threshold(&r, "PRE_EXPOSURE_BIAS"), 0.001);
         assert!(
@@ -329,7 +336,7 @@ db_test_with!(
             );
         }
 
-        // Pre-period activity in 20 of 200 against 120 of 200: the groups differed before
+        // Pre-period activity in 20 of 200 against 50 of 200: the groups differed before
         // exposure. Without CUPED there is no covariate, hence no check.
         let r = decisions(&app, &biased.0).await;
         assert_statuses(
@@ -346,7 +353,11 @@ db_test_with!(
         let pre = check(&r, "PRE_EXPOSURE_BIAS");
         assert_eq!(pre["experimentMetricId"], biased.1.as_str());
         assert_eq!(pre["value"], pre_exposure_p(&r, &purchase));
-        assert!(number(&pre["value"]) < 0.001, "{pre}");
+        let p = number(&pre["value"]);
+        assert!(
+            (p - PRE_P_20_50).abs() <= 1e-9 * PRE_P_20_50,
+            "pre-exposure p {p}, gbstats {PRE_P_20_50}"
+        );
         assert_eq!(threshold(&r, "PRE_EXPOSURE_BIAS"), 0.001);
         let text = message(&r, "PRE_EXPOSURE_BIAS");
         assert!(
