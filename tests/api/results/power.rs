@@ -2,7 +2,8 @@
 //! matches GrowthBook's power.ts formula (`findMdeFrequentist`, fixed-horizon and sequential)
 //! computed here from sums the test derives from its own event list; identities per day are the
 //! compared arms' identities over the experiment's running time; days to target bring the MDE
-//! down to `targetMde` at that rate. Secondary and guardrail metrics have no power.
+//! down to `targetMde` at that rate (0 once it has). Secondary and guardrail metrics have no
+//! power. With three arms, each variant's power counts its own identities and the control's.
 //!
 //! The equation power.ts solves (see `src/stats/power.rs`): with `n_a` identities per arm (half
 //! the two compared arms), baseline mean `m` and per-identity variance `v`, the MDE `δ` is the
@@ -264,6 +265,79 @@ db_test_with!(
                     *power(&live, metric),
                     Value::Null,
                     "{label}: power is for primary metrics only"
+                );
+            }
+        }
+    }
+);
+
+db_test_with!(
+    each_variant_has_its_own_power_against_the_control,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        let world = app.world().await;
+        let warehouse = Warehouse::create().await;
+        connect(&app, ENV, &warehouse).await;
+        let checkout = conversion(&app, ENV, "Checkout", "checkout").await;
+        let feature = app
+            .feature(&world.project_a, "three", "control:3,a:3,b:2")
+            .await;
+        // A target between the two variants' MDEs: `a` (600 identities with the control) has
+        // reached it, `b` (500) has not.
+        let (id, start) = experiment_with(
+            &app,
+            ENV,
+            &feature,
+            "Three",
+            json!({"alpha": ALPHA, "targetMde": 0.65}),
+        )
+        .await;
+        attach_as(&app, &id, &checkout, "INCREASE", "PRIMARY").await;
+        let mut events = Vec::new();
+        for (variant, prefix, size, converting) in [
+            ("control", "3c", 300, 60),
+            ("a", "3a", 300, 66),
+            ("b", "3b", 200, 50),
+        ] {
+            events.extend(
+                arm(variant, prefix, size, &[("checkout", converting)]).events(ENV, "three", start),
+            );
+        }
+        warehouse.insert(&events).await;
+        let completed = app.lifecycle("completeExperiment", &id).await;
+        assert_eq!(code(&completed), "OK", "{completed}");
+        let node = &completed["data"]["completeExperiment"];
+        let running = (seconds(&node["endedAt"]) - seconds(&node["startedAt"]))
+            .num_seconds()
+            .max(60);
+        let days = running as f64 / 86_400.0;
+        let r = decisions(&app, &id).await;
+
+        let (m, v) = conversion_baseline((300, 60.0, 60.0));
+        for (variant, identities) in [("a", 600.0), ("b", 500.0)] {
+            let power = &comparison(metric_results(&r, &checkout), variant)["power"];
+            let mde = expected_mde(m, v, identities, false).expect("an MDE");
+            assert_close(number(&power["mde"]), mde, &format!("{variant}: mde"));
+            let per_day = identities / days;
+            assert_close(
+                number(&power["identitiesPerDay"]),
+                per_day,
+                &format!("{variant}: identities per day"),
+            );
+            let days_to_target = number(&power["daysToTarget"]);
+            if mde <= 0.65 {
+                assert_eq!(variant, "a", "the data set is built for this: MDE {mde}");
+                assert_eq!(days_to_target, 0.0, "{variant}: the target is reached");
+            } else {
+                assert_eq!(variant, "b", "the data set is built for this: MDE {mde}");
+                let z = Z_975 + Z_80;
+                let n_a = z * z * v * (1.0 + 1.65f64.powi(2)) / (m * m * 0.65f64.powi(2));
+                assert_close(
+                    identities + days_to_target * per_day,
+                    2.0 * n_a,
+                    &format!("{variant}: sample at the target"),
                 );
             }
         }
