@@ -3,7 +3,9 @@
 //! beside 200 per arm (MULTIPLE_EXPOSURES over 1 % and over 5 %), pre-period activity in 10 % of
 //! control and 25 % of treatment (PRE_EXPOSURE_BIAS, only with CUPED on), 60 identities per arm
 //! under a minimum of 100 (LOW_TRAFFIC) — and a clean experiment is HEALTHY on every check. An
-//! UNHEALTHY experiment is also recommended CHECK_SETUP (the first rule of the recommendation).
+//! UNHEALTHY experiment is also recommended CHECK_SETUP (the first rule of the recommendation); a
+//! WARNING does not stop the reading (the biased experiment's CUPED-adjusted LOSS, as gbstats
+//! computes it, is rolled back; the same data without CUPED keeps running).
 
 use serde_json::{json, Value};
 
@@ -20,6 +22,11 @@ const SRM_P_300_100: f64 = 1.5239706048320995e-23;
 const PRE_P_20_50: f64 = 6.915800986861953e-05;
 /// The same for 30 of 200 in both arms.
 const PRE_P_30_30: f64 = 1.0;
+/// gbstats 0.8.0, the CUPED-adjusted absolute difference of the biased experiment: 40 of 200
+/// converting in both arms, pre-period x = 1 for 20 of control (all converting: Σxy = 20) and
+/// 50 of treatment (40 converting), `RegressionAdjustedStatistic` of `ProportionStatistic`s with
+/// `compute_theta` pooled over both arms (θ = 0.7985…), `TwoSidedTTest` absolute (p = 3.1e-6).
+const CUPED_DIFFERENCE_BIASED: f64 = -0.11977996940402957;
 
 fn status<'a>(results: &'a Value, kind: &str) -> &'a str {
     check(results, kind)["status"].as_str().expect("status")
@@ -364,6 +371,24 @@ db_test_with!(
             text.contains("Purchase") && text.contains("treatment"),
             "{text}"
         );
+        // A warning does not stop the reading. CUPED corrects for the imbalance: treatment's
+        // identities were more active before exposure (and the active ones convert), so the same
+        // 40 of 200 converting afterwards is a loss once adjusted.
+        let purchase_effect = &comparison(metric_results(&r, &purchase), "treatment");
+        assert_eq!(purchase_effect["verdict"], "LOSS", "{purchase_effect:#}");
+        assert_close(
+            number(&purchase_effect["absoluteDifference"]["estimate"]),
+            CUPED_DIFFERENCE_BIASED,
+            "CUPED-adjusted difference",
+        );
+        assert_eq!(
+            recommendations(&r),
+            [(
+                "treatment".to_owned(),
+                "ROLL_BACK".to_owned(),
+                vec!["Purchase (primary) is a loss.".to_owned()]
+            )]
+        );
         let r = decisions(&app, &no_cuped.0).await;
         assert_statuses(
             &r,
@@ -377,6 +402,12 @@ db_test_with!(
             "HEALTHY",
         );
         assert_eq!(pre_exposure_p(&r, &purchase), Value::Null);
+        // Unadjusted, 40 of 200 in both arms: inconclusive, and the sample is too small yet.
+        assert_eq!(
+            comparison(metric_results(&r, &purchase), "treatment")["verdict"],
+            "INCONCLUSIVE"
+        );
+        assert_eq!(recommendations(&r)[0].1, "KEEP_RUNNING");
 
         // 60 per arm under the experiment's minimum of 100.
         let r = decisions(&app, &quiet.0).await;
@@ -405,6 +436,14 @@ db_test_with!(
         assert_eq!(
             comparison(metric_results(&r, &purchase), "treatment")["verdict"],
             "NOT_ENOUGH_DATA"
+        );
+        assert_eq!(
+            recommendations(&r),
+            [(
+                "treatment".to_owned(),
+                "KEEP_RUNNING".to_owned(),
+                vec!["Purchase (primary) does not have enough data yet.".to_owned()]
+            )]
         );
     }
 );
