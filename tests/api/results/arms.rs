@@ -103,15 +103,14 @@ pub fn exposed_twice(
         .collect()
 }
 
-/// Creates an experiment on `feature` in `env` with these analysis settings, starts it through the
-/// API and moves its start 10 days back (whole seconds); returns its id and that start.
-pub async fn experiment_with(
+/// Creates an experiment on `feature` in `env` with these analysis settings; returns its id.
+pub async fn create_with_analysis(
     app: &TestApp,
     env: &str,
     feature: &str,
     name: &str,
     analysis: Value,
-) -> (String, DateTime<Utc>) {
+) -> String {
     let input =
         json!({"environmentKey": env, "featureId": feature, "name": name, "analysis": analysis});
     let data = app
@@ -121,10 +120,22 @@ pub async fn experiment_with(
             json!({ "input": input }),
         )
         .await;
-    let id = data["createExperiment"]["id"]
+    data["createExperiment"]["id"]
         .as_str()
         .expect("experiment id")
-        .to_owned();
+        .to_owned()
+}
+
+/// Creates an experiment on `feature` in `env` with these analysis settings, starts it through the
+/// API and moves its start 10 days back (whole seconds); returns its id and that start.
+pub async fn experiment_with(
+    app: &TestApp,
+    env: &str,
+    feature: &str,
+    name: &str,
+    analysis: Value,
+) -> (String, DateTime<Utc>) {
+    let id = create_with_analysis(app, env, feature, name, analysis).await;
     let body = app.lifecycle("startExperiment", &id).await;
     assert_eq!(code(&body), "OK", "startExperiment: {body}");
     let start = (Utc::now() - Duration::days(10)).trunc_subsecs(0);

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::{json, Value};
 
+use super::arms::create_with_analysis;
 use super::support::*;
 use crate::clickhouse::{Event, Warehouse};
 use crate::helpers::*;
@@ -224,19 +225,8 @@ async fn run(app: &TestApp, setting: &Value, expected: &Value) {
     };
     let warehouse = Warehouse::create().await;
     connect(app, ENV, &warehouse).await;
-    let input = json!({"environmentKey": ENV, "featureId": feature_id, "name": "Judged",
-                       "analysis": setting["analysis"]});
-    let data = app
-        .ok(
-            users::ORG_ADMIN,
-            CREATE_EXPERIMENT,
-            json!({ "input": input }),
-        )
-        .await;
-    let experiment = data["createExperiment"]["id"]
-        .as_str()
-        .expect("experiment id")
-        .to_owned();
+    let experiment =
+        create_with_analysis(app, ENV, &feature_id, "Judged", setting["analysis"].clone()).await;
     let purchase = |value: Value| json!({ "event": "purchase", "value": value });
     let metrics = [
         (

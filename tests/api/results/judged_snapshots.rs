@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{json, Value};
 
+use super::arms::create_with_analysis;
 use super::judged_numbers::{events, expectations, ESTIMATE};
 use super::support::*;
 use crate::clickhouse::Warehouse;
@@ -74,19 +75,7 @@ db_test_with!(
         connect(&app, ENV, &warehouse).await;
         let analysis =
             json!({"correction": "HOLM_BONFERRONI", "cupedLookbackDays": 14, "targetMde": 0.2});
-        let input = json!({"environmentKey": ENV, "featureId": world.feature, "name": "Frozen",
-                           "analysis": analysis});
-        let data = app
-            .ok(
-                users::ORG_ADMIN,
-                CREATE_EXPERIMENT,
-                json!({ "input": input }),
-            )
-            .await;
-        let experiment = data["createExperiment"]["id"]
-            .as_str()
-            .expect("experiment id")
-            .to_owned();
+        let experiment = create_with_analysis(&app, ENV, &world.feature, "Frozen", analysis).await;
         let purchase = metric(
             &app,
             metric_of(
