@@ -12,7 +12,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use lift::stats::{
     analyze, compare, judge, pre_exposure_p_value, sample_ratio_mismatch, ArmSums, CovariateSums,
-    Expectation, GoodDirection, Method, MetricKind, Prior, Spec, Thresholds, VariantStats,
+    Evidence, Expectation, GoodDirection, Method, MetricKind, Prior, Spec, Thresholds,
+    VariantStats,
 };
 
 const NUMERIC_CONTROL: VariantStats = VariantStats {
@@ -68,13 +69,18 @@ fn bench_judge(c: &mut Criterion) {
     )
     .expect("the benchmark inputs are valid");
     let thresholds = Thresholds::default();
+    let evidence = Evidence::from_p_value(
+        comparison.absolute.estimate,
+        comparison.absolute.p_value,
+        thresholds.alpha,
+    );
     c.bench_function("judge", |b| {
         b.iter(|| {
             judge(
                 black_box(&CONVERSION_CONTROL),
                 black_box(&CONVERSION_TREATMENT),
                 MetricKind::Conversion,
-                black_box(Some(&comparison)),
+                black_box(Some(evidence)),
                 Expectation::Increase,
                 GoodDirection::Up,
                 &thresholds,

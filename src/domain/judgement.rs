@@ -355,7 +355,7 @@ fn judge_metric(
                 ),
             }
         });
-        comparison.verdict = stats::judge_evidence(
+        comparison.verdict = stats::judge(
             &control,
             &treatment,
             kind,

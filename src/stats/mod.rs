@@ -54,6 +54,4 @@ pub use error::StatsError;
 pub use srm::{sample_ratio_mismatch, SampleRatio, SRM_THRESHOLD};
 pub use sufficient::{MetricKind, VariantStats};
 pub use ttest::{compare, Comparison, Estimate};
-pub use verdict::{
-    judge, judge_evidence, Evidence, Expectation, GoodDirection, Thresholds, Verdict,
-};
+pub use verdict::{judge, Evidence, Expectation, GoodDirection, Thresholds, Verdict};

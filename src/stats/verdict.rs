@@ -22,7 +22,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::sufficient::{MetricKind, VariantStats};
-use super::ttest::Comparison;
 
 /// What the experiment's hypothesis expects of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -99,32 +98,8 @@ impl Evidence {
     }
 }
 
-/// Applies the rules in the module documentation to a frequentist comparison (significance from
-/// its absolute p-value).
-pub fn judge(
-    control: &VariantStats,
-    treatment: &VariantStats,
-    kind: MetricKind,
-    comparison: Option<&Comparison>,
-    expectation: Expectation,
-    direction: GoodDirection,
-    thresholds: &Thresholds,
-) -> Verdict {
-    let evidence = comparison
-        .map(|c| Evidence::from_p_value(c.absolute.estimate, c.absolute.p_value, thresholds.alpha));
-    judge_evidence(
-        control,
-        treatment,
-        kind,
-        evidence,
-        expectation,
-        direction,
-        thresholds,
-    )
-}
-
 /// Applies the rules in the module documentation; `None` evidence: the test could not be computed.
-pub fn judge_evidence(
+pub fn judge(
     control: &VariantStats,
     treatment: &VariantStats,
     kind: MetricKind,
@@ -166,7 +141,31 @@ fn win_if(good: bool) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::ttest::Estimate;
+    use crate::stats::ttest::{Comparison, Estimate};
+
+    /// The frequentist path: significance from the comparison's absolute p-value.
+    fn judge_comparison(
+        control: &VariantStats,
+        treatment: &VariantStats,
+        kind: MetricKind,
+        comparison: Option<&Comparison>,
+        expectation: Expectation,
+        direction: GoodDirection,
+        thresholds: &Thresholds,
+    ) -> Verdict {
+        let evidence = comparison.map(|c| {
+            Evidence::from_p_value(c.absolute.estimate, c.absolute.p_value, thresholds.alpha)
+        });
+        judge(
+            control,
+            treatment,
+            kind,
+            evidence,
+            expectation,
+            direction,
+            thresholds,
+        )
+    }
 
     const EXPECTATIONS: [Expectation; 4] = [
         Expectation::Increase,
@@ -209,7 +208,7 @@ mod tests {
     ) -> Verdict {
         let (a, b) = (arm(1000, 100.0), arm(1000, 120.0));
         let c = comparison(estimate, p_value);
-        judge(
+        judge_comparison(
             &a,
             &b,
             MetricKind::Numeric,
@@ -220,7 +219,7 @@ mod tests {
         )
     }
 
-    /// `judge` for a metric whose good direction is up, at the default thresholds.
+    /// `judge_comparison` for a metric whose good direction is up, at the default thresholds.
     fn judge_up(
         a: &VariantStats,
         b: &VariantStats,
@@ -228,7 +227,7 @@ mod tests {
         comparison: Option<&Comparison>,
         expectation: Expectation,
     ) -> Verdict {
-        judge(
+        judge_comparison(
             a,
             b,
             kind,
@@ -426,7 +425,7 @@ mod tests {
             ..Thresholds::default()
         };
 
-        let result = judge(
+        let result = judge_comparison(
             &a,
             &b,
             MetricKind::Numeric,
