@@ -137,15 +137,22 @@ impl Results {
 
     /// One recommendation per non-control variant; empty for a version 1 snapshot.
     pub async fn recommendations(&self) -> DomainResult<Vec<Recommendation>> {
-        match &*self.0 {
-            Source::Frozen(s) => Ok(s.report.recommendations.clone()),
-            Source::Live(live) => {
-                let Some(health) = self.health().await? else {
-                    return Ok(Vec::new());
-                };
+        let health = self.health().await?;
+        self.recommendations_given(health.as_ref()).await
+    }
+
+    /// Recommendations from health already computed (a snapshot computes it once for both).
+    async fn recommendations_given(
+        &self,
+        health: Option<&Health>,
+    ) -> DomainResult<Vec<Recommendation>> {
+        match (&*self.0, health) {
+            (Source::Frozen(s), _) => Ok(s.report.recommendations.clone()),
+            (Source::Live(_), None) => Ok(Vec::new()),
+            (Source::Live(live), Some(health)) => {
                 let metrics = self.metrics().await?;
                 Ok(judgement::recommendations(
-                    &health,
+                    health,
                     &metrics,
                     &live.variants,
                     &live.policy.control_variant,
@@ -158,7 +165,8 @@ impl Results {
     /// Both parts, for a snapshot (the two queries run concurrently).
     async fn report(&self) -> DomainResult<ResultsReport> {
         let (exposures, metrics) = tokio::try_join!(self.exposures(), self.metrics())?;
-        let (health, recommendations) = tokio::try_join!(self.health(), self.recommendations())?;
+        let health = self.health().await?;
+        let recommendations = self.recommendations_given(health.as_ref()).await?;
         let (window_start, window_end, policy) = match &*self.0 {
             Source::Frozen(s) => (
                 s.report.window_start,
