@@ -439,7 +439,7 @@ pub async fn seed_demo(db: &Db, analysis: &AnalysisDefaults) -> DomainResult<Vec
             for (draft, expected, role) in demo_metrics() {
                 let metric =
                     repo::metrics::insert(&txn, &env.id, &NewMetric::parse(draft)?).await?;
-                repo::attachments::insert(&txn, &experiment.id, &metric.id, expected, role).await?;
+                repo::attachments::insert(&txn, &experiment.id, &metric, expected, role).await?;
             }
             env
         }

@@ -9,6 +9,7 @@ mod m20261124_000001_create_core_tables;
 mod m20261124_000002_create_warehouse_connections;
 mod m20261130_000001_add_warehouse_cluster;
 mod m20261130_090000_add_experiment_analysis;
+mod m20261130_120000_add_metric_versions;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_create_warehouse_connections::Migration),
             Box::new(m20261130_000001_add_warehouse_cluster::Migration),
             Box::new(m20261130_090000_add_experiment_analysis::Migration),
+            Box::new(m20261130_120000_add_metric_versions::Migration),
         ]
     }
 }

@@ -5,13 +5,14 @@ use std::str::FromStr;
 
 use super::entity::{
     environment, experiment, experiment_metric, feature, metric, metric_result_snapshot,
-    organisation, project, user, warehouse_connection,
+    metric_version, organisation, project, user, warehouse_connection,
 };
 use crate::domain::analysis::{AnalysisSettings, StoredAnalysis};
 use crate::domain::feature::Variant;
 use crate::domain::metric::MetricDefinition;
 use crate::domain::model::{
-    Environment, Experiment, ExperimentMetric, Feature, Metric, Organisation, Project, User,
+    Environment, Experiment, ExperimentMetric, Feature, Metric, MetricVersion, Organisation,
+    Project, User,
 };
 use crate::domain::results::{ResultsReport, StoredSnapshot, SNAPSHOT_VERSION};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
@@ -127,6 +128,7 @@ impl TryFrom<metric::Model> for Metric {
             metric_type: parse("metrics", &m.id, &m.metric_type)?,
             aggregation: parse("metrics", &m.id, &m.aggregation)?,
             direction: parse("metrics", &m.id, &m.direction)?,
+            version: stored_version("metrics", &m.id, m.version)?,
             id: m.id,
             environment_id: m.environment_id,
             name: m.name,
@@ -138,12 +140,39 @@ impl TryFrom<metric::Model> for Metric {
     }
 }
 
+/// A stored version number: 1 or more.
+fn stored_version(table: &str, id: &str, version: i32) -> Result<u32, DomainError> {
+    u32::try_from(version)
+        .ok()
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| DomainError::internal(format!("{table} row {id}: version {version}")))
+}
+
+impl TryFrom<metric_version::Model> for MetricVersion {
+    type Error = DomainError;
+    fn try_from(m: metric_version::Model) -> Result<Self, DomainError> {
+        let row = format!("{} version {}", m.metric_id, m.version);
+        let definition = MetricDefinition::from_stored(m.definition)
+            .map_err(|e| DomainError::internal(format!("metric_versions row {row}: {e}")))?;
+        Ok(MetricVersion {
+            metric_type: parse("metric_versions", &row, &m.metric_type)?,
+            aggregation: parse("metric_versions", &row, &m.aggregation)?,
+            direction: parse("metric_versions", &row, &m.direction)?,
+            version: stored_version("metric_versions", &row, m.version)?,
+            metric_id: m.metric_id,
+            definition,
+            created_at: m.created_at,
+        })
+    }
+}
+
 impl TryFrom<experiment_metric::Model> for ExperimentMetric {
     type Error = DomainError;
     fn try_from(m: experiment_metric::Model) -> Result<Self, DomainError> {
         Ok(ExperimentMetric {
             expected_direction: parse("experiment_metrics", &m.id, &m.expected_direction)?,
             role: parse("experiment_metrics", &m.id, &m.role)?,
+            metric_version: stored_version("experiment_metrics", &m.id, m.metric_version)?,
             id: m.id,
             experiment_id: m.experiment_id,
             metric_id: m.metric_id,

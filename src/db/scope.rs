@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
 
 use super::entity::{
     environment, experiment, experiment_metric, feature, metric, metric_result_snapshot,
-    organisation, project, user, warehouse_connection,
+    metric_version, organisation, project, user, warehouse_connection,
 };
 
 pub trait LiveScope: EntityTrait {
@@ -51,6 +51,21 @@ impl LiveScope for experiment_metric::Entity {
                         .take(),
                 ),
             )
+    }
+}
+
+/// A version is live when its metric is.
+impl LiveScope for metric_version::Entity {
+    fn find_live() -> Select<Self> {
+        metric_version::Entity::find().filter(
+            Expr::col(metric_version::Column::MetricId).in_subquery(
+                Query::select()
+                    .column(metric::Column::Id)
+                    .from(metric::Entity)
+                    .and_where(metric::Column::DeletedAt.is_null())
+                    .take(),
+            ),
+        )
     }
 }
 

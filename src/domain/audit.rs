@@ -55,6 +55,7 @@ impl Audited for Metric {
             "aggregation": self.aggregation.as_str(),
             "direction": self.direction.as_str(),
             "definition": self.definition.to_stored(),
+            "version": self.version,
         })
     }
 }
@@ -127,6 +128,7 @@ impl Audited for ExperimentMetric {
             "metricId": self.metric_id,
             "expectedDirection": self.expected_direction.as_str(),
             "role": self.role.as_str(),
+            "metricVersion": self.metric_version,
         })
     }
 }

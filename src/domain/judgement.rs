@@ -194,6 +194,7 @@ fn analyse_metric(
         metric_id: attached.metric.id.clone(),
         metric_name: Some(attached.metric.name.clone()),
         role: Some(attached.attachment.role),
+        metric_version: attached.attachment.metric_version,
         variants: summaries,
         comparisons,
     }

@@ -12,6 +12,7 @@ pub mod feature;
 pub mod health;
 pub mod judgement;
 pub mod metric;
+pub mod metric_edit;
 pub mod model;
 pub mod permission;
 pub mod recommendation;

@@ -78,8 +78,38 @@ pub struct Metric {
     pub aggregation: Aggregation,
     pub direction: Direction,
     pub definition: MetricDefinition,
+    /// The current version: what the four fields above are, and what new attachments pin.
+    pub version: u32,
     pub created_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// What a metric measured in one of its versions (1, 2, …; a new one whenever its type,
+/// aggregation, direction or definition changed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricVersion {
+    pub metric_id: String,
+    pub version: u32,
+    pub metric_type: MetricType,
+    pub aggregation: Aggregation,
+    pub direction: Direction,
+    pub definition: MetricDefinition,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Metric {
+    /// The metric measured as in `version` (its name and description are the current ones).
+    pub fn as_of(&self, version: &MetricVersion) -> Metric {
+        Metric {
+            metric_type: version.metric_type,
+            aggregation: version.aggregation,
+            direction: version.direction,
+            definition: version.definition.clone(),
+            version: version.version,
+            ..self.clone()
+        }
+    }
+
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +119,9 @@ pub struct ExperimentMetric {
     pub metric_id: String,
     pub expected_direction: ExpectedDirection,
     pub role: MetricRole,
+    /// The metric's version this experiment is analysed with: the current one when attached,
+    /// moved only by `upgradeExperimentMetric`.
+    pub metric_version: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -154,8 +154,16 @@ pub struct MetricResult {
     pub metric_name: Option<String>,
     #[serde(default)]
     pub role: Option<MetricRole>,
+    /// The metric's version the numbers measure (the attachment's pinned one). Snapshots stored
+    /// before metrics had versions read as version 1, the only one there was.
+    #[serde(default = "first_version")]
+    pub metric_version: u32,
     pub variants: Vec<VariantSummary>,
     pub comparisons: Vec<VariantComparison>,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// CUPED's sums over the identities counted for a metric in a variant.

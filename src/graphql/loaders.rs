@@ -1,6 +1,7 @@
 //! Request-scoped batch loading: every relation a list can ask for per item (a metric's
 //! attachments, an attachment's experiment and metric, an experiment's metrics, feature and
-//! environment, a metric's environment, a result's attachment) goes through one `DataLoader`, so
+//! environment, a metric's environment and versions, an attachment's pinned version, a result's
+//! attachment) goes through one `DataLoader`, so
 //! a page of 50 items costs one statement per relation, not 50.
 //!
 //! A fresh loader is put into every request's data (HTTP and WebSocket operations alike) by
@@ -23,7 +24,7 @@ use tracing::Instrument;
 
 use crate::auth::Authentication;
 use crate::db::Db;
-use crate::domain::model::{Experiment, ExperimentMetric, Feature, Metric};
+use crate::domain::model::{Experiment, ExperimentMetric, Feature, Metric, MetricVersion};
 use crate::domain::DomainError;
 use crate::service;
 use crate::service::access::EnvironmentAccess;
@@ -61,6 +62,12 @@ pub struct MetricById(pub String);
 /// A feature by id.
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub struct FeatureById(pub String);
+/// Every version of a live metric, newest first (a metric has few; the page is cut in memory).
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct VersionsOfMetric(pub String);
+/// One version of a live metric: (metric id, version), as an attachment pins it.
+#[derive(Clone, Hash, PartialEq, Eq)]
+pub struct PinnedVersion(pub String, pub u32);
 /// An environment by id, with the viewer's access; absent when the viewer cannot see it.
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub struct EnvironmentById(pub String);
@@ -116,12 +123,34 @@ loader!(MetricById => Metric, |batch, ids| {
 loader!(FeatureById => Feature, |batch, ids| {
     service::experiments::features_by_ids(&batch.db, &ids)
 });
+loader!(VersionsOfMetric => Vec<MetricVersion>, |batch, ids| {
+    service::metrics::versions_of(&batch.db, &ids)
+});
 loader!(EnvironmentById => EnvironmentAccess, |batch, ids| {
     async {
         let viewer = batch.auth.viewer()?;
         service::environments::by_ids(&batch.db, viewer, &ids).await
     }
 });
+
+impl Loader<PinnedVersion> for Batch {
+    type Value = MetricVersion;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[PinnedVersion],
+    ) -> Result<HashMap<PinnedVersion, MetricVersion>, LoadError> {
+        let pairs: Vec<(String, u32)> = keys.iter().map(|k| (k.0.clone(), k.1)).collect();
+        let found = service::metrics::versions_by_pairs(&self.db, &pairs)
+            .await
+            .map_err(Arc::new)?;
+        Ok(found
+            .into_iter()
+            .map(|((metric_id, version), v)| (PinnedVersion(metric_id, version), v))
+            .collect())
+    }
+}
 
 /// The value of `key` in this request's batch (`None` when there is none).
 pub async fn load<K>(ctx: &Context<'_>, key: K) -> GqlResult<Option<<Batch as Loader<K>>::Value>>

@@ -87,7 +87,7 @@ pub async fn attach(
     let attachment = repo::attachments::insert(
         &txn,
         &experiment.id,
-        &metric.id,
+        &metric,
         draft.expected_direction,
         draft.role,
     )
@@ -151,12 +151,44 @@ pub async fn detach(app: &App, viewer: &Viewer, id: &str) -> DomainResult<Experi
     Ok(change.attachment)
 }
 
+/// Moves an attachment to its metric's current version: the experiment's results follow the
+/// metric's latest definition from then on. `CONFLICT` when it is already there.
+#[tracing::instrument(name = "attachments.upgrade", skip_all, fields(viewer_id = %viewer.user_id(), attachment_id = %id))]
+pub async fn upgrade(app: &App, viewer: &Viewer, id: &str) -> DomainResult<ExperimentMetric> {
+    let txn = begin_write(&app.db).await?;
+    let change = load_for_change(&txn, viewer, id).await?;
+    let current = change.attachment.clone();
+    if current.metric_version == change.metric_version {
+        return Err(DomainError::Conflict(format!(
+            "the experiment already uses the latest version ({}) of metric {:?}",
+            change.metric_version, change.metric_name
+        )));
+    }
+    let next = ExperimentMetric {
+        metric_version: change.metric_version,
+        ..current.clone()
+    };
+    let saved = repo::attachments::save(&txn, &next).await?;
+    let record = audit_record::changed(
+        AuditAction::Updated,
+        &current,
+        &saved,
+        format!(
+            "Metric '{}' on experiment '{}' upgraded from version {} to version {}",
+            change.metric_name, change.experiment_name, current.metric_version, saved.metric_version
+        ),
+    );
+    audit::commit(app, txn, &change.environment, viewer, record).await?;
+    Ok(saved)
+}
+
 /// An attachment about to change, with what its audit line names.
 struct AttachmentChange {
     attachment: ExperimentMetric,
     environment: EnvironmentAccess,
     experiment_name: String,
     metric_name: String,
+    metric_version: u32,
 }
 
 /// Loads and locks a live attachment whose experiment the viewer administers and may still change.
@@ -182,5 +214,6 @@ async fn load_for_change(
         environment,
         experiment_name: experiment.name,
         metric_name: metric.name,
+        metric_version: metric.version,
     })
 }

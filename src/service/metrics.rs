@@ -1,4 +1,4 @@
-//! The metric library: read, create, delete.
+//! The metric library: read, create, edit (versioned), delete.
 
 use std::collections::HashMap;
 
@@ -8,7 +8,8 @@ use crate::db::{begin_write, repo, Db};
 use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::metric::{MetricDraft, NewMetric};
-use crate::domain::model::{ExperimentMetric, Metric};
+use crate::domain::metric_edit::MetricPatch;
+use crate::domain::model::{ExperimentMetric, Metric, MetricVersion};
 use crate::domain::permission::Need;
 use crate::domain::text;
 use crate::domain::DomainError;
@@ -76,6 +77,84 @@ pub async fn create(
     let record = audit_record::created(&metric, format!("Metric '{}' created", metric.name));
     audit::commit(app, txn, &environment, viewer, record).await?;
     Ok(metric)
+}
+
+/// Edits a metric: name and description in place, anything it measures as a new version (see
+/// `domain::metric_edit`). Environment admins; one audit entry with the diff.
+#[tracing::instrument(name = "metrics.update", skip_all, fields(viewer_id = %viewer.user_id(), metric_id = %id))]
+pub async fn update(
+    app: &App,
+    viewer: &Viewer,
+    id: &str,
+    patch: MetricPatch,
+) -> DomainResult<Metric> {
+    let txn = begin_write(&app.db).await?;
+    let current = repo::metrics::live_for_update(&txn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(WHAT))?;
+    let environment = access::by_id(&txn, viewer, &current.environment_id, WHAT).await?;
+    environment.require(Need::Admin, WHAT)?;
+    let edit = patch.apply(&current)?;
+    let updated = repo::metrics::update(&txn, &current, &edit).await?;
+    let log = match edit.new_version {
+        true => format!(
+            "Metric '{}' updated: version {}",
+            updated.name, updated.version
+        ),
+        false => format!(
+            "Metric '{}' updated (version {} unchanged)",
+            updated.name, updated.version
+        ),
+    };
+    let record = audit_record::changed(AuditAction::Updated, &current, &updated, log);
+    audit::commit(app, txn, &environment, viewer, record).await?;
+    Ok(updated)
+}
+
+/// Every version of each of `metric_ids` (metrics the viewer already sees), newest first, by
+/// metric id.
+pub async fn versions_of(
+    db: &Db,
+    metric_ids: &[String],
+) -> DomainResult<HashMap<String, Vec<MetricVersion>>> {
+    let rows = repo::metric_versions::of_metrics(db, metric_ids).await?;
+    Ok(group_by(rows, |v| &v.metric_id))
+}
+
+/// The versions named by `(metric id, version)` pairs (attachments the viewer already sees pin
+/// them), by pair.
+pub async fn versions_by_pairs(
+    db: &Db,
+    pairs: &[(String, u32)],
+) -> DomainResult<HashMap<(String, u32), MetricVersion>> {
+    let rows = repo::metric_versions::by_pairs(db, pairs).await?;
+    Ok(rows
+        .into_iter()
+        .map(|v| ((v.metric_id.clone(), v.version), v))
+        .collect())
+}
+
+/// One page of a metric's versions (all of them, newest first); the cursor is a version number.
+pub fn versions_page(
+    versions: Vec<MetricVersion>,
+    request: &PageRequest,
+) -> DomainResult<Page<MetricVersion>> {
+    let after = request
+        .after
+        .as_deref()
+        .map(|cursor| {
+            cursor.parse::<u32>().map_err(|_| {
+                DomainError::validation("after", "after is not a cursor of this list")
+            })
+        })
+        .transpose()?;
+    let total = request.with_total.then_some(versions.len() as u64);
+    let items: Vec<MetricVersion> = versions
+        .into_iter()
+        .filter(|v| after.is_none_or(|after| v.version < after))
+        .take(request.overfetch() as usize)
+        .collect();
+    Ok(Page::from_overfetched(items, request, total))
 }
 
 /// Soft-deletes a metric that no live, not yet completed experiment uses.

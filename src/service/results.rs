@@ -23,7 +23,7 @@ use crate::domain::experiment::{ExperimentStatus, MultipleExposureHandling};
 use crate::domain::feature::Variant;
 use crate::domain::health::Health;
 use crate::domain::judgement::{self, Context};
-use crate::domain::model::{Experiment, Metric};
+use crate::domain::model::{Experiment, Metric, MetricVersion};
 use crate::domain::recommendation::Recommendation;
 use crate::domain::results::{
     AttachedMetric, ExposureSummary, MetricResult, ResultsPolicy, ResultsReport, SnapshotRef,
@@ -309,22 +309,42 @@ fn thresholds(settings: &AnalysisSettings) -> Thresholds {
     }
 }
 
-/// Live attachments with their metrics, in the order they were attached.
+/// Live attachments with their metrics as of the versions they pinned (what the metrics query
+/// measures and the verdicts read), in the order they were attached.
 async fn attached_metrics(db: &Db, experiment: &Experiment) -> DomainResult<Vec<AttachedMetric>> {
     let attachments = repo::attachments::of_experiment(db, &experiment.id).await?;
     let metric_ids: Vec<String> = attachments.iter().map(|a| a.metric_id.clone()).collect();
-    let mut metrics: HashMap<String, Metric> = repo::metrics::live_by_ids(db, &metric_ids)
-        .await?
-        .into_iter()
-        .map(|m| (m.id.clone(), m))
+    let pairs: Vec<(String, u32)> = attachments
+        .iter()
+        .map(|a| (a.metric_id.clone(), a.metric_version))
         .collect();
-    Ok(attachments
+    let (metrics, versions) = tokio::try_join!(
+        repo::metrics::live_by_ids(db, &metric_ids),
+        repo::metric_versions::by_pairs(db, &pairs),
+    )?;
+    let metrics: HashMap<String, Metric> =
+        metrics.into_iter().map(|m| (m.id.clone(), m)).collect();
+    let versions: HashMap<(String, u32), MetricVersion> = versions
+        .into_iter()
+        .map(|v| ((v.metric_id.clone(), v.version), v))
+        .collect();
+    attachments
         .into_iter()
         .filter_map(|attachment| {
-            let metric = metrics.remove(&attachment.metric_id)?;
-            Some(AttachedMetric { attachment, metric })
+            let metric = metrics.get(&attachment.metric_id)?;
+            let key = (attachment.metric_id.clone(), attachment.metric_version);
+            Some(match versions.get(&key) {
+                Some(version) => Ok(AttachedMetric {
+                    metric: metric.as_of(version),
+                    attachment,
+                }),
+                None => Err(DomainError::internal(format!(
+                    "attachment {} pins version {} of metric {}, which is not stored",
+                    attachment.id, attachment.metric_version, attachment.metric_id
+                ))),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The report a completing experiment freezes, computed before its transaction (the warehouse can

@@ -152,6 +152,57 @@ db_test!(
     }
 );
 
+const VERSIONS_PAGE: &str = "query($first: Int!) { environment(key: \"prod\") { metrics(first: $first) { edges { node { id version versions(first: 2) { totalCount edges { node { version definition { event } } } } attachments { metricVersion definition { version definition { event } } } } } } } }";
+
+db_test!(
+    a_page_of_metrics_with_versions_and_pinned_definitions_costs_the_same_for_5_and_50,
+    |app| {
+        let world = app.world().await;
+        let experiment = app.experiment(ENV, &world.feature, "Checkout").await;
+        for i in 0..50 {
+            let metric = app.metric(ENV, &format!("Metric {i}")).await;
+            app.attach(&experiment, &metric).await;
+            let body = app
+                .gql(
+                    users::ORG_ADMIN,
+                    "mutation($id: ID!, $event: String!) { updateMetric(id: $id, input: { definition: { event: $event } }) { version } }",
+                    json!({"id": metric, "event": format!("event {i}")}),
+                )
+                .await;
+            assert_eq!(code(&body), "OK", "{body}");
+        }
+
+        let (small, small_cost) = cost(&app, VERSIONS_PAGE, 5).await;
+        let (large, large_cost) = cost(&app, VERSIONS_PAGE, 50).await;
+
+        assert_eq!(edges(&small, "metrics").len(), 5);
+        let nodes = edges(&large, "metrics");
+        assert_eq!(nodes.len(), 50);
+        for edge in nodes {
+            let node = &edge["node"];
+            assert_eq!(node["version"], 2);
+            let versions = &node["versions"];
+            assert_eq!(versions["totalCount"], 2);
+            let listed: Vec<&Value> = versions["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| &e["node"]["version"])
+                .collect();
+            assert_eq!(listed, [&json!(2), &json!(1)]);
+            assert_eq!(versions["edges"][1]["node"]["definition"]["event"], "page_view");
+            let pinned = &node["attachments"][0];
+            assert_eq!(pinned["metricVersion"], 1);
+            assert_eq!(pinned["definition"]["version"], 1);
+            assert_eq!(pinned["definition"]["definition"]["event"], "page_view");
+        }
+        assert_eq!(
+            large_cost, small_cost,
+            "statements for a page of 50 metrics ({large_cost}) and of 5 ({small_cost})"
+        );
+    }
+);
+
 const OVER_WEBSOCKET: &str = "{ environment(key: \"prod\") { metrics(first: 10) { edges { node { name environment { key } attachments { experiment { name environment { key } } } } } } } }";
 
 db_test!(

@@ -11,6 +11,8 @@ pub struct Model {
     pub metric_id: String,
     pub expected_direction: String,
     pub role: String,
+    /// The version of the metric the experiment is analysed with.
+    pub metric_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub aggregation: String,
     pub direction: String,
     pub definition: Json,
+    /// The current version (`metric_versions.version`): what new attachments pin.
+    pub version: i32,
     pub created_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
 }

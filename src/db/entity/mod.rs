@@ -9,6 +9,7 @@ pub mod experiment_metric;
 pub mod feature;
 pub mod metric;
 pub mod metric_result_snapshot;
+pub mod metric_version;
 pub mod organisation;
 pub mod organisation_membership;
 pub mod project;

@@ -12,7 +12,7 @@ use crate::db::entity::experiment_metric;
 use crate::db::scope::LiveScope;
 use crate::db::{conflict_on_unique, new_id, now};
 use crate::domain::experiment::{ExpectedDirection, MetricRole};
-use crate::domain::model::ExperimentMetric;
+use crate::domain::model::{ExperimentMetric, Metric};
 use crate::domain::DomainError;
 
 pub async fn live(
@@ -102,7 +102,7 @@ pub async fn live_by_ids(
 pub async fn insert(
     db: &impl ConnectionTrait,
     experiment_id: &str,
-    metric_id: &str,
+    metric: &Metric,
     expected_direction: ExpectedDirection,
     role: MetricRole,
 ) -> Result<ExperimentMetric, DomainError> {
@@ -110,9 +110,10 @@ pub async fn insert(
     let row = experiment_metric::ActiveModel {
         id: Set(new_id()),
         experiment_id: Set(experiment_id.to_owned()),
-        metric_id: Set(metric_id.to_owned()),
+        metric_id: Set(metric.id.clone()),
         expected_direction: Set(expected_direction.as_str().to_owned()),
         role: Set(role.as_str().to_owned()),
+        metric_version: Set(super::metric_versions::version_column(metric.version)?),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -135,6 +136,10 @@ pub async fn save(
         .col_expr(
             experiment_metric::Column::Role,
             Expr::value(next.role.as_str()),
+        )
+        .col_expr(
+            experiment_metric::Column::MetricVersion,
+            Expr::value(super::metric_versions::version_column(next.metric_version)?),
         )
         .col_expr(experiment_metric::Column::UpdatedAt, Expr::value(now))
         .filter(experiment_metric::Column::Id.eq(&next.id))

@@ -12,6 +12,7 @@ use crate::db::scope::LiveScope;
 use crate::db::{conflict_on_unique, new_id, now};
 use crate::domain::experiment::ExperimentStatus;
 use crate::domain::metric::NewMetric;
+use crate::domain::metric_edit::MetricEdit;
 use crate::domain::model::Metric;
 use crate::domain::DomainError;
 
@@ -98,6 +99,7 @@ pub async fn insert(
         aggregation: Set(new.aggregation.as_str().to_owned()),
         direction: Set(new.direction.as_str().to_owned()),
         definition: Set(new.definition.to_stored()),
+        version: Set(1),
         created_at: Set(now()),
         deleted_at: Set(None),
     }
@@ -112,7 +114,63 @@ pub async fn insert(
             ),
         )
     })?;
-    Metric::try_from(row)
+    let metric = Metric::try_from(row)?;
+    super::metric_versions::insert_current(db, &metric).await?;
+    Ok(metric)
+}
+
+/// Applies a checked edit to `current` (loaded with `live_for_update`, so the version number is
+/// taken under the row lock; the versions' primary key is the backstop): a new version row when
+/// what the metric measures changed, then the metric row.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    current: &Metric,
+    edit: &MetricEdit,
+) -> Result<Metric, DomainError> {
+    let next = edit.applied_to(current);
+    if edit.new_version {
+        super::metric_versions::insert_current(db, &next).await?;
+    }
+    metric::Entity::update_many()
+        .col_expr(metric::Column::Name, Expr::value(next.name.as_str()))
+        .col_expr(
+            metric::Column::NameLower,
+            Expr::value(next.name.to_lowercase()),
+        )
+        .col_expr(
+            metric::Column::Description,
+            Expr::value(next.description.as_str()),
+        )
+        .col_expr(
+            metric::Column::MetricType,
+            Expr::value(next.metric_type.as_str()),
+        )
+        .col_expr(
+            metric::Column::Aggregation,
+            Expr::value(next.aggregation.as_str()),
+        )
+        .col_expr(metric::Column::Direction, Expr::value(next.direction.as_str()))
+        .col_expr(
+            metric::Column::Definition,
+            Expr::value(next.definition.to_stored()),
+        )
+        .col_expr(
+            metric::Column::Version,
+            Expr::value(super::metric_versions::version_column(next.version)?),
+        )
+        .filter(metric::Column::Id.eq(&current.id))
+        .exec(db)
+        .await
+        .map_err(|e| {
+            conflict_on_unique(
+                e,
+                format!(
+                    "a metric named {:?} already exists in this environment",
+                    next.name
+                ),
+            )
+        })?;
+    Ok(next)
 }
 
 pub async fn soft_delete(

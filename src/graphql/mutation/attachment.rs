@@ -36,6 +36,19 @@ impl AttachmentMutation {
         Ok(ExperimentMetric(attachment))
     }
 
+    /// Moves an attachment (experiment admins) to its metric's latest version, so the experiment's
+    /// results follow it; refused on a completed experiment, `CONFLICT` when already there.
+    async fn upgrade_experiment_metric(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> GqlResult<ExperimentMetric> {
+        let attachment = service::attachments::upgrade(app(ctx)?, viewer(ctx)?, &id)
+            .await
+            .gql()?;
+        Ok(ExperimentMetric(attachment))
+    }
+
     /// Removes a metric from an experiment that is not completed; returns what was removed.
     async fn detach_metric(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ExperimentMetric> {
         Ok(ExperimentMetric(

@@ -2,7 +2,7 @@ use async_graphql::{Context, Object, ID};
 
 use crate::graphql::context::{app, viewer};
 use crate::graphql::error::{GqlResult, IntoGql};
-use crate::graphql::types::metric::{CreateMetricInput, Metric};
+use crate::graphql::types::metric::{CreateMetricInput, Metric, UpdateMetricInput};
 use crate::service;
 
 #[derive(Default)]
@@ -18,6 +18,21 @@ impl MetricMutation {
     ) -> GqlResult<Metric> {
         let key = input.environment_key.clone();
         let metric = service::metrics::create(app(ctx)?, viewer(ctx)?, &key, input.into())
+            .await
+            .gql()?;
+        Ok(Metric(metric))
+    }
+
+    /// Changes a metric (environment admins): name and description in place; a change of what it
+    /// measures (type, aggregation, direction, definition) makes the next version, which attached
+    /// experiments adopt only through `upgradeExperimentMetric`.
+    async fn update_metric(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateMetricInput,
+    ) -> GqlResult<Metric> {
+        let metric = service::metrics::update(app(ctx)?, viewer(ctx)?, &id, input.into())
             .await
             .gql()?;
         Ok(Metric(metric))

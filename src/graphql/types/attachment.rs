@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use super::enums::{ExpectedDirection, MetricRole};
 use super::experiment::Experiment;
 use super::metric::Metric;
+use super::metric_version::MetricVersion;
 use crate::domain::experiment as domain;
 use crate::domain::model;
 use crate::domain::DomainError;
 use crate::graphql::error::GqlResult;
-use crate::graphql::loaders::{self, ExperimentById, MetricById};
+use crate::graphql::loaders::{self, ExperimentById, MetricById, PinnedVersion};
 use crate::service::attachments::{AttachDraft, AttachmentPatch};
 
 pub struct ExperimentMetric(pub model::ExperimentMetric);
@@ -25,6 +26,17 @@ impl ExperimentMetric {
     }
     async fn role(&self) -> MetricRole {
         self.0.role.into()
+    }
+    /// The metric's version this experiment is analysed with: the current one when attached,
+    /// moved to the latest only by `upgradeExperimentMetric`.
+    async fn metric_version(&self) -> u32 {
+        self.0.metric_version
+    }
+    /// What the pinned version measures (`metric` shows the latest).
+    async fn definition(&self, ctx: &Context<'_>) -> GqlResult<MetricVersion> {
+        let key = PinnedVersion(self.0.metric_id.clone(), self.0.metric_version);
+        let version = loaders::require(ctx, key, || DomainError::not_found("metric version")).await?;
+        Ok(MetricVersion(version))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

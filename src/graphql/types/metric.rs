@@ -7,11 +7,16 @@ use super::attachment::ExperimentMetric;
 use super::definition::{MetricDefinition, MetricDefinitionInput};
 use super::enums::{Aggregation, Direction, MetricType};
 use super::environment::Environment;
+use super::metric_version::MetricVersion;
+use crate::domain::metric_edit::MetricPatch;
 use crate::domain::DomainError;
 use crate::domain::{metric::MetricDraft, model};
-use crate::graphql::error::GqlResult;
-use crate::graphql::loaders::{self, AttachmentsOfMetric, EnvironmentById};
-use crate::graphql::pagination::list_cost;
+use crate::graphql::error::{GqlResult, IntoGql};
+use crate::graphql::loaders::{self, AttachmentsOfMetric, EnvironmentById, VersionsOfMetric};
+use crate::graphql::pagination::{
+    connection_by, encode_cursor, list_cost, page_cost, page_request, Conn,
+};
+use crate::service;
 
 pub struct Metric(pub model::Metric);
 
@@ -37,6 +42,29 @@ impl Metric {
     }
     async fn definition(&self) -> MetricDefinition {
         self.0.definition.clone().into()
+    }
+    /// The current version: 1 when created, one more for each change of type, aggregation,
+    /// direction or definition. New attachments pin it.
+    async fn version(&self) -> u32 {
+        self.0.version
+    }
+    /// Every version of the metric, newest first (the current one first).
+    /// Query complexity: what is selected inside, once per item of `first` (default 20).
+    #[graphql(complexity = "page_cost(first, child_complexity)")]
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Conn<MetricVersion>> {
+        let page = page_request(ctx, first, after).gql()?;
+        let all = loaders::load(ctx, VersionsOfMetric(self.0.id.clone())).await?;
+        let versions = service::metrics::versions_page(all.unwrap_or_default(), &page).gql()?;
+        Ok(connection_by(
+            versions,
+            |v| encode_cursor(&v.version.to_string()),
+            MetricVersion,
+        ))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -86,6 +114,34 @@ impl From<CreateMetricInput> for MetricDraft {
             aggregation: input.aggregation.into(),
             direction: input.direction.into(),
             definition: input.definition.into(),
+        }
+    }
+}
+
+/// Changes to a metric; omitted fields stay. `name` and `description` change in place; a change of
+/// `metricType`, `aggregation`, `direction` or `definition` makes a new version (experiments keep
+/// the version they use until `upgradeExperimentMetric`). The result is checked like a new metric.
+#[derive(InputObject)]
+pub struct UpdateMetricInput {
+    /// 1–255 characters, unique among the environment's metrics.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub metric_type: Option<MetricType>,
+    pub aggregation: Option<Aggregation>,
+    pub direction: Option<Direction>,
+    /// Replaces the whole definition.
+    pub definition: Option<MetricDefinitionInput>,
+}
+
+impl From<UpdateMetricInput> for MetricPatch {
+    fn from(input: UpdateMetricInput) -> Self {
+        MetricPatch {
+            name: input.name,
+            description: input.description,
+            metric_type: input.metric_type.map(Into::into),
+            aggregation: input.aggregation.map(Into::into),
+            direction: input.direction.map(Into::into),
+            definition: input.definition.map(Into::into),
         }
     }
 }

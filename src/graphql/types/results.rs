@@ -134,6 +134,11 @@ impl MetricResults {
     async fn metric_id(&self) -> ID {
         ID(self.0.metric_id.clone())
     }
+    /// The metric's version these numbers measure: the attachment's pinned version when they
+    /// were computed (1 for results frozen before metrics had versions).
+    async fn metric_version(&self) -> u32 {
+        self.0.metric_version
+    }
     /// Per-variant statistics over the identities that count for this metric.
     async fn variants(&self) -> Vec<VariantStatistics> {
         self.0

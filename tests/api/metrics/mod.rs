@@ -1,15 +1,17 @@
 //! The metric library, in parts: every kind of metric round-trips (`round_trip`), every definition
 //! rule is refused with its field (`validation`), names are unique among live metrics and
 //! soft-deleted or in-use metrics behave (`soft_delete`), and `search` is a literal,
-//! case-insensitive match (`search`). Here: the queries and helpers the parts share.
+//! case-insensitive match (`search`), edits make versions (`versions`) that attachments pin until upgraded (`pinning`). Here: the queries and helpers the parts share.
 
 use crate::helpers::*;
 use serde_json::{json, Value};
 
+mod pinning;
 mod round_trip;
 mod search;
 mod soft_delete;
 mod validation;
+mod versions;
 
 const METRIC: &str = "query($id: ID!) { metric(id: $id) { id name description metricType aggregation direction deletedAt environment { key } definition { event filters { property op value { string number boolean stringList numberList } } value { source property } window { startSeconds endSeconds } } attachments { id experiment { id } } } }";
 

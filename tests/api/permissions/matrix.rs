@@ -33,6 +33,7 @@ pub(super) enum Op {
     ReadExperiment,
     CreateMetric,
     DeleteMetric,
+    UpdateMetric,
     CreateExperiment,
     UpdateExperiment,
     StartExperiment,
@@ -41,6 +42,7 @@ pub(super) enum Op {
     DeleteExperiment,
     AttachMetric,
     UpdateExperimentMetric,
+    UpgradeExperimentMetric,
     DetachMetric,
 }
 
@@ -51,7 +53,7 @@ const READS: [Op; 5] = [
     Op::ReadMetric,
     Op::ReadExperiment,
 ];
-const METRIC_WRITES: [Op; 2] = [Op::CreateMetric, Op::DeleteMetric];
+const METRIC_WRITES: [Op; 3] = [Op::CreateMetric, Op::DeleteMetric, Op::UpdateMetric];
 const EXPERIMENT_WRITES: [Op; 6] = [
     Op::CreateExperiment,
     Op::UpdateExperiment,
@@ -60,9 +62,10 @@ const EXPERIMENT_WRITES: [Op; 6] = [
     Op::CompleteExperiment,
     Op::DeleteExperiment,
 ];
-const ATTACHMENT_WRITES: [Op; 3] = [
+const ATTACHMENT_WRITES: [Op; 4] = [
     Op::AttachMetric,
     Op::UpdateExperimentMetric,
+    Op::UpgradeExperimentMetric,
     Op::DetachMetric,
 ];
 

@@ -18,8 +18,8 @@ const ENV_METRICS: &str =
     "query($key: String!) { environment(key: $key) { metrics { totalCount nodes { id } } } }";
 const ENV_EXPERIMENTS: &str =
     "query($key: String!) { environment(key: $key) { experiments { totalCount nodes { id } } } }";
-const READ_METRIC: &str = "query($id: ID!) { metric(id: $id) { id name deletedAt } }";
-const READ_EXPERIMENT: &str = "query($id: ID!) { experiment(id: $id) { id name status deletedAt metrics { id role expectedDirection metric { id } } } }";
+const READ_METRIC: &str = "query($id: ID!) { metric(id: $id) { id name deletedAt version } }";
+const READ_EXPERIMENT: &str = "query($id: ID!) { experiment(id: $id) { id name status deletedAt metrics { id role expectedDirection metricVersion metric { id } } } }";
 const DELETE_METRIC: &str = "mutation($id: ID!) { deleteMetric(id: $id) { id deletedAt } }";
 const DETACH_METRIC: &str = "mutation($id: ID!) { detachMetric(id: $id) { id } }";
 

@@ -7,6 +7,8 @@ use super::*;
 
 const UPDATE_EXPERIMENT: &str = "mutation($id: ID!, $input: UpdateExperimentInput!) { updateExperiment(id: $id, input: $input) { id name } }";
 const DELETE_EXPERIMENT: &str = "mutation($id: ID!) { deleteExperiment(id: $id) { id deletedAt } }";
+const UPDATE_METRIC: &str = "mutation($id: ID!, $input: UpdateMetricInput!) { updateMetric(id: $id, input: $input) { id name version } }";
+const UPGRADE_ATTACHMENT: &str = "mutation($id: ID!) { upgradeExperimentMetric(id: $id) { id metricVersion } }";
 const UPDATE_ATTACHMENT: &str = "mutation($id: ID!, $input: UpdateExperimentMetricInput!) { updateExperimentMetric(id: $id, input: $input) { id role expectedDirection } }";
 
 /// `Err` with a description unless `cond` holds.
@@ -158,6 +160,25 @@ pub(super) async fn exercise(
             }
             (body, "deleteMetric")
         }
+        Op::UpdateMetric => {
+            let id = app.metric(ENV, &format!("edited {n}")).await;
+            let body = app
+                .gql(
+                    user,
+                    UPDATE_METRIC,
+                    json!({"id": id, "input": {"name": format!("renamed {n}"), "direction": "DOWN"}}),
+                )
+                .await;
+            let (_, seen) = admin_metric(app, &id).await;
+            let expected = match code(&body).as_str() {
+                "OK" => json!([format!("renamed {n}"), 2]),
+                _ => json!([format!("edited {n}"), 1]),
+            };
+            check(json!([seen["name"], seen["version"]]) == expected, || {
+                format!("metric should be {expected}, is {seen}: {body}")
+            })?;
+            (body, "updateMetric")
+        }
         Op::CreateExperiment => {
             let feature = fresh_feature(app, world, n).await;
             let before = experiment_count(app, ENV).await;
@@ -288,6 +309,28 @@ pub(super) async fn exercise(
                 })?;
             }
             (body, "attachMetric")
+        }
+        Op::UpgradeExperimentMetric => {
+            let experiment = fresh_experiment(app, world, n).await;
+            let metric = app.metric(ENV, &format!("upgraded {n}")).await;
+            let attachment = app.attach(&experiment, &metric).await;
+            let edited = app
+                .gql(
+                    ORG_ADMIN,
+                    UPDATE_METRIC,
+                    json!({"id": metric, "input": {"definition": {"event": "upgraded"}}}),
+                )
+                .await;
+            assert_eq!(code(&edited), "OK", "editing a fixture: {edited}");
+            let body = app
+                .gql(user, UPGRADE_ATTACHMENT, json!({"id": attachment}))
+                .await;
+            let (_, seen) = admin_experiment(app, &experiment).await;
+            let expected = if code(&body) == "OK" { 2 } else { 1 };
+            check(seen["metrics"][0]["metricVersion"] == expected, || {
+                format!("the attachment should pin version {expected}: {seen}: {body}")
+            })?;
+            (body, "upgradeExperimentMetric")
         }
         Op::UpdateExperimentMetric | Op::DetachMetric => {
             let experiment = fresh_experiment(app, world, n).await;

@@ -26,7 +26,7 @@ fn selection() -> String {
          prior {{ proper mean variance }} minimumIdentities minimumConversions targetMde }} \
          health {{ status checks {{ kind status value threshold message experimentMetricId }} }} \
          recommendations {{ variant decision reasons }} \
-         metrics {{ experimentMetric {{ id }} metricId variants {{ variant n sum sumOfSquares mean variance }} \
+         metrics {{ experimentMetric {{ id }} metricId metricVersion variants {{ variant n sum sumOfSquares mean variance }} \
          comparisons {{ variant absoluteDifference {{ {ESTIMATE} }} relativeLift {{ {ESTIMATE} }} \
          unadjusted {{ absoluteDifference {{ {ESTIMATE} }} relativeLift {{ {ESTIMATE} }} }} \
          cuped {{ status fallback theta varianceReduction }} \
@@ -269,6 +269,7 @@ db_test_with!(
 
         let m = metric_results(&r, &converted);
         assert_eq!(m["experimentMetric"]["id"], attachment.as_str());
+        assert_eq!(m["metricVersion"], 1, "before versions, every metric was version 1");
         let stored = &payload["metrics"][0];
         for (i, variant) in ["control", "treatment"].into_iter().enumerate() {
             let want = &stored["variants"][i];
