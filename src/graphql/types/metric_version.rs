@@ -7,10 +7,10 @@ use super::definition::MetricDefinition;
 use super::enums::{Aggregation, Direction, MetricType};
 use crate::domain::model;
 
-/// What a metric measured in one of its versions (experiments pin one; see
-/// `ExperimentMetric.metricVersion`).
 pub struct MetricVersion(pub model::MetricVersion);
 
+/// What a metric measured in one of its versions (experiments pin one; see
+/// `ExperimentMetric.metricVersion`).
 #[Object]
 impl MetricVersion {
     /// 1 for the metric as created, one more for each change of what it measures.
