@@ -264,3 +264,53 @@ db_test!(only_the_environments_admins_edit_metrics, |app| {
     let gone = update(&app, users::ORG_ADMIN, &id, json!({"name": "Back"})).await;
     assert_eq!(code(&gone), "NOT_FOUND", "a deleted metric cannot be edited");
 });
+
+db_test!(concurrent_edits_each_take_the_next_version, |app| {
+    app.world().await;
+    let id = app.metric(ENV, "Views").await;
+    let edits = (0..8).map(|i| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            update(app, users::ORG_ADMIN, &id, json!({"definition": {"event": format!("e{i}")}}))
+                .await
+        }
+    });
+    let bodies = futures_util::future::join_all(edits).await;
+    let codes: Vec<String> = bodies.iter().map(code).collect();
+    assert!(
+        codes.iter().all(|c| c == "OK" || c == "CONFLICT"),
+        "every edit succeeds or conflicts: {codes:?}"
+    );
+    // Each edit waits for the row lock of the one before, so each takes the next number.
+    let succeeded = codes.iter().filter(|c| *c == "OK").count() as u64;
+    assert_eq!(succeeded, 8, "{codes:?}");
+    let (current, listed) = versions(&app, &id).await;
+    assert_eq!(current, 1 + succeeded, "{codes:?}");
+    assert_eq!(listed, (1..=current).rev().collect::<Vec<_>>());
+});
+
+db_test!(a_version_number_taken_already_is_a_conflict_not_an_internal_error, |app| {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    app.world().await;
+    let id = app.metric(ENV, "Views").await;
+    // What a concurrent edit that got past the row lock would have written: version 2.
+    let backend = app.db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "INSERT INTO metric_versions (metric_id, version, metric_type, aggregation, direction, definition, created_at) SELECT id, 2, metric_type, aggregation, direction, definition, created_at FROM metrics WHERE id = $1",
+        _ => "INSERT INTO metric_versions (metric_id, version, metric_type, aggregation, direction, definition, created_at) SELECT id, 2, metric_type, aggregation, direction, definition, created_at FROM metrics WHERE id = ?",
+    };
+    app.db
+        .execute_raw(Statement::from_sql_and_values(backend, sql, [id.clone().into()]))
+        .await
+        .expect("insert version 2");
+    let audit_before = metric_audit(&app).await.len();
+
+    let body = update(&app, users::ORG_ADMIN, &id, json!({"definition": {"event": "screen_view"}})).await;
+    assert_eq!(code(&body), "CONFLICT", "{body}");
+    let metric = app
+        .ok(users::ORG_ADMIN, "query($id: ID!) { metric(id: $id) { version definition { event } } }", json!({"id": id}))
+        .await;
+    assert_eq!(metric["metric"], json!({"version": 1, "definition": {"event": "page_view"}}));
+    assert_eq!(metric_audit(&app).await.len(), audit_before);
+});
