@@ -109,7 +109,6 @@ impl Metric {
             ..self.clone()
         }
     }
-
 }
 
 #[derive(Debug, Clone)]

@@ -175,7 +175,10 @@ pub async fn upgrade(app: &App, viewer: &Viewer, id: &str) -> DomainResult<Exper
         &saved,
         format!(
             "Metric '{}' on experiment '{}' upgraded from version {} to version {}",
-            change.metric_name, change.experiment_name, current.metric_version, saved.metric_version
+            change.metric_name,
+            change.experiment_name,
+            current.metric_version,
+            saved.metric_version
         ),
     );
     audit::commit(app, txn, &change.environment, viewer, record).await?;

@@ -143,9 +143,9 @@ pub fn versions_page(
         .after
         .as_deref()
         .map(|cursor| {
-            cursor.parse::<u32>().map_err(|_| {
-                DomainError::validation("after", "after is not a cursor of this list")
-            })
+            cursor
+                .parse::<u32>()
+                .map_err(|_| DomainError::validation("after", "after is not a cursor of this list"))
         })
         .transpose()?;
     let total = request.with_total.then_some(versions.len() as u64);

@@ -322,8 +322,7 @@ async fn attached_metrics(db: &Db, experiment: &Experiment) -> DomainResult<Vec<
         repo::metrics::live_by_ids(db, &metric_ids),
         repo::metric_versions::by_pairs(db, &pairs),
     )?;
-    let metrics: HashMap<String, Metric> =
-        metrics.into_iter().map(|m| (m.id.clone(), m)).collect();
+    let metrics: HashMap<String, Metric> = metrics.into_iter().map(|m| (m.id.clone(), m)).collect();
     let versions: HashMap<(String, u32), MetricVersion> = versions
         .into_iter()
         .map(|v| ((v.metric_id.clone(), v.version), v))

@@ -190,7 +190,10 @@ db_test!(
                 .map(|e| &e["node"]["version"])
                 .collect();
             assert_eq!(listed, [&json!(2), &json!(1)]);
-            assert_eq!(versions["edges"][1]["node"]["definition"]["event"], "page_view");
+            assert_eq!(
+                versions["edges"][1]["node"]["definition"]["event"],
+                "page_view"
+            );
             let pinned = &node["attachments"][0];
             assert_eq!(pinned["metricVersion"], 1);
             assert_eq!(pinned["definition"]["version"], 1);

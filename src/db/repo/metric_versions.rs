@@ -2,8 +2,7 @@
 //! rows are written once and never change.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, QueryFilter, QueryOrder, Set,
 };
 
 use crate::db::entity::metric_version;

@@ -149,7 +149,10 @@ pub async fn update(
             metric::Column::Aggregation,
             Expr::value(next.aggregation.as_str()),
         )
-        .col_expr(metric::Column::Direction, Expr::value(next.direction.as_str()))
+        .col_expr(
+            metric::Column::Direction,
+            Expr::value(next.direction.as_str()),
+        )
         .col_expr(
             metric::Column::Definition,
             Expr::value(next.definition.to_stored()),

@@ -35,7 +35,8 @@ impl ExperimentMetric {
     /// What the pinned version measures (`metric` shows the latest).
     async fn definition(&self, ctx: &Context<'_>) -> GqlResult<MetricVersion> {
         let key = PinnedVersion(self.0.metric_id.clone(), self.0.metric_version);
-        let version = loaders::require(ctx, key, || DomainError::not_found("metric version")).await?;
+        let version =
+            loaders::require(ctx, key, || DomainError::not_found("metric version")).await?;
         Ok(MetricVersion(version))
     }
     async fn created_at(&self) -> DateTime<Utc> {

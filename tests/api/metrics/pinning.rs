@@ -52,7 +52,10 @@ db_test!(attachments_keep_their_version_until_upgraded, |app| {
     let metric = app.metric(ENV, "Views").await;
     let checkout = app.experiment(ENV, &world.feature, "Checkout").await;
     let attachment = app.attach(&checkout, &metric).await;
-    assert_eq!(pinned(&app, &checkout).await, (1, "page_view".into(), 1, "page_view".into()));
+    assert_eq!(
+        pinned(&app, &checkout).await,
+        (1, "page_view".into(), 1, "page_view".into())
+    );
 
     edit(&app, &metric, "screen_view").await;
     assert_eq!(
@@ -66,7 +69,10 @@ db_test!(attachments_keep_their_version_until_upgraded, |app| {
         .await;
     let prices = app.experiment(ENV, &pricing, "Prices").await;
     app.attach(&prices, &metric).await;
-    assert_eq!(pinned(&app, &prices).await, (2, "screen_view".into(), 2, "screen_view".into()));
+    assert_eq!(
+        pinned(&app, &prices).await,
+        (2, "screen_view".into(), 2, "screen_view".into())
+    );
 
     // Viewers may not upgrade; who cannot see the experiment gets NOT_FOUND.
     let viewer = upgrade(&app, users::ENV_VIEWER, &attachment).await;
@@ -80,7 +86,10 @@ db_test!(attachments_keep_their_version_until_upgraded, |app| {
     let node = &upgraded["data"]["upgradeExperimentMetric"];
     assert_eq!(node["metricVersion"], 2);
     assert_eq!(node["definition"]["definition"]["event"], "screen_view");
-    assert_eq!(pinned(&app, &checkout).await, (2, "screen_view".into(), 2, "screen_view".into()));
+    assert_eq!(
+        pinned(&app, &checkout).await,
+        (2, "screen_view".into(), 2, "screen_view".into())
+    );
 
     let again = upgrade(&app, users::ORG_ADMIN, &attachment).await;
     assert_eq!(code(&again), "CONFLICT", "already at the latest: {again}");
@@ -103,22 +112,31 @@ db_test!(attachments_keep_their_version_until_upgraded, |app| {
         json!({"before": {"metricVersion": 1}, "after": {"metricVersion": 2}})
     );
     assert!(
-        upgrades[0]["log"].as_str().expect("log").contains("version 2"),
+        upgrades[0]["log"]
+            .as_str()
+            .expect("log")
+            .contains("version 2"),
         "{data}"
     );
 });
 
-db_test!(a_completed_experiments_attachments_cannot_be_upgraded, |app| {
-    let world = app.world().await;
-    let metric = app.metric(ENV, "Views").await;
-    let checkout = app.experiment(ENV, &world.feature, "Checkout").await;
-    let attachment = app.attach(&checkout, &metric).await;
-    for mutation in ["startExperiment", "completeExperiment"] {
-        let body = app.lifecycle(mutation, &checkout).await;
-        assert_eq!(code(&body), "OK", "{body}");
+db_test!(
+    a_completed_experiments_attachments_cannot_be_upgraded,
+    |app| {
+        let world = app.world().await;
+        let metric = app.metric(ENV, "Views").await;
+        let checkout = app.experiment(ENV, &world.feature, "Checkout").await;
+        let attachment = app.attach(&checkout, &metric).await;
+        for mutation in ["startExperiment", "completeExperiment"] {
+            let body = app.lifecycle(mutation, &checkout).await;
+            assert_eq!(code(&body), "OK", "{body}");
+        }
+        edit(&app, &metric, "screen_view").await;
+        let refused = upgrade(&app, users::ORG_ADMIN, &attachment).await;
+        assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
+        assert_eq!(
+            pinned(&app, &checkout).await,
+            (1, "page_view".into(), 2, "screen_view".into())
+        );
     }
-    edit(&app, &metric, "screen_view").await;
-    let refused = upgrade(&app, users::ORG_ADMIN, &attachment).await;
-    assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
-    assert_eq!(pinned(&app, &checkout).await, (1, "page_view".into(), 2, "screen_view".into()));
-});
+);

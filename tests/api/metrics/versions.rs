@@ -19,7 +19,11 @@ async fn update(app: &TestApp, user: &str, id: &str, input: Value) -> Value {
 /// `(current version, [versions newest first])` of a metric.
 async fn versions(app: &TestApp, id: &str) -> (u64, Vec<u64>) {
     let data = app
-        .ok(users::ORG_ADMIN, VERSIONS, json!({ "id": id, "first": 100 }))
+        .ok(
+            users::ORG_ADMIN,
+            VERSIONS,
+            json!({ "id": id, "first": 100 }),
+        )
         .await;
     let metric = &data["metric"];
     let listed: Vec<u64> = metric["versions"]["edges"]
@@ -43,89 +47,101 @@ async fn metric_audit(app: &TestApp) -> Vec<Value> {
         .collect()
 }
 
-db_test!(names_change_in_place_and_what_a_metric_measures_makes_a_version, |app| {
-    app.world().await;
-    let id = app.metric(ENV, "Views").await;
-    assert_eq!(versions(&app, &id).await, (1, vec![1]));
+db_test!(
+    names_change_in_place_and_what_a_metric_measures_makes_a_version,
+    |app| {
+        app.world().await;
+        let id = app.metric(ENV, "Views").await;
+        assert_eq!(versions(&app, &id).await, (1, vec![1]));
 
-    let renamed = update(
-        &app,
-        users::ORG_ADMIN,
-        &id,
-        json!({"name": " Page views ", "description": "every view"}),
-    )
-    .await;
-    assert_eq!(code(&renamed), "OK", "{renamed}");
-    let metric = &renamed["data"]["updateMetric"];
-    assert_eq!(
-        (&metric["name"], &metric["description"], &metric["version"]),
-        (&json!("Page views"), &json!("every view"), &json!(1))
-    );
-    assert_eq!(versions(&app, &id).await, (1, vec![1]), "no new version");
+        let renamed = update(
+            &app,
+            users::ORG_ADMIN,
+            &id,
+            json!({"name": " Page views ", "description": "every view"}),
+        )
+        .await;
+        assert_eq!(code(&renamed), "OK", "{renamed}");
+        let metric = &renamed["data"]["updateMetric"];
+        assert_eq!(
+            (&metric["name"], &metric["description"], &metric["version"]),
+            (&json!("Page views"), &json!("every view"), &json!(1))
+        );
+        assert_eq!(versions(&app, &id).await, (1, vec![1]), "no new version");
 
-    let changed = update(
-        &app,
-        users::ORG_ADMIN,
-        &id,
-        json!({"definition": {"event": "screen_view"}}),
-    )
-    .await;
-    assert_eq!(code(&changed), "OK", "{changed}");
-    assert_eq!(changed["data"]["updateMetric"]["version"], 2);
-    assert_eq!(
-        changed["data"]["updateMetric"]["definition"]["event"],
-        "screen_view"
-    );
-    assert_eq!(versions(&app, &id).await, (2, vec![2, 1]));
+        let changed = update(
+            &app,
+            users::ORG_ADMIN,
+            &id,
+            json!({"definition": {"event": "screen_view"}}),
+        )
+        .await;
+        assert_eq!(code(&changed), "OK", "{changed}");
+        assert_eq!(changed["data"]["updateMetric"]["version"], 2);
+        assert_eq!(
+            changed["data"]["updateMetric"]["definition"]["event"],
+            "screen_view"
+        );
+        assert_eq!(versions(&app, &id).await, (2, vec![2, 1]));
 
-    // The same values again (the event with spaces parses to the same): nothing new.
-    let same = update(
-        &app,
-        users::ORG_ADMIN,
-        &id,
-        json!({"metricType": "NUMERIC", "aggregation": "COUNT", "direction": "UP",
+        // The same values again (the event with spaces parses to the same): nothing new.
+        let same = update(
+            &app,
+            users::ORG_ADMIN,
+            &id,
+            json!({"metricType": "NUMERIC", "aggregation": "COUNT", "direction": "UP",
                "definition": {"event": " screen_view "}}),
-    )
-    .await;
-    assert_eq!(code(&same), "OK", "{same}");
-    assert_eq!(versions(&app, &id).await, (2, vec![2, 1]));
+        )
+        .await;
+        assert_eq!(code(&same), "OK", "{same}");
+        assert_eq!(versions(&app, &id).await, (2, vec![2, 1]));
 
-    // Direction, and type with aggregation and value source together, each make one.
-    let down = update(&app, users::ORG_ADMIN, &id, json!({"direction": "DOWN"})).await;
-    assert_eq!(down["data"]["updateMetric"]["version"], 3, "{down}");
-    let sum = update(
+        // Direction, and type with aggregation and value source together, each make one.
+        let down = update(&app, users::ORG_ADMIN, &id, json!({"direction": "DOWN"})).await;
+        assert_eq!(down["data"]["updateMetric"]["version"], 3, "{down}");
+        let sum = update(
         &app,
         users::ORG_ADMIN,
         &id,
         json!({"aggregation": "SUM", "definition": {"event": "order", "value": {"source": "EVENT_VALUE"}}}),
     )
     .await;
-    assert_eq!(sum["data"]["updateMetric"]["version"], 4, "{sum}");
-    assert_eq!(versions(&app, &id).await, (4, vec![4, 3, 2, 1]));
+        assert_eq!(sum["data"]["updateMetric"]["version"], 4, "{sum}");
+        assert_eq!(versions(&app, &id).await, (4, vec![4, 3, 2, 1]));
 
-    // Each version keeps what it measured.
-    let data = app
-        .ok(users::ORG_ADMIN, VERSIONS, json!({ "id": id, "first": 100 }))
-        .await;
-    let nodes: Vec<Value> = data["metric"]["versions"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| {
-            let n = &e["node"];
-            json!([n["aggregation"], n["direction"], n["definition"]["event"], n["definition"]["value"]])
-        })
-        .collect();
-    assert_eq!(
-        nodes,
-        vec![
-            json!(["SUM", "DOWN", "order", {"source": "EVENT_VALUE", "property": null}]),
-            json!(["COUNT", "DOWN", "screen_view", null]),
-            json!(["COUNT", "UP", "screen_view", null]),
-            json!(["COUNT", "UP", "page_view", null]),
-        ]
-    );
-});
+        // Each version keeps what it measured.
+        let data = app
+            .ok(
+                users::ORG_ADMIN,
+                VERSIONS,
+                json!({ "id": id, "first": 100 }),
+            )
+            .await;
+        let nodes: Vec<Value> = data["metric"]["versions"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| {
+                let n = &e["node"];
+                json!([
+                    n["aggregation"],
+                    n["direction"],
+                    n["definition"]["event"],
+                    n["definition"]["value"]
+                ])
+            })
+            .collect();
+        assert_eq!(
+            nodes,
+            vec![
+                json!(["SUM", "DOWN", "order", {"source": "EVENT_VALUE", "property": null}]),
+                json!(["COUNT", "DOWN", "screen_view", null]),
+                json!(["COUNT", "UP", "screen_view", null]),
+                json!(["COUNT", "UP", "page_view", null]),
+            ]
+        );
+    }
+);
 
 db_test!(a_refused_edit_writes_nothing, |app| {
     app.world().await;
@@ -134,21 +150,43 @@ db_test!(a_refused_edit_writes_nothing, |app| {
     let audit_before = metric_audit(&app).await.len();
 
     // SUM needs a value source the COUNT metric does not have: checked like a new metric.
-    let invalid = update(&app, users::ORG_ADMIN, &id, json!({"aggregation": "SUM", "name": "Renamed"})).await;
+    let invalid = update(
+        &app,
+        users::ORG_ADMIN,
+        &id,
+        json!({"aggregation": "SUM", "name": "Renamed"}),
+    )
+    .await;
     assert_eq!(code(&invalid), "BAD_USER_INPUT", "{invalid}");
     assert_eq!(field(&invalid), "definition.value");
-    let empty = update(&app, users::ORG_ADMIN, &id, json!({"definition": {"event": "  "}})).await;
+    let empty = update(
+        &app,
+        users::ORG_ADMIN,
+        &id,
+        json!({"definition": {"event": "  "}}),
+    )
+    .await;
     assert_eq!(
         (code(&empty), field(&empty)),
         ("BAD_USER_INPUT".into(), "definition.event".into())
     );
     // A live metric's name, in any case: CONFLICT.
-    let taken = update(&app, users::ORG_ADMIN, &id, json!({"name": "Orders", "direction": "DOWN"})).await;
+    let taken = update(
+        &app,
+        users::ORG_ADMIN,
+        &id,
+        json!({"name": "Orders", "direction": "DOWN"}),
+    )
+    .await;
     assert_eq!(code(&taken), "CONFLICT", "{taken}");
 
     assert_eq!(versions(&app, &id).await, (1, vec![1]));
     let metric = app
-        .ok(users::ORG_ADMIN, "query($id: ID!) { metric(id: $id) { name aggregation direction } }", json!({"id": id}))
+        .ok(
+            users::ORG_ADMIN,
+            "query($id: ID!) { metric(id: $id) { name aggregation direction } }",
+            json!({"id": id}),
+        )
         .await;
     assert_eq!(
         metric["metric"],
@@ -161,15 +199,25 @@ db_test!(versions_are_listed_newest_first_in_pages, |app| {
     app.world().await;
     let id = app.metric(ENV, "Views").await;
     for event in ["a", "b", "c", "d"] {
-        let body = update(&app, users::ORG_ADMIN, &id, json!({"definition": {"event": event}})).await;
+        let body = update(
+            &app,
+            users::ORG_ADMIN,
+            &id,
+            json!({"definition": {"event": event}}),
+        )
+        .await;
         assert_eq!(code(&body), "OK", "{body}");
     }
     let page = |after: Option<String>| {
         let app = &app;
         let id = id.clone();
         async move {
-            app.ok(users::ORG_ADMIN, VERSIONS, json!({"id": id, "first": 2, "after": after}))
-                .await["metric"]["versions"]
+            app.ok(
+                users::ORG_ADMIN,
+                VERSIONS,
+                json!({"id": id, "first": 2, "after": after}),
+            )
+            .await["metric"]["versions"]
                 .clone()
         }
     };
@@ -181,7 +229,10 @@ db_test!(versions_are_listed_newest_first_in_pages, |app| {
             .map(|e| {
                 (
                     e["node"]["version"].as_u64().expect("version"),
-                    e["node"]["definition"]["event"].as_str().expect("event").to_owned(),
+                    e["node"]["definition"]["event"]
+                        .as_str()
+                        .expect("event")
+                        .to_owned(),
                 )
             })
             .collect()
@@ -197,9 +248,16 @@ db_test!(versions_are_listed_newest_first_in_pages, |app| {
     assert_eq!(third["pageInfo"]["hasNextPage"], false);
 
     let bad = app
-        .gql(users::ORG_ADMIN, VERSIONS, json!({"id": id, "after": "not-a-cursor"}))
+        .gql(
+            users::ORG_ADMIN,
+            VERSIONS,
+            json!({"id": id, "after": "not-a-cursor"}),
+        )
         .await;
-    assert_eq!((code(&bad), field(&bad)), ("BAD_USER_INPUT".into(), "after".into()));
+    assert_eq!(
+        (code(&bad), field(&bad)),
+        ("BAD_USER_INPUT".into(), "after".into())
+    );
 });
 
 db_test!(each_edit_writes_one_audit_entry_with_its_diff, |app| {
@@ -220,7 +278,10 @@ db_test!(each_edit_writes_one_audit_entry_with_its_diff, |app| {
     let entry = &entries[0];
     assert_eq!(entry["action"], "UPDATED");
     assert_eq!(entry["relatedObjectId"], id);
-    assert!(entry["log"].as_str().expect("log").contains("version 2"), "{entry}");
+    assert!(
+        entry["log"].as_str().expect("log").contains("version 2"),
+        "{entry}"
+    );
     assert_eq!(
         entry["changes"],
         json!({
@@ -229,7 +290,13 @@ db_test!(each_edit_writes_one_audit_entry_with_its_diff, |app| {
         })
     );
 
-    let body = update(&app, users::ORG_ADMIN, &id, json!({"description": "all screens"})).await;
+    let body = update(
+        &app,
+        users::ORG_ADMIN,
+        &id,
+        json!({"description": "all screens"}),
+    )
+    .await;
     assert_eq!(code(&body), "OK", "{body}");
     let entries = metric_audit(&app).await;
     assert_eq!(entries.len(), before + 2);
@@ -258,11 +325,19 @@ db_test!(only_the_environments_admins_edit_metrics, |app| {
     assert_eq!(body["data"]["updateMetric"]["version"], 2);
 
     let deleted = app
-        .gql(users::ORG_ADMIN, "mutation($id: ID!) { deleteMetric(id: $id) { id } }", json!({"id": id}))
+        .gql(
+            users::ORG_ADMIN,
+            "mutation($id: ID!) { deleteMetric(id: $id) { id } }",
+            json!({"id": id}),
+        )
         .await;
     assert_eq!(code(&deleted), "OK", "{deleted}");
     let gone = update(&app, users::ORG_ADMIN, &id, json!({"name": "Back"})).await;
-    assert_eq!(code(&gone), "NOT_FOUND", "a deleted metric cannot be edited");
+    assert_eq!(
+        code(&gone),
+        "NOT_FOUND",
+        "a deleted metric cannot be edited"
+    );
 });
 
 db_test!(concurrent_edits_each_take_the_next_version, |app| {
@@ -272,8 +347,13 @@ db_test!(concurrent_edits_each_take_the_next_version, |app| {
         let app = &app;
         let id = id.clone();
         async move {
-            update(app, users::ORG_ADMIN, &id, json!({"definition": {"event": format!("e{i}")}}))
-                .await
+            update(
+                app,
+                users::ORG_ADMIN,
+                &id,
+                json!({"definition": {"event": format!("e{i}")}}),
+            )
+            .await
         }
     });
     let bodies = futures_util::future::join_all(edits).await;
@@ -290,27 +370,47 @@ db_test!(concurrent_edits_each_take_the_next_version, |app| {
     assert_eq!(listed, (1..=current).rev().collect::<Vec<_>>());
 });
 
-db_test!(a_version_number_taken_already_is_a_conflict_not_an_internal_error, |app| {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-    app.world().await;
-    let id = app.metric(ENV, "Views").await;
-    // What a concurrent edit that got past the row lock would have written: version 2.
-    let backend = app.db.get_database_backend();
-    let sql = match backend {
+db_test!(
+    a_version_number_taken_already_is_a_conflict_not_an_internal_error,
+    |app| {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        app.world().await;
+        let id = app.metric(ENV, "Views").await;
+        // What a concurrent edit that got past the row lock would have written: version 2.
+        let backend = app.db.get_database_backend();
+        let sql = match backend {
         DbBackend::Postgres => "INSERT INTO metric_versions (metric_id, version, metric_type, aggregation, direction, definition, created_at) SELECT id, 2, metric_type, aggregation, direction, definition, created_at FROM metrics WHERE id = $1",
         _ => "INSERT INTO metric_versions (metric_id, version, metric_type, aggregation, direction, definition, created_at) SELECT id, 2, metric_type, aggregation, direction, definition, created_at FROM metrics WHERE id = ?",
     };
-    app.db
-        .execute_raw(Statement::from_sql_and_values(backend, sql, [id.clone().into()]))
-        .await
-        .expect("insert version 2");
-    let audit_before = metric_audit(&app).await.len();
+        app.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [id.clone().into()],
+            ))
+            .await
+            .expect("insert version 2");
+        let audit_before = metric_audit(&app).await.len();
 
-    let body = update(&app, users::ORG_ADMIN, &id, json!({"definition": {"event": "screen_view"}})).await;
-    assert_eq!(code(&body), "CONFLICT", "{body}");
-    let metric = app
-        .ok(users::ORG_ADMIN, "query($id: ID!) { metric(id: $id) { version definition { event } } }", json!({"id": id}))
+        let body = update(
+            &app,
+            users::ORG_ADMIN,
+            &id,
+            json!({"definition": {"event": "screen_view"}}),
+        )
         .await;
-    assert_eq!(metric["metric"], json!({"version": 1, "definition": {"event": "page_view"}}));
-    assert_eq!(metric_audit(&app).await.len(), audit_before);
-});
+        assert_eq!(code(&body), "CONFLICT", "{body}");
+        let metric = app
+            .ok(
+                users::ORG_ADMIN,
+                "query($id: ID!) { metric(id: $id) { version definition { event } } }",
+                json!({"id": id}),
+            )
+            .await;
+        assert_eq!(
+            metric["metric"],
+            json!({"version": 1, "definition": {"event": "page_view"}})
+        );
+        assert_eq!(metric_audit(&app).await.len(), audit_before);
+    }
+);

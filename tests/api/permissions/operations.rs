@@ -8,7 +8,8 @@ use super::*;
 const UPDATE_EXPERIMENT: &str = "mutation($id: ID!, $input: UpdateExperimentInput!) { updateExperiment(id: $id, input: $input) { id name } }";
 const DELETE_EXPERIMENT: &str = "mutation($id: ID!) { deleteExperiment(id: $id) { id deletedAt } }";
 const UPDATE_METRIC: &str = "mutation($id: ID!, $input: UpdateMetricInput!) { updateMetric(id: $id, input: $input) { id name version } }";
-const UPGRADE_ATTACHMENT: &str = "mutation($id: ID!) { upgradeExperimentMetric(id: $id) { id metricVersion } }";
+const UPGRADE_ATTACHMENT: &str =
+    "mutation($id: ID!) { upgradeExperimentMetric(id: $id) { id metricVersion } }";
 const UPDATE_ATTACHMENT: &str = "mutation($id: ID!, $input: UpdateExperimentMetricInput!) { updateExperimentMetric(id: $id, input: $input) { id role expectedDirection } }";
 
 /// `Err` with a description unless `cond` holds.

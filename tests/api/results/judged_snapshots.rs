@@ -269,7 +269,10 @@ db_test_with!(
 
         let m = metric_results(&r, &converted);
         assert_eq!(m["experimentMetric"]["id"], attachment.as_str());
-        assert_eq!(m["metricVersion"], 1, "before versions, every metric was version 1");
+        assert_eq!(
+            m["metricVersion"], 1,
+            "before versions, every metric was version 1"
+        );
         let stored = &payload["metrics"][0];
         for (i, variant) in ["control", "treatment"].into_iter().enumerate() {
             let want = &stored["variants"][i];

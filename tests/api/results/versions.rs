@@ -30,8 +30,7 @@ fn events(s: DateTime<Utc>) -> Vec<Event> {
     events
 }
 
-const PURCHASES: &[(&str, u64, f64, f64)] =
-    &[("control", 2, 1.0, 1.0), ("treatment", 1, 2.0, 4.0)];
+const PURCHASES: &[(&str, u64, f64, f64)] = &[("control", 2, 1.0, 1.0), ("treatment", 1, 2.0, 4.0)];
 const REFUNDS: &[(&str, u64, f64, f64)] = &[("control", 2, 3.0, 9.0), ("treatment", 1, 0.0, 0.0)];
 
 async fn read(app: &TestApp, experiment: &str) -> Value {
@@ -96,7 +95,11 @@ db_test_with!(
         edit(&app, &counted, "purchase").await;
         let frozen = read(&app, &experiment).await;
         assert_eq!(frozen["frozen"], true);
-        assert_eq!(metric_results(&frozen, &counted)["metricVersion"], 2, "{frozen}");
+        assert_eq!(
+            metric_results(&frozen, &counted)["metricVersion"],
+            2,
+            "{frozen}"
+        );
         assert_stats(&frozen, &counted, "frozen", REFUNDS);
     }
 );
