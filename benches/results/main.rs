@@ -10,8 +10,8 @@
 //! without it in every round, and reports the ratio per run (goal ≤ 1.3×) and both peaks; it
 //! times the metrics query of one metric of every kind (`scope::catalogue_scope`: a conversion,
 //! a percentile-capped sum, a ratio, an event-level quantile and a funnel) after them, reporting
-//! its ratio to the five-metric query per run. It also checks that lift's metrics (read through `Warehouse`, which also picks the table
-//! kind itself) equal an independent `DISTINCT`-then-aggregate computation on both kinds, with
+//! its ratio to the five-metric query per run. It also checks that lift's metrics (read through
+//! `Warehouse`, which also picks the table kind itself) equal an independent `DISTINCT`-then-aggregate computation on both kinds, with
 //! and without CUPED (its covariate sums are printed), and that both kinds give the same
 //! exposures.
 //!
