@@ -11,9 +11,9 @@
 //! times the metrics query of one metric of every kind (`scope::catalogue_scope`: a conversion,
 //! a percentile-capped sum, a ratio, an event-level quantile and a funnel) after them, reporting
 //! its ratio to the five-metric query per run. It also checks that lift's metrics (read through
-//! `Warehouse`, which also picks the table kind itself) equal an independent `DISTINCT`-then-aggregate computation on both kinds, with
-//! and without CUPED (its covariate sums are printed), and that both kinds give the same
-//! exposures.
+//! `Warehouse`, which also picks the table kind itself) equal an independent
+//! `DISTINCT`-then-aggregate computation on both kinds, with and without CUPED (its covariate
+//! sums are printed), and that both kinds give the same exposures.
 //!
 //! ```sh
 //! scripts/clickhouse-local-ensure                       # the local engine on 127.0.0.1:8123
