@@ -143,6 +143,7 @@ pub fn metric(
                 start_seconds,
                 end_seconds,
             }),
+            ..Default::default()
         },
     }
 }

@@ -1,11 +1,13 @@
-//! The metric library, in parts: every kind of metric round-trips (`round_trip`), every definition
-//! rule is refused with its field (`validation`), names are unique among live metrics and
-//! soft-deleted or in-use metrics behave (`soft_delete`), and `search` is a literal,
-//! case-insensitive match (`search`), edits make versions (`versions`) that attachments pin until upgraded (`pinning`). Here: the queries and helpers the parts share.
+//! The metric library, in parts: every kind of metric round-trips (`round_trip`, `kinds`), every
+//! definition rule is refused with its field (`validation`), names are unique among live metrics
+//! and soft-deleted or in-use metrics behave (`soft_delete`), `search` is a literal,
+//! case-insensitive match (`search`), edits of what a metric measures make versions (`versions`)
+//! that attachments pin until upgraded (`pinning`). Here: the queries and helpers the parts share.
 
 use crate::helpers::*;
 use serde_json::{json, Value};
 
+mod kinds;
 mod pinning;
 mod round_trip;
 mod search;
