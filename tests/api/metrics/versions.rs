@@ -414,3 +414,52 @@ db_test!(
         assert_eq!(metric_audit(&app).await.len(), audit_before);
     }
 );
+
+db_test!(a_metric_may_change_kind_in_a_new_version, |app| {
+    app.world().await;
+    let id = app.metric(ENV, "Orders").await;
+    let ratio = json!({
+        "metricType": "RATIO", "aggregation": "RATIO",
+        "definition": {
+            "numerator": {"event": "purchase", "aggregation": "SUM", "value": {"source": "EVENT_VALUE"}},
+            "denominator": {"event": "purchase", "aggregation": "COUNT"}
+        }
+    });
+    let body = update(&app, users::ORG_ADMIN, &id, ratio).await;
+    assert_eq!(code(&body), "OK", "{body}");
+    assert_eq!(body["data"]["updateMetric"]["version"], 2);
+    let data = app
+        .ok(
+            users::ORG_ADMIN,
+            "query($id: ID!) { metric(id: $id) { versions { edges { node { version metricType aggregation definition { event numerator { event aggregation } denominator { event aggregation } } } } } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let nodes: Vec<&Value> = data["metric"]["versions"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| &e["node"])
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            &json!({"version": 2, "metricType": "RATIO", "aggregation": "RATIO", "definition": {
+                "event": null,
+                "numerator": {"event": "purchase", "aggregation": "SUM"},
+                "denominator": {"event": "purchase", "aggregation": "COUNT"}}}),
+            &json!({"version": 1, "metricType": "NUMERIC", "aggregation": "COUNT", "definition": {
+                "event": "page_view", "numerator": null, "denominator": null}}),
+        ]
+    );
+    // A RATIO without its parts is refused like a new one would be; nothing is written.
+    let body = update(
+        &app,
+        users::ORG_ADMIN,
+        &id,
+        json!({"definition": {"event": "purchase"}}),
+    )
+    .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(versions(&app, &id).await, (2, vec![2, 1]));
+});

@@ -3,6 +3,7 @@
 //! attachment is upgraded; the version is named in the results and frozen into the snapshot.
 
 use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{json, Value};
 
 use super::support::*;
@@ -101,5 +102,62 @@ db_test_with!(
             "{frozen}"
         );
         assert_stats(&frozen, &counted, "frozen", REFUNDS);
+
+        // The snapshot stores the version; one stored before versions existed (format 2 without
+        // the field) reads as version 1, the only one metrics had then.
+        let mut payload = snapshot_payload(&app, &experiment).await;
+        assert_eq!(payload["metrics"][0]["metric_version"], 2, "{payload}");
+        if let Some(metric) = payload["metrics"][0].as_object_mut() {
+            metric.remove("metric_version");
+        }
+        store_payload(&app, &experiment, payload).await;
+        let older = read(&app, &experiment).await;
+        assert_eq!(
+            metric_results(&older, &counted)["metricVersion"],
+            1,
+            "{older}"
+        );
+        assert_stats(&older, &counted, "older snapshot", REFUNDS);
     }
 );
+
+/// The one stored snapshot payload of `experiment`.
+async fn snapshot_payload(app: &TestApp, experiment: &str) -> Value {
+    let backend = app.db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT payload FROM metric_result_snapshots WHERE experiment_id = $1"
+        }
+        _ => "SELECT payload FROM metric_result_snapshots WHERE experiment_id = ?",
+    };
+    let rows = app
+        .db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [experiment.to_owned().into()],
+        ))
+        .await
+        .expect("read the snapshot");
+    assert_eq!(rows.len(), 1, "one snapshot");
+    rows[0].try_get("", "payload").expect("a JSON payload")
+}
+
+/// Replaces the stored snapshot payload of `experiment` behind the API's back.
+async fn store_payload(app: &TestApp, experiment: &str, payload: Value) {
+    let backend = app.db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE metric_result_snapshots SET payload = $1 WHERE experiment_id = $2"
+        }
+        _ => "UPDATE metric_result_snapshots SET payload = ? WHERE experiment_id = ?",
+    };
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [payload.into(), experiment.to_owned().into()],
+        ))
+        .await
+        .expect("rewrite the snapshot");
+}
