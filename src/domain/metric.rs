@@ -174,7 +174,9 @@ fn check_kind(metric_type: MetricType, aggregation: Aggregation) -> DomainResult
     Err(DomainError::validation("aggregation", message))
 }
 
-fn parse_definition(
+/// The definition rules of [`NewMetric::parse`] for a metric of `aggregation` (also what a preview
+/// of a definition checks); fields are named `definition.…`.
+pub fn parse_definition(
     aggregation: Aggregation,
     def: MetricDefinition,
 ) -> DomainResult<MetricDefinition> {

@@ -14,6 +14,7 @@ pub mod judgement;
 pub mod metric;
 pub mod model;
 pub mod permission;
+pub mod preview;
 pub mod recommendation;
 pub mod results;
 mod string_enum;

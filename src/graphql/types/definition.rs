@@ -15,7 +15,8 @@ pub struct MetricDefinitionInput {
     pub filters: Vec<PropertyFilterInput>,
     /// Required for SUM and MEAN; refused for COUNT and OCCURRENCE.
     pub value: Option<ValueSourceInput>,
-    /// Count only events in this window after each identity's first exposure.
+    /// Count only events in this window after each identity's first exposure. Not applied by
+    /// `previewMetric`, which has no exposures.
     pub window: Option<MetricWindowInput>,
 }
 
