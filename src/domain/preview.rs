@@ -298,7 +298,10 @@ mod tests {
             .collect();
         assert_eq!(
             named,
-            [(PreviewWarningCode::PropertyNeverPresent, Some("plan".into()))]
+            [(
+                PreviewWarningCode::PropertyNeverPresent,
+                Some("plan".into())
+            )]
         );
         let mut none = counts(vec![0, 0, 0]);
         none.event_rows = 0;

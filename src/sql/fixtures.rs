@@ -135,7 +135,11 @@ pub fn preview_scope() -> PreviewScope {
                     FilterOp::In,
                     Some(FilterValue::StringList(vec!["pro".into(), "team".into()])),
                 ),
-                filter("country", FilterOp::Neq, Some(FilterValue::String("FR".into()))),
+                filter(
+                    "country",
+                    FilterOp::Neq,
+                    Some(FilterValue::String("FR".into())),
+                ),
             ],
             value: Some(ValueSource::Property {
                 property: "amount".into(),

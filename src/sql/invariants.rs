@@ -455,7 +455,11 @@ fn hostile_values_in_a_preview_travel_only_as_parameters() {
             for marker in [
                 "DROP", "UNION", "--", ";", "\\", "`", "$1", "?", "\t", "\")",
             ] {
-                assert!(!hostile.sql.contains(marker), "{marker:?} in\n{}", hostile.sql);
+                assert!(
+                    !hostile.sql.contains(marker),
+                    "{marker:?} in\n{}",
+                    hostile.sql
+                );
             }
             let sent = strings_sent(hostile);
             let mut expected = vec![
@@ -492,7 +496,11 @@ fn a_preview_reads_the_events_table_once() {
         s.table.placement = placement.clone();
         for query in previews(&s) {
             let sql = &query.sql;
-            assert_eq!(occurrences(sql, "{p0:Identifier}.{p1:Identifier}"), 1, "{sql}");
+            assert_eq!(
+                occurrences(sql, "{p0:Identifier}.{p1:Identifier}"),
+                1,
+                "{sql}"
+            );
             assert_eq!(occurrences(sql, "FROM scanned\n"), 1, "{sql}");
             assert_eq!(occurrences(sql, " per_identity\n"), 1, "{sql}");
             for per_identity in ["groupArray", "arrayDistinct", "uniqExact", "groupUniqArray"] {

@@ -93,7 +93,9 @@ pub fn compile_preview(
             format!("has_property_{k}"),
             format!("{named} AND {}", property::has(key)),
         ));
-        identity.push(format!("countIf(has_property_{k}) AS rows_with_property_{k}"));
+        identity.push(format!(
+            "countIf(has_property_{k}) AS rows_with_property_{k}"
+        ));
         property_rows.push(format!("sum(rows_with_property_{k})"));
     };
     for f in &definition.filters {
@@ -101,21 +103,22 @@ pub fn compile_preview(
         has_property(&key, &mut scanned);
     }
     if let Some(source) = &definition.value {
-            let (present, number) = match source {
-                ValueSource::EventValue => {
-                    ("e.value != ''".to_owned(), "toFloat64OrNull(e.value)".to_owned())
-                }
-                ValueSource::Property { property } => {
-                    let key = params.string(property);
-                    has_property(&key, &mut scanned);
-                    (property::has(&key), property::number(&key))
-                }
-            };
-            scanned.push((
-                "value_number".to_owned(),
-                format!("if({matching}, ifNull({number}, nan), nan)"),
-            ));
-            scanned.push((
+        let (present, number) = match source {
+            ValueSource::EventValue => (
+                "e.value != ''".to_owned(),
+                "toFloat64OrNull(e.value)".to_owned(),
+            ),
+            ValueSource::Property { property } => {
+                let key = params.string(property);
+                has_property(&key, &mut scanned);
+                (property::has(&key), property::number(&key))
+            }
+        };
+        scanned.push((
+            "value_number".to_owned(),
+            format!("if({matching}, ifNull({number}, nan), nan)"),
+        ));
+        scanned.push((
                 "value_not_numeric".to_owned(),
                 format!(
                     "{matching}\n        AND {present}\n        AND NOT isFinite(ifNull({number}, nan))"
@@ -127,8 +130,7 @@ pub fn compile_preview(
     let (identity_value, with_value, not_numeric) = match definition.value {
         Some(_) => {
             identity.push("countIf(isFinite(value_number)) AS events_valued".to_owned());
-            identity
-                .push("sumIf(value_number, isFinite(value_number)) AS value_total".to_owned());
+            identity.push("sumIf(value_number, isFinite(value_number)) AS value_total".to_owned());
             identity.push("countIf(value_not_numeric) AS events_not_numeric".to_owned());
             (
                 "value_total",
@@ -243,7 +245,9 @@ mod tests {
         assert!(query.sql.contains(
             "quantilesExactInclusiveIf(0.5, 0.9, 0.99)(toFloat64(events_matching), events_matching > 0)"
         ));
-        assert!(query.sql.contains("CAST([], 'Array(UInt64)') AS property_rows"));
+        assert!(query
+            .sql
+            .contains("CAST([], 'Array(UInt64)') AS property_rows"));
         assert!(!query.sql.contains("value_number"), "{}", query.sql);
         assert_eq!(param_text(&query, "p5"), "purchase");
     }

@@ -21,7 +21,9 @@ pub enum PreviewWarningCode {
 /// Something in a definition a person can act on.
 #[derive(SimpleObject)]
 pub struct PreviewWarning {
+    /// What is wrong.
     pub code: PreviewWarningCode,
+    /// What is wrong and what to check, for people (names the event, the property, how many).
     pub message: String,
     /// The property the warning is about, if any.
     pub property: Option<String>,

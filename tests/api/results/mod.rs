@@ -32,6 +32,7 @@ mod judged_snapshots;
 mod laziness;
 mod pooling;
 mod power;
+mod preview;
 mod recommendations;
 mod settings;
 mod snapshots;

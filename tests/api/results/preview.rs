@@ -1,0 +1,600 @@
+//! `previewMetric`: what a definition would read from the environment's recent events, before it
+//! is saved. Every expected number is computed here from the test's own event list, by the rules
+//! `domain::preview` documents (each event once by its natural key; the last `days` days up to
+//! now; an identity's value the SUM of its finite values with a value source, else its COUNT of
+//! matching events; R-7 quantiles over identities with a value). Also each warning firing and not
+//! firing, `days` bounds, definition validation, permissions, nothing stored, a failing warehouse
+//! and the `/metrics` count of preview queries.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+
+use super::support::*;
+use crate::clickhouse::{Event, Warehouse};
+use crate::helpers::*;
+
+const PREVIEW: &str = "query($key: String!, $definition: MetricDefinitionInput!, $days: Int) { previewMetric(environmentKey: $key, definition: $definition, days: $days) { days matchingEvents identities identitiesInPeriod shareWithValue p50 p90 p99 max warnings { code message property } } }";
+
+/// The event set, relative to `now`: generated identities with purchases over the last 20 days
+/// (some older than a week), plus hand-made edge cases.
+fn events(now: DateTime<Utc>) -> Vec<Event> {
+    let ago = |hours: i64| now - Duration::hours(hours);
+    let purchase = |id: &str, at, value: &str, metadata: Value| {
+        Event::track(ENV, "purchase", id, at)
+            .value(value)
+            .metadata(metadata)
+    };
+    let mut events = Vec::new();
+    for i in 0..30_i64 {
+        let id = format!("u{i}");
+        let plan = ["pro", "team", "free"][(i % 3) as usize];
+        for k in 0..(i % 4 + 1) {
+            // Spread over 0–19 days ago: some inside a week, some not.
+            let at = ago((i * 7 + k * 29) % 480 + 1);
+            let amount = ((i * 7 + k * 3) % 13) as f64 + 0.25;
+            events.push(purchase(
+                &id,
+                at,
+                &format!("{}", amount * 2.0),
+                json!({ "plan": plan, "amount": amount }),
+            ));
+        }
+        if i % 5 == 0 {
+            events.push(Event::track(ENV, "signup", &id, ago(i + 2)));
+        }
+    }
+    events.extend([
+        // An exact duplicate (at-least-once delivery): counted once.
+        purchase("a", ago(30), "10", json!({ "plan": "pro", "amount": 10.0 })),
+        purchase("a", ago(30), "10", json!({ "plan": "pro", "amount": 10.0 })),
+        // Amount as numeric text counts; as other text it is present but not a number.
+        purchase(
+            "a",
+            ago(50),
+            "12.5",
+            json!({ "plan": "pro", "amount": "12.5" }),
+        ),
+        purchase(
+            "d",
+            ago(20),
+            "n/a",
+            json!({ "plan": "pro", "amount": "lots" }),
+        ),
+        // No amount at all: matching, without a value, and not "not numeric".
+        purchase("e", ago(40), "", json!({ "plan": "team" })),
+        // Only signups: in the period, never matching.
+        Event::track(ENV, "signup", "g", ago(10)),
+        // Just outside a week, inside 30 days.
+        purchase(
+            "f",
+            ago(7 * 24 + 5),
+            "1000",
+            json!({ "plan": "pro", "amount": 1000.0 }),
+        ),
+        // After now, another environment, older than 90 days: never read.
+        purchase(
+            "future",
+            now + Duration::hours(5),
+            "5",
+            json!({ "plan": "pro", "amount": 5.0 }),
+        ),
+        Event::track("elsewhere", "purchase", "x", ago(3))
+            .metadata(json!({ "plan": "pro", "amount": 7.0 })),
+        purchase(
+            "old",
+            ago(91 * 24),
+            "3",
+            json!({ "plan": "pro", "amount": 3.0 }),
+        ),
+    ]);
+    events
+}
+
+/// Where a definition reads each event's number in the model.
+#[derive(Clone, Copy)]
+enum Source {
+    None,
+    EventValue,
+    Property(&'static str),
+}
+
+/// The preview's numbers, by the documented rules, from the event list.
+#[derive(Debug, PartialEq)]
+struct Expected {
+    matching_events: u64,
+    identities: u64,
+    identities_in_period: u64,
+    with_value: u64,
+    quantiles: Option<[f64; 3]>,
+    max: Option<f64>,
+    not_numeric: u64,
+}
+
+/// A number as lift reads one: a JSON number, or a JSON string holding a number.
+fn number(value: Option<&Value>) -> Option<f64> {
+    match value? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// linear interpolation between the closest ranks of the sorted values.
+fn quantile(sorted: &[f64], level: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * level;
+    let low = h.floor() as usize;
+    let high = (low + 1).min(sorted.len() - 1);
+    sorted[low] + (h - low as f64) * (sorted[high] - sorted[low])
+}
+
+fn expected(
+    events: &[Event],
+    now: DateTime<Utc>,
+    days: i64,
+    name: &str,
+    filter: impl Fn(&Value) -> bool,
+    source: Source,
+) -> Expected {
+    let start = now - Duration::days(days);
+    let mut seen = HashSet::new();
+    let mut in_period = HashSet::new();
+    // identity → (matching events, finite values)
+    let mut identities: BTreeMap<&str, (u64, Vec<f64>)> = BTreeMap::new();
+    let mut not_numeric = 0;
+    for e in events {
+        let key = (
+            &e.identifier,
+            &e.event,
+            &e.feature_name,
+            e.timestamp,
+            &e.value,
+            &e.metadata,
+        );
+        if e.environment_key != ENV || e.timestamp < start || e.timestamp > now || !seen.insert(key)
+        {
+            continue;
+        }
+        in_period.insert(e.identifier.as_str());
+        let metadata: Value = serde_json::from_str(&e.metadata).expect("metadata");
+        if e.event != name || !filter(&metadata) {
+            continue;
+        }
+        let (count, values) = identities.entry(&e.identifier).or_default();
+        *count += 1;
+        let (present, value) = match source {
+            Source::None => (false, None),
+            Source::EventValue => (!e.value.is_empty(), e.value.parse::<f64>().ok()),
+            Source::Property(p) => (metadata.get(p).is_some(), number(metadata.get(p))),
+        };
+        match value.filter(|v| v.is_finite()) {
+            Some(v) => values.push(v),
+            None if present => not_numeric += 1,
+            None => {}
+        }
+    }
+    let mut per_identity: Vec<f64> = identities
+        .values()
+        .filter_map(|(count, values)| match source {
+            Source::None => Some(*count as f64),
+            _ if values.is_empty() => None,
+            _ => Some(values.iter().sum()),
+        })
+        .collect();
+    per_identity.sort_by(f64::total_cmp);
+    let any = !per_identity.is_empty();
+    Expected {
+        matching_events: identities.values().map(|(count, _)| count).sum(),
+        identities: identities.len() as u64,
+        identities_in_period: in_period.len() as u64,
+        with_value: per_identity.len() as u64,
+        quantiles: any.then(|| [0.5, 0.9, 0.99].map(|l| quantile(&per_identity, l))),
+        max: per_identity.last().copied(),
+        not_numeric,
+    }
+}
+
+async fn preview(app: &TestApp, user: &str, definition: Value, days: Option<i64>) -> Value {
+    let mut variables = json!({ "key": ENV, "definition": definition });
+    if let Some(days) = days {
+        variables["days"] = json!(days);
+    }
+    app.gql(user, PREVIEW, variables).await
+}
+
+/// The preview, failing the test on any error.
+async fn preview_ok(app: &TestApp, definition: Value, days: Option<i64>) -> Value {
+    let body = preview(app, users::ENV_VIEWER, definition, days).await;
+    assert_eq!(code(&body), "OK", "{body:#}");
+    body["data"]["previewMetric"].clone()
+}
+
+fn optional(value: &Value) -> Option<f64> {
+    value.as_f64()
+}
+
+fn assert_matches(preview: &Value, expected: &Expected, label: &str) {
+    let count = |key: &str| {
+        preview[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {preview}"))
+    };
+    assert_eq!(
+        count("matchingEvents"),
+        expected.matching_events,
+        "{label}: matchingEvents"
+    );
+    assert_eq!(
+        count("identities"),
+        expected.identities,
+        "{label}: identities"
+    );
+    assert_eq!(
+        count("identitiesInPeriod"),
+        expected.identities_in_period,
+        "{label}: identitiesInPeriod"
+    );
+    assert_close(
+        number(Some(&preview["shareWithValue"])).expect("a share"),
+        expected.with_value as f64 / expected.identities_in_period as f64,
+        &format!("{label}: shareWithValue"),
+    );
+    let shown = ["p50", "p90", "p99"].map(|k| optional(&preview[k]));
+    match expected.quantiles {
+        Some(quantiles) => {
+            for ((key, actual), q) in ["p50", "p90", "p99"].iter().zip(shown).zip(quantiles) {
+                assert_close(actual.expect(key), q, &format!("{label}: {key}"));
+            }
+        }
+        None => assert_eq!(shown, [None, None, None], "{label}: no quantiles"),
+    }
+    match expected.max {
+        Some(max) => assert_close(optional(&preview["max"]).expect("max"), max, label),
+        None => assert!(preview["max"].is_null(), "{label}: {preview}"),
+    }
+}
+
+/// `(code, property)` of each warning.
+fn warnings(preview: &Value) -> Vec<(String, Option<String>)> {
+    preview["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|w| {
+            assert!(w["message"].as_str().is_some_and(|m| !m.is_empty()), "{w}");
+            (
+                w["code"].as_str().expect("code").to_owned(),
+                w["property"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+fn pro_or_team(metadata: &Value) -> bool {
+    matches!(metadata.get("plan"), Some(Value::String(p)) if p == "pro" || p == "team")
+}
+
+fn amount_of_pro_and_team() -> Value {
+    json!({
+        "event": "purchase",
+        "filters": [{ "property": "plan", "op": "IN", "value": { "stringList": ["pro", "team"] } }],
+        "value": { "source": "PROPERTY", "property": "amount" },
+        // A window is accepted and does not apply.
+        "window": { "startSeconds": 0, "endSeconds": 3600 },
+    })
+}
+
+/// Loads the events `deliveries` times into `warehouse`, connects `ENV` to it, and checks every
+/// number of three definitions against the model.
+async fn exact_numbers(app: &TestApp, warehouse: Warehouse, deliveries: usize) {
+    app.world().await;
+    connect(app, ENV, &warehouse).await;
+    let now = Utc::now();
+    let events = events(now);
+    for _ in 0..deliveries {
+        warehouse.insert(&events).await;
+    }
+
+    // SUM of a property, filtered, over the default week.
+    let p = preview_ok(app, amount_of_pro_and_team(), None).await;
+    let e = expected(
+        &events,
+        now,
+        7,
+        "purchase",
+        pro_or_team,
+        Source::Property("amount"),
+    );
+    assert_eq!(p["days"], 7);
+    assert_matches(&p, &e, "amount, 7 days");
+    // Not vacuous: identities with and without a value, a non-number, interpolated quantiles.
+    assert!(e.with_value >= 5 && e.with_value < e.identities, "{e:?}");
+    assert!(e.identities < e.identities_in_period, "{e:?}");
+    assert_eq!(e.not_numeric, 1, "d's amount");
+    assert_eq!(
+        warnings(&p),
+        [("VALUES_NOT_NUMERIC".to_owned(), Some("amount".to_owned()))]
+    );
+    let message = p["warnings"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("1 of the "), "{message}");
+
+    // The same over 30 days reads f's purchase too.
+    let p30 = preview_ok(app, amount_of_pro_and_team(), Some(30)).await;
+    let e30 = expected(
+        &events,
+        now,
+        30,
+        "purchase",
+        pro_or_team,
+        Source::Property("amount"),
+    );
+    assert_matches(&p30, &e30, "amount, 30 days");
+    assert!(e30.matching_events > e.matching_events);
+    assert_eq!(e30.max, Some(1000.0));
+
+    // COUNT without filters: every purchase counts; no warning.
+    let count = json!({ "event": "purchase" });
+    let p = preview_ok(app, count, Some(14)).await;
+    let e = expected(&events, now, 14, "purchase", |_| true, Source::None);
+    assert_matches(&p, &e, "count, 14 days");
+    assert_eq!(e.with_value, e.identities);
+    assert_eq!(warnings(&p), []);
+
+    // The event's own value: "n/a" and "" are present / absent as the property was.
+    let value = json!({ "event": "purchase", "value": { "source": "EVENT_VALUE" } });
+    let p = preview_ok(app, value, Some(7)).await;
+    let e = expected(&events, now, 7, "purchase", |_| true, Source::EventValue);
+    assert_matches(&p, &e, "event value, 7 days");
+    assert_eq!(warnings(&p), [("VALUES_NOT_NUMERIC".to_owned(), None)]);
+}
+
+db_test_with!(
+    a_preview_gives_the_exact_numbers_of_its_event_list,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        exact_numbers(&app, Warehouse::create_deduplicating().await, 1).await;
+    }
+);
+
+db_test_with!(
+    on_a_plain_table_every_event_delivered_twice_is_read_once,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        exact_numbers(&app, Warehouse::create().await, 2).await;
+    }
+);
+
+db_test_with!(
+    each_warning_fires_when_its_rule_is_broken,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        app.world().await;
+        let warehouse = Warehouse::create().await;
+        connect(&app, ENV, &warehouse).await;
+        let now = Utc::now();
+        let events = events(now);
+        warehouse.insert(&events).await;
+
+        // An event nobody sends: only NO_EVENTS, even with filters on absent properties.
+        let p = preview_ok(
+            &app,
+            json!({ "event": "checkout_started",
+                    "filters": [{ "property": "coupon", "op": "EXISTS" }] }),
+            None,
+        )
+        .await;
+        assert_eq!(warnings(&p), [("NO_EVENTS".to_owned(), None)]);
+        assert_eq!(p["matchingEvents"], 0);
+        assert_eq!(p["shareWithValue"], 0.0);
+        assert!(p["p50"].is_null() && p["max"].is_null(), "{p}");
+        let e = expected(&events, now, 7, "checkout_started", |_| true, Source::None);
+        assert_eq!(
+            p["identitiesInPeriod"].as_u64(),
+            Some(e.identities_in_period)
+        );
+
+        // Properties that never appear on purchases: each named once (a filter's, the value's),
+        // and no VALUES_NOT_NUMERIC for a value that is never there.
+        let p = preview_ok(
+            &app,
+            json!({ "event": "purchase",
+                    "filters": [
+                        { "property": "coupon", "op": "NOT_EXISTS" },
+                        { "property": "plan", "op": "EXISTS" },
+                        { "property": "coupon", "op": "NEQ", "value": { "string": "x" } }],
+                    "value": { "source": "PROPERTY", "property": "price" } }),
+            None,
+        )
+        .await;
+        assert_eq!(
+            warnings(&p),
+            [
+                (
+                    "PROPERTY_NEVER_PRESENT".to_owned(),
+                    Some("coupon".to_owned())
+                ),
+                (
+                    "PROPERTY_NEVER_PRESENT".to_owned(),
+                    Some("price".to_owned())
+                ),
+            ]
+        );
+        assert_eq!(p["p50"], Value::Null, "no identity has a price");
+        assert_eq!(p["shareWithValue"], 0.0);
+
+        // A property that is present and numeric everywhere: no warning at all.
+        let p = preview_ok(
+            &app,
+            json!({ "event": "purchase",
+                    "filters": [{ "property": "plan", "op": "EQ", "value": { "string": "team" } }],
+                    "value": { "source": "PROPERTY", "property": "amount" } }),
+            None,
+        )
+        .await;
+        assert_eq!(warnings(&p), []);
+        let team = |m: &Value| m.get("plan") == Some(&json!("team"));
+        let e = expected(
+            &events,
+            now,
+            7,
+            "purchase",
+            team,
+            Source::Property("amount"),
+        );
+        assert_matches(&p, &e, "team amount");
+    }
+);
+
+db_test_with!(
+    days_are_one_to_ninety_and_the_definition_is_checked_like_create_metric,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        app.world().await;
+        let warehouse = Warehouse::create().await;
+        connect(&app, ENV, &warehouse).await;
+        let count = json!({ "event": "purchase" });
+        for days in [0, -1, 91] {
+            let body = preview(&app, users::ENV_VIEWER, count.clone(), Some(days)).await;
+            assert_eq!(code(&body), "BAD_USER_INPUT", "{days}: {body}");
+            assert_eq!(field(&body), "days", "{days}");
+            assert!(body["data"]["previewMetric"].is_null(), "{body}");
+        }
+        for days in [1, 90] {
+            let p = preview_ok(&app, count.clone(), Some(days)).await;
+            assert_eq!(p["days"], days);
+        }
+        for (definition, expected) in [
+            (json!({ "event": "" }), "definition.event"),
+            (
+                json!({ "event": "purchase",
+                        "filters": [{ "property": "plan", "op": "EQ", "value": { "stringList": ["a"] } }] }),
+                "definition.filters[0].value",
+            ),
+            (
+                json!({ "event": "purchase", "value": { "source": "PROPERTY" } }),
+                "definition.value.property",
+            ),
+            (
+                json!({ "event": "purchase", "window": { "startSeconds": -1 } }),
+                "definition.window.startSeconds",
+            ),
+        ] {
+            let body = preview(&app, users::ENV_VIEWER, definition, None).await;
+            assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+            assert_eq!(field(&body), expected, "{body}");
+        }
+    }
+);
+
+const AUDIT_AND_METRICS: &str = "query($key: String!) { environment(key: $key) { auditLogs(first: 1) { totalCount } metrics(first: 1) { totalCount } } }";
+
+db_test_with!(
+    viewers_preview_outsiders_do_not_see_the_environment_and_nothing_is_stored,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        app.world().await;
+        let warehouse = Warehouse::create().await;
+        connect(&app, ENV, &warehouse).await;
+        warehouse.insert(&events(Utc::now())).await;
+        let stored = || async {
+            app.ok(users::ORG_ADMIN, AUDIT_AND_METRICS, json!({ "key": ENV }))
+                .await["environment"]
+                .clone()
+        };
+        let before = stored().await;
+        let before_counters = preview_count(&app).await;
+
+        for user in [users::ENV_VIEWER, users::PROJECT_VIEWER, users::ORG_ADMIN] {
+            let body = preview(&app, user, amount_of_pro_and_team(), None).await;
+            assert_eq!(code(&body), "OK", "{user}: {body}");
+        }
+        for user in [users::OUTSIDER, users::OTHER_ORG_ADMIN] {
+            let body = preview(&app, user, amount_of_pro_and_team(), None).await;
+            assert_eq!(code(&body), "NOT_FOUND", "{user}: {body}");
+            assert!(body["data"]["previewMetric"].is_null());
+        }
+        let body = app
+            .gql(
+                users::ORG_ADMIN,
+                PREVIEW,
+                json!({ "key": "no-such-env", "definition": { "event": "purchase" } }),
+            )
+            .await;
+        assert_eq!(code(&body), "NOT_FOUND", "{body}");
+
+        // Three previews ran, one warehouse query each, counted as previews; nothing stored.
+        assert_eq!(preview_count(&app).await, before_counters + 3);
+        let after = stored().await;
+        assert_eq!(after, before, "no audit entry, no metric");
+        assert_eq!(after["metrics"]["totalCount"], 0);
+    }
+);
+
+/// `lift_warehouse_queries_total{query="preview"}` of this server.
+async fn preview_count(app: &TestApp) -> u64 {
+    let body = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    let counter = |kind: &str| -> u64 {
+        let prefix = format!("lift_warehouse_queries_total{{query=\"{kind}\"}} ");
+        body.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in /metrics:\n{body}"))
+            .trim()
+            .parse()
+            .expect("a counter")
+    };
+    // Results queries are not what a preview runs.
+    assert_eq!((counter("metrics"), counter("exposures")), (0, 0));
+    counter("preview")
+}
+
+db_test_with!(
+    without_a_warehouse_a_preview_is_not_configured_and_a_failing_one_is_unavailable,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        app.world().await;
+        let body = preview(
+            &app,
+            users::ENV_VIEWER,
+            json!({ "event": "purchase" }),
+            None,
+        )
+        .await;
+        assert_eq!(code(&body), "WAREHOUSE_NOT_CONFIGURED", "{body}");
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let closed = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("address").port()
+        );
+        drop(listener);
+        connect_to(&app, ENV, &closed, "default", "events").await;
+        let body = preview(
+            &app,
+            users::ENV_VIEWER,
+            json!({ "event": "purchase" }),
+            None,
+        )
+        .await;
+        assert_eq!(code(&body), "WAREHOUSE_UNAVAILABLE", "{body}");
+        assert!(body["data"]["previewMetric"].is_null(), "{body}");
+        assert!(healthy(&app).await);
+    }
+);
