@@ -598,3 +598,76 @@ db_test_with!(
         assert!(healthy(&app).await);
     }
 );
+
+db_test_with!(
+    on_a_two_shard_cluster_a_preview_equals_the_preview_of_one_table,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        use crate::results::cluster::{two_shard_engine, CLUSTER};
+        app.world().await;
+        let warehouse = Warehouse::create_at(two_shard_engine()).await;
+        let db = &warehouse.database;
+        // Each shard's "local table" keeps the identities the sharding key sends to it (see
+        // cluster.rs); read outside a distributed query it is empty.
+        warehouse
+            .run(&format!(
+                "CREATE VIEW {db}.events_local AS SELECT * FROM {db}.events \
+                 WHERE cityHash64(identifier) % 2 + 1 = shardNum()"
+            ))
+            .await;
+        let now = Utc::now();
+        let events = events(now);
+        warehouse.insert(&events).await;
+        let connect = |table: &'static str, cluster: Option<&'static str>| {
+            let input = json!({
+                "environmentKey": ENV, "url": warehouse.url, "database": warehouse.database,
+                "table": table, "cluster": cluster,
+            });
+            let app = &app;
+            async move {
+                app.ok(
+                    users::ORG_ADMIN,
+                    CREATE_CONNECTION,
+                    json!({ "input": input }),
+                )
+                .await["createWarehouseConnection"]["id"]
+                    .as_str()
+                    .expect("connection id")
+                    .to_owned()
+            }
+        };
+        let definitions = [
+            amount_of_pro_and_team(),
+            json!({ "event": "purchase" }),
+            json!({ "event": "purchase", "value": { "source": "EVENT_VALUE" } }),
+        ];
+        let single = connect("events", None).await;
+        let mut on_one_table = Vec::new();
+        for definition in &definitions {
+            on_one_table.push(preview_ok(&app, definition.clone(), Some(30)).await);
+        }
+        app.ok(
+            users::ORG_ADMIN,
+            "mutation($id: ID!) { deleteWarehouseConnection(id: $id) { id } }",
+            json!({ "id": single }),
+        )
+        .await;
+        connect("events_local", Some(CLUSTER)).await;
+        for (definition, one_table) in definitions.iter().zip(&on_one_table) {
+            let on_cluster = preview_ok(&app, definition.clone(), Some(30)).await;
+            assert_eq!(&on_cluster, one_table, "{definition}");
+        }
+        // Not vacuous: the one-table numbers are the model's.
+        let e = expected(
+            &events,
+            now,
+            30,
+            "purchase",
+            pro_or_team,
+            Source::Property("amount"),
+        );
+        assert_matches(&on_one_table[0], &e, "amount, 30 days, one table");
+    }
+);
