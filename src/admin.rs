@@ -280,12 +280,7 @@ fn metric(
 }
 
 fn on(event: &str) -> MetricDefinition {
-    MetricDefinition {
-        event: event.into(),
-        filters: vec![],
-        value: None,
-        window: None,
-    }
+    MetricDefinition::on_event(event)
 }
 
 /// The demo experiment's metrics: a real effect on purchases, none on page views.

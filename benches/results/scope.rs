@@ -39,10 +39,8 @@ pub const METRIC_NAMES: [&str; 5] = [
 
 pub fn results_scope(database: &str, table: &str) -> ResultsScope {
     let purchase = |value: Option<ValueSource>| MetricDefinition {
-        event: "purchase".into(),
-        filters: vec![],
         value,
-        window: None,
+        ..MetricDefinition::on_event("purchase")
     };
     let metric = |aggregation, definition| MetricSpec {
         aggregation,
@@ -80,15 +78,7 @@ pub fn results_scope(database: &str, table: &str) -> ResultsScope {
                     ..purchase(None)
                 },
             ),
-            metric(
-                Aggregation::Count,
-                MetricDefinition {
-                    event: "pageview".into(),
-                    filters: vec![],
-                    value: None,
-                    window: None,
-                },
-            ),
+            metric(Aggregation::Count, MetricDefinition::on_event("pageview")),
         ],
         cuped_lookback: None,
     }

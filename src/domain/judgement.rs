@@ -369,7 +369,7 @@ fn judge_metric(
 
 fn metric_kind(metric_type: MetricType) -> MetricKind {
     match metric_type {
-        MetricType::Numeric => MetricKind::Numeric,
+        MetricType::Numeric | MetricType::Ratio => MetricKind::Numeric,
         MetricType::Conversion => MetricKind::Conversion,
     }
 }

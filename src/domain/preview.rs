@@ -14,7 +14,7 @@
 //! it has a value source, as a COUNT metric's otherwise.
 
 use super::error::{DomainError, DomainResult};
-use super::metric::{parse_definition, Aggregation, MetricDefinition, ValueSource};
+use super::metric::{parse_definition, Aggregation, MetricDefinition, MetricType, ValueSource};
 use super::string_enum::string_enum;
 
 /// `days` defaults to a week and may span up to 90 days.
@@ -49,14 +49,36 @@ impl PreviewRequest {
                 format!("a preview covers 1 to {MAX_DAYS} days (got {days})"),
             ));
         }
+        refuse_beyond_one_event(&definition)?;
         let aggregation = match definition.value {
             Some(_) => Aggregation::Sum,
             None => Aggregation::Count,
         };
         Ok(PreviewRequest {
-            definition: parse_definition(aggregation, definition)?,
+            definition: parse_definition(MetricType::Numeric, aggregation, definition)?,
             days: days.unsigned_abs(),
         })
+    }
+}
+
+/// A preview covers single-event definitions: one event, its filters and its value source.
+fn refuse_beyond_one_event(definition: &MetricDefinition) -> DomainResult<()> {
+    let beyond = [
+        ("funnel steps", definition.is_funnel()),
+        ("a numerator", definition.numerator.is_some()),
+        ("a denominator", definition.denominator.is_some()),
+        ("a quantile", definition.quantile.is_some()),
+        ("capping", definition.capping.is_some()),
+    ];
+    match beyond.iter().find(|(_, used)| *used) {
+        Some((what, _)) => Err(DomainError::validation(
+            "definition",
+            format!(
+                "a preview covers single-event definitions (an event, its filters and its value \
+                 source), not {what}"
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -219,7 +241,7 @@ mod tests {
                 })
                 .collect(),
             value,
-            window: None,
+            ..Default::default()
         }
     }
 
@@ -279,6 +301,29 @@ mod tests {
             field(PreviewRequest::parse(blank, 7)),
             "definition.value.property"
         );
+    }
+
+    #[test]
+    fn parts_beyond_one_event_are_refused_with_the_definition_field() {
+        use crate::domain::metric::{Capping, CappingKind, FunnelStep};
+        let mut funnel = definition(None, &[]);
+        funnel.steps = vec![
+            FunnelStep {
+                event: "a".into(),
+                filters: vec![],
+            };
+            2
+        ];
+        let mut capped = definition(None, &[]);
+        capped.capping = Some(Capping {
+            kind: CappingKind::Absolute,
+            upper: 10.0,
+            lower: None,
+            ignore_zeros: false,
+        });
+        for def in [funnel, capped] {
+            assert_eq!(field(PreviewRequest::parse(def, 7)), "definition");
+        }
     }
 
     #[test]

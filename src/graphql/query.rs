@@ -60,8 +60,8 @@ impl QueryRoot {
     /// warnings. Environment viewers; an environment the viewer cannot see is `NOT_FOUND`.
     /// `definition` is checked as `createMetric` checks it (a SUM metric's when it has a value
     /// source, else a COUNT metric's; errors name `definition.…`); its `window` does not apply
-    /// (a preview has no exposures). Single-event definitions only: parts of a definition
-    /// beyond one event, its filters and its value source may be refused with
+    /// (a preview has no exposures). Single-event definitions only, for now: funnel `steps`, a
+    /// ratio's `numerator`/`denominator`, `quantile` and `capping` are refused with
     /// `BAD_USER_INPUT` (field `definition`). `days` is 1 to 90 (`BAD_USER_INPUT`, field
     /// `days`). Runs one warehouse query under the results queries' limits;
     /// `WAREHOUSE_NOT_CONFIGURED` / `WAREHOUSE_UNAVAILABLE` when the warehouse cannot answer.

@@ -144,7 +144,7 @@ pub fn preview_scope() -> PreviewScope {
             value: Some(ValueSource::Property {
                 property: "amount".into(),
             }),
-            window: None,
+            ..Default::default()
         },
         start: s.end - Duration::days(7),
         end: s.end,
@@ -174,6 +174,7 @@ pub fn metric(
                 start_seconds,
                 end_seconds,
             }),
+            ..Default::default()
         },
     }
 }

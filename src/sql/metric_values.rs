@@ -68,6 +68,15 @@ pub(super) fn metric_parts(
         reason,
     };
     let definition = &spec.definition;
+    let not_compiled = [
+        ("a funnel", definition.is_funnel()),
+        ("a RATIO metric", definition.numerator.is_some()),
+        ("a QUANTILE metric", definition.quantile.is_some()),
+        ("capping", definition.capping.is_some()),
+    ];
+    if let Some((what, _)) = not_compiled.iter().find(|(_, is)| *is) {
+        return Err(invalid(format!("{what} is not compiled yet")));
+    }
     if definition.event.is_empty() {
         return Err(invalid("the metric has no event".into()));
     }
@@ -128,9 +137,14 @@ pub(super) fn metric_parts(
                 "a {aggregation} metric needs a value source"
             )))
         }
-        (aggregation, Some(_)) => {
+        (aggregation @ (Aggregation::Occurrence | Aggregation::Count), Some(_)) => {
             return Err(invalid(format!(
                 "a {aggregation} metric takes no value source"
+            )))
+        }
+        (aggregation @ (Aggregation::Quantile | Aggregation::Ratio), _) => {
+            return Err(invalid(format!(
+                "a {aggregation} metric is not compiled yet"
             )))
         }
     };

@@ -56,6 +56,15 @@ pub fn compile_preview(
     }
     let invalid = |reason: String| CompileError::InvalidMetric { metric: 0, reason };
     let definition = &scope.definition;
+    // The domain refuses these for a preview; a definition that bypassed it is not compiled.
+    if definition.is_funnel()
+        || definition.numerator.is_some()
+        || definition.denominator.is_some()
+        || definition.quantile.is_some()
+        || definition.capping.is_some()
+    {
+        return Err(invalid("a preview covers single-event definitions".into()));
+    }
     if definition.event.is_empty() {
         return Err(invalid("the metric has no event".into()));
     }

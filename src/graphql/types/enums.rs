@@ -6,20 +6,29 @@ use crate::domain::{analysis, experiment, metric};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "metric::MetricType")]
-/// NUMERIC metrics measure an amount per identity; CONVERSION metrics are 0/1 per identity.
+/// NUMERIC metrics measure an amount per identity; CONVERSION metrics are 0/1 per identity (one
+/// event, or a funnel of `steps`); RATIO metrics divide a numerator by a denominator, both summed
+/// over the same identities.
 pub enum MetricType {
     Numeric,
     Conversion,
+    Ratio,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "metric::Aggregation")]
-/// How an identity's events become its value. CONVERSION metrics use OCCURRENCE; NUMERIC ones COUNT, SUM or MEAN.
+/// How an identity's events become its value. CONVERSION metrics use OCCURRENCE; NUMERIC ones
+/// COUNT, SUM, MEAN or QUANTILE; RATIO metrics RATIO. A ratio's numerator and denominator are each a
+/// COUNT or a SUM.
 pub enum Aggregation {
     Count,
     Sum,
     Mean,
     Occurrence,
+    /// A quantile of the values (see `MetricDefinition.quantile`), compared between variants.
+    Quantile,
+    /// The numerator's sum over the denominator's, over the identities whose denominator is > 0.
+    Ratio,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -55,6 +64,28 @@ pub enum ValueSourceKind {
     EventValue,
     /// A numeric property of the event (name it in `property`).
     Property,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "metric::QuantileOver")]
+/// What a QUANTILE metric's quantile is taken over.
+pub enum QuantileOver {
+    /// Every event's value; an identity with several events contributes several values (the
+    /// variance accounts for that).
+    Events,
+    /// Each identity's sum of values.
+    Identities,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "metric::CappingKind")]
+/// How a metric's cap values are given.
+pub enum CappingKind {
+    /// `upper` and `lower` are values on the metric's own scale.
+    Absolute,
+    /// `upper` and `lower` are quantile levels of the per-identity values, pooled across variants
+    /// and computed in each results query.
+    Percentile,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -125,6 +125,7 @@ fn metrics() -> Vec<Metric> {
                     start_seconds,
                     end_seconds,
                 }),
+                ..Default::default()
             },
         };
     let nl = PropertyFilter {
@@ -274,6 +275,7 @@ fn expected(events: &[Event], handling: MultipleExposureHandling) -> Expected {
                         Aggregation::Sum => Some(numbers.iter().sum()),
                         Aggregation::Mean => (!numbers.is_empty())
                             .then(|| numbers.iter().sum::<f64>() / numbers.len() as f64),
+                        other => unreachable!("this test attaches no {other} metric"),
                     }
                 };
                 let window_end = window.end_seconds.map(|s| first + Duration::seconds(s));

@@ -487,6 +487,20 @@ db_test_with!(
                 json!({ "event": "purchase", "window": { "startSeconds": -1 } }),
                 "definition.window.startSeconds",
             ),
+            // Beyond one event: refused for now, whatever else is right.
+            (
+                json!({ "steps": [{ "event": "signup" }, { "event": "purchase" }] }),
+                "definition",
+            ),
+            (
+                json!({ "numerator": { "event": "purchase", "aggregation": "COUNT" },
+                        "denominator": { "event": "signup", "aggregation": "COUNT" } }),
+                "definition",
+            ),
+            (
+                json!({ "event": "purchase", "capping": { "kind": "ABSOLUTE", "upper": 10.0 } }),
+                "definition",
+            ),
         ] {
             let body = preview(&app, users::ENV_VIEWER, definition, None).await;
             assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
