@@ -34,6 +34,7 @@ mod laziness;
 mod pooling;
 mod power;
 mod preview;
+mod preview_model;
 mod recommendations;
 mod settings;
 mod snapshots;
