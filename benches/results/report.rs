@@ -144,6 +144,25 @@ pub fn print(rows: &[Row]) {
             );
         }
     }
+    println!(
+        "one metric of every kind ({}), run right after CUPED in every round:",
+        crate::scope::CATALOGUE_NAMES.join(", ")
+    );
+    for row in rows {
+        for (kind, k) in [
+            ("dedup", &row.measured.dedup),
+            ("plain", &row.measured.plain),
+        ] {
+            println!(
+                "{:>10} | {:<6} | five metrics {:>26} | every kind {:>26} | {:.2}× per run",
+                row.size,
+                kind,
+                cell(&k.metrics),
+                cell(&k.metrics_catalogue),
+                k.metrics_catalogue.median_ratio(&k.metrics),
+            );
+        }
+    }
     for pair in rows.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         let growth = |f: fn(&Measured) -> f64| f(&b.measured) / f(&a.measured);

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 
 use lift::domain::metric::{
-    Aggregation, FilterOp, FilterValue, MetricDefinition, MetricWindow, PropertyFilter, ValueSource,
+    Aggregation, Capping, CappingKind, FilterOp, FilterValue, FunnelStep, MetricDefinition,
+    MetricWindow, PropertyFilter, QuantileOver, QuantileSpec, RatioPart, ValueSource,
 };
 use lift::sql::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};
 
@@ -88,6 +89,85 @@ pub fn results_scope(database: &str, table: &str) -> ResultsScope {
 pub fn cuped_scope(database: &str, table: &str) -> ResultsScope {
     ResultsScope {
         cuped_lookback: Some(Duration::days(CUPED_LOOKBACK_DAYS)),
+        ..results_scope(database, table)
+    }
+}
+
+/// What the catalogue query's metrics are, in scope order.
+pub const CATALOGUE_NAMES: [&str; 5] = [
+    "OCCURRENCE purchase",
+    "SUM purchase value capped at p99",
+    "RATIO purchase value / purchases",
+    "QUANTILE p90 purchase value (events)",
+    "FUNNEL pageview → purchase",
+];
+
+/// The same experiment with one metric of every kind: a conversion, a percentile-capped sum, a
+/// ratio, an event-level quantile and a two-step funnel (issue 11: still one read of the table).
+pub fn catalogue_scope(database: &str, table: &str) -> ResultsScope {
+    let value = || Some(ValueSource::EventValue);
+    let metric = |aggregation, definition| MetricSpec {
+        aggregation,
+        definition,
+    };
+    let part = |aggregation, value| RatioPart {
+        event: "purchase".into(),
+        filters: vec![],
+        aggregation,
+        value,
+    };
+    ResultsScope {
+        metrics: vec![
+            metric(
+                Aggregation::Occurrence,
+                MetricDefinition::on_event("purchase"),
+            ),
+            metric(
+                Aggregation::Sum,
+                MetricDefinition {
+                    value: value(),
+                    capping: Some(Capping {
+                        kind: CappingKind::Percentile,
+                        upper: 0.99,
+                        lower: None,
+                        ignore_zeros: true,
+                    }),
+                    ..MetricDefinition::on_event("purchase")
+                },
+            ),
+            metric(
+                Aggregation::Ratio,
+                MetricDefinition {
+                    numerator: Some(part(Aggregation::Sum, value())),
+                    denominator: Some(part(Aggregation::Count, None)),
+                    ..Default::default()
+                },
+            ),
+            metric(
+                Aggregation::Quantile,
+                MetricDefinition {
+                    value: value(),
+                    quantile: Some(QuantileSpec {
+                        level: 0.9,
+                        over: QuantileOver::Events,
+                        ignore_zeros: false,
+                    }),
+                    ..MetricDefinition::on_event("purchase")
+                },
+            ),
+            metric(
+                Aggregation::Occurrence,
+                MetricDefinition {
+                    steps: ["pageview", "purchase"]
+                        .map(|event| FunnelStep {
+                            event: event.into(),
+                            filters: vec![],
+                        })
+                        .to_vec(),
+                    ..Default::default()
+                },
+            ),
+        ],
         ..results_scope(database, table)
     }
 }

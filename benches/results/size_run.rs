@@ -9,7 +9,7 @@ use lift::warehouse::Warehouse;
 
 use crate::load::{Loaded, DEDUP, PLAIN};
 use crate::measure::{self, differences, print_stats, Samples, Stats, Timed};
-use crate::scope::{cuped_scope, results_scope};
+use crate::scope::{catalogue_scope, cuped_scope, results_scope};
 use crate::yardsticks;
 
 /// The samples of one table kind.
@@ -21,6 +21,8 @@ pub struct KindSamples {
     pub metrics: Samples,
     /// The metrics query with CUPED, run right after `metrics` in every round.
     pub metrics_cuped: Samples,
+    /// The metrics query of one metric of every kind (`catalogue_scope`), run right after.
+    pub metrics_catalogue: Samples,
 }
 
 pub struct Measured {
@@ -47,6 +49,7 @@ struct KindQueries {
     exposures: Timed,
     metrics: Timed,
     metrics_cuped: Timed,
+    metrics_catalogue: Timed,
 }
 
 fn queries(database: &str, table: &str, kind: EventsTableKind) -> anyhow::Result<KindQueries> {
@@ -58,6 +61,7 @@ fn queries(database: &str, table: &str, kind: EventsTableKind) -> anyhow::Result
         exposures: compile_exposures(&scope)?.into(),
         metrics: compile_metrics(&scope, kind)?.into(),
         metrics_cuped: compile_metrics(&cuped_scope(database, table), kind)?.into(),
+        metrics_catalogue: compile_metrics(&catalogue_scope(database, table), kind)?.into(),
     })
 }
 
@@ -183,16 +187,23 @@ pub async fn measure(
             measure::run(client, &queries.exposures, &mut target.exposures).await?;
             measure::run(client, &queries.metrics, &mut target.metrics).await?;
             measure::run(client, &queries.metrics_cuped, &mut target.metrics_cuped).await?;
+            measure::run(
+                client,
+                &queries.metrics_catalogue,
+                &mut target.metrics_catalogue,
+            )
+            .await?;
             let last = |s: &Samples| s.times.last().map_or(0.0, |d| d.as_secs_f64() * 1e3);
             eprintln!(
                 "    {} {name}: scan {:.0} ms, floor {:.0} ms, exposures {:.0} ms, metrics {:.0} ms, \
-                 with CUPED {:.0} ms",
+                 with CUPED {:.0} ms, every kind {:.0} ms",
                 if round == 0 { "warm-up".to_owned() } else { format!("run {round}") },
                 last(&target.scan),
                 last(&target.floor),
                 last(&target.exposures),
                 last(&target.metrics),
                 last(&target.metrics_cuped),
+                last(&target.metrics_catalogue),
             );
         }
         if let Some(query) = &extra {

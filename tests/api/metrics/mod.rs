@@ -6,6 +6,7 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 
+mod kinds;
 mod round_trip;
 mod search;
 mod soft_delete;
