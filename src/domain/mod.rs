@@ -15,6 +15,7 @@ pub mod metric;
 pub mod metric_edit;
 pub mod model;
 pub mod permission;
+pub mod preview;
 pub mod recommendation;
 pub mod results;
 mod string_enum;

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod environments;
 pub mod experiments;
 pub mod metrics;
+pub mod preview;
 pub mod results;
 pub mod warehouse;
 

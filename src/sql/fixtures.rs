@@ -4,6 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 
 use super::param::ParamValue;
+use super::preview::PreviewScope;
 use super::query::CompiledQuery;
 use super::scope::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};
 use crate::domain::metric::{
@@ -117,6 +118,36 @@ pub fn every_kind_scope() -> ResultsScope {
             ),
         ],
         ..scope()
+    }
+}
+
+/// A preview of the amount of pro/team purchases outside France over the week before `scope`'s end.
+pub fn preview_scope() -> PreviewScope {
+    let s = scope();
+    PreviewScope {
+        table: s.table,
+        environment_key: s.environment_key,
+        definition: MetricDefinition {
+            event: "purchase".into(),
+            filters: vec![
+                filter(
+                    "plan",
+                    FilterOp::In,
+                    Some(FilterValue::StringList(vec!["pro".into(), "team".into()])),
+                ),
+                filter(
+                    "country",
+                    FilterOp::Neq,
+                    Some(FilterValue::String("FR".into())),
+                ),
+            ],
+            value: Some(ValueSource::Property {
+                property: "amount".into(),
+            }),
+            ..Default::default()
+        },
+        start: s.end - Duration::days(7),
+        end: s.end,
     }
 }
 

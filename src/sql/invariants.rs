@@ -4,10 +4,13 @@
 //! events' range).
 //! That the compiler stays pure is `tests/architecture.rs`'s to check.
 
-use super::fixtures::{every_kind_scope, filter, metric, param, scope, with_cuped};
+use super::fixtures::{every_kind_scope, filter, metric, param, preview_scope, scope, with_cuped};
 use super::param::ParamValue;
 use super::scope::{EventsTableKind, Placement, ResultsScope};
-use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
+use super::{
+    compile_exposure_probe, compile_exposures, compile_metrics, compile_preview, CompiledQuery,
+    PreviewScope,
+};
 use crate::domain::metric::{Aggregation, FilterOp, FilterValue, ValueSource};
 
 const HOSTILE: &str = "x'; DROP TABLE events; -- \\' \\\\ \" ` {p0:String} $1 ? \n\t)";
@@ -405,5 +408,111 @@ fn a_lookback_that_is_not_a_positive_whole_number_of_seconds_is_refused() {
             compile_metrics(&s, EventsTableKind::Plain),
             Err(CompileError::InvalidLookback)
         );
+    }
+}
+
+/// `preview_scope` with hostile text in every field a user or an SDK controls, on `placement`.
+fn hostile_preview(placement: Placement) -> PreviewScope {
+    let h = |field: &str| format!("{field}{HOSTILE}");
+    let mut s = preview_scope();
+    s.table.database = "db; DROP TABLE x -- {p0:String} ?".into();
+    s.table.table = "events) UNION ALL SELECT 1 --".into();
+    s.table.placement = match placement {
+        Placement::Single => Placement::Single,
+        Placement::Cluster(_) => Placement::Cluster(HOSTILE.into()),
+    };
+    s.environment_key = h("env");
+    s.definition.event = h("purchase");
+    s.definition.value = Some(ValueSource::Property {
+        property: h("amount"),
+    });
+    for (j, f) in s.definition.filters.iter_mut().enumerate() {
+        f.property = h(&format!("property{j}"));
+        f.value = match f.value.take() {
+            Some(FilterValue::String(_)) => Some(FilterValue::String(h("string"))),
+            Some(FilterValue::StringList(_)) => Some(FilterValue::StringList(vec![h("a"), h("b")])),
+            other => other,
+        };
+    }
+    s
+}
+
+fn previews(s: &PreviewScope) -> Vec<CompiledQuery> {
+    KINDS
+        .iter()
+        .map(|kind| compile_preview(s, *kind).unwrap())
+        .collect()
+}
+
+#[test]
+fn hostile_values_in_a_preview_travel_only_as_parameters() {
+    for placement in [Placement::Single, Placement::Cluster("analytics".into())] {
+        let s = hostile_preview(placement.clone());
+        let mut benign = preview_scope();
+        benign.table.placement = placement;
+        for (hostile, plain) in previews(&s).iter().zip(previews(&benign)) {
+            assert_eq!(hostile.sql, plain.sql);
+            for marker in [
+                "DROP", "UNION", "--", ";", "\\", "`", "$1", "?", "\t", "\")",
+            ] {
+                assert!(
+                    !hostile.sql.contains(marker),
+                    "{marker:?} in\n{}",
+                    hostile.sql
+                );
+            }
+            let sent = strings_sent(hostile);
+            let mut expected = vec![
+                s.environment_key.clone(),
+                s.table.database.clone(),
+                s.table.table.clone(),
+                s.definition.event.clone(),
+            ];
+            if let Some(ValueSource::Property { property }) = &s.definition.value {
+                expected.push(property.clone());
+            }
+            for f in &s.definition.filters {
+                expected.push(f.property.clone());
+                match &f.value {
+                    Some(FilterValue::String(v)) => expected.push(v.clone()),
+                    Some(FilterValue::StringList(items)) => expected.extend(items.iter().cloned()),
+                    _ => {}
+                }
+            }
+            if let Placement::Cluster(cluster) = &s.table.placement {
+                expected.push(cluster.clone());
+            }
+            for value in expected {
+                assert!(sent.contains(&value), "{value:?} was not sent verbatim");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_preview_reads_the_events_table_once() {
+    for placement in [Placement::Single, Placement::Cluster("analytics".into())] {
+        let mut s = preview_scope();
+        s.table.placement = placement.clone();
+        for query in previews(&s) {
+            let sql = &query.sql;
+            assert_eq!(
+                occurrences(sql, "{p0:Identifier}.{p1:Identifier}"),
+                1,
+                "{sql}"
+            );
+            assert_eq!(occurrences(sql, "FROM scanned\n"), 1, "{sql}");
+            assert_eq!(occurrences(sql, " per_identity\n"), 1, "{sql}");
+            for per_identity in ["groupArray", "arrayDistinct", "uniqExact", "groupUniqArray"] {
+                assert!(!sql.contains(per_identity), "{per_identity}");
+            }
+            // The metadata is read by the scan only, into typed columns.
+            let after_scan = sql.split("FROM scanned\n").nth(1).unwrap();
+            assert!(!after_scan.contains("metadata"), "{after_scan}");
+            assert_eq!(
+                occurrences(sql, "FROM cluster("),
+                usize::from(matches!(placement, Placement::Cluster(_)))
+            );
+        }
     }
 }

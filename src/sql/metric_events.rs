@@ -46,6 +46,21 @@ impl Carried {
     }
 }
 
+/// How a scan of the table `e` reads each event once (see the module doc): the function that wraps
+/// each computed column (`any` when grouping), what follows `FROM <table> AS e`, and the
+/// `GROUP BY` line after the `WHERE` (empty for the deduplicating table).
+pub(super) fn each_event_once(kind: EventsTableKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        EventsTableKind::Deduplicating => ("", " FINAL", ""),
+        EventsTableKind::Plain => (
+            "any",
+            "",
+            "GROUP BY e.identifier, e.event, e.feature_name, e.timestamp, e.value, \
+             sipHash128(e.metadata)\n",
+        ),
+    }
+}
+
 /// `events` is the placeholder of the metrics' distinct event names (`Array(String)`),
 /// `scan_start` that of the first timestamp any value can count (the experiment start, or with
 /// CUPED a lookback earlier), `scan_end` that of the last (never before the experiment end).
@@ -57,16 +72,7 @@ pub(super) fn metric_events_cte(
     scan_end: &str,
     carried: &Carried,
 ) -> Cte {
-    let (wrap, from, group) = match kind {
-        EventsTableKind::Deduplicating => ("", " FINAL", String::new()),
-        EventsTableKind::Plain => (
-            "any",
-            "",
-            "GROUP BY e.identifier, e.event, e.feature_name, e.timestamp, e.value, \
-             sipHash128(e.metadata)\n"
-                .to_owned(),
-        ),
-    };
+    let (wrap, from, group) = each_event_once(kind);
     let columns: String = carried
         .columns
         .iter()

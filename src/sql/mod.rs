@@ -16,6 +16,8 @@
 //!   one row per (metric index, variant) with `n > 0`; with CUPED (`ResultsScope::cuped_lookback`)
 //!   also `sum_x, sum_x2, sum_xy Nullable(Float64)`, the covariate's sums (`covariates.rs`).
 //! - [`compile_exposure_probe`] → `exposures UInt64`.
+//! - [`compile_preview`] → one row of what a metric definition would read from an environment's
+//!   recent events, before it is saved (`preview.rs`; one read of the events table).
 //!
 //! # Pipeline (one CTE per concept, PostHog-style)
 //! Metrics: `assignments` (the exposure rows grouped by `identifier`: the identity's assignment,
@@ -152,6 +154,7 @@ mod metric_events;
 mod metric_values;
 mod metrics;
 mod param;
+mod preview;
 mod probe;
 mod property;
 mod query;
@@ -168,6 +171,7 @@ pub use error::CompileError;
 pub use exposures::compile_exposures;
 pub use metrics::compile_metrics;
 pub use param::ParamValue;
+pub use preview::{compile_preview, PreviewScope};
 pub use probe::compile_exposure_probe;
 pub use query::CompiledQuery;
 pub use scope::{

@@ -7,9 +7,11 @@
 
 use std::path::PathBuf;
 
-use super::fixtures::{every_kind_scope, scope, with_cuped};
+use super::fixtures::{every_kind_scope, preview_scope, scope, with_cuped};
 use super::scope::{EventsTableKind, MultipleExposureHandling, Placement, ResultsScope};
-use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
+use super::{
+    compile_exposure_probe, compile_exposures, compile_metrics, compile_preview, CompiledQuery,
+};
 
 fn rendered(query: &CompiledQuery) -> String {
     let mut text = query.sql.clone();
@@ -120,6 +122,25 @@ fn on_a_cluster_each_query_runs_per_shard_and_merges_per_variant() {
     check(
         "probe_cluster.sql",
         compile_exposure_probe(&s.table, &s.environment_key, &s.exposure_event),
+    );
+}
+
+#[test]
+fn a_preview_compiles_to_its_snapshots() {
+    check(
+        "preview.sql",
+        compile_preview(&preview_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+    check(
+        "preview_plain_table.sql",
+        compile_preview(&preview_scope(), EventsTableKind::Plain).unwrap(),
+    );
+    let mut event_value = preview_scope();
+    event_value.definition.value = Some(crate::domain::metric::ValueSource::EventValue);
+    event_value.table.placement = Placement::Cluster("lift_two_shards".into());
+    check(
+        "preview_event_value_cluster.sql",
+        compile_preview(&event_value, EventsTableKind::Deduplicating).unwrap(),
     );
 }
 

@@ -27,7 +27,7 @@ const SECONDS_BUCKETS: [f64; 14] = [
 static METADATA: Metadata<'static> = Metadata::new("lift", Level::INFO, Some(module_path!()));
 
 /// The kinds of warehouse query, pre-registered so `/metrics` lists them from the start.
-pub const WAREHOUSE_QUERY_KINDS: [&str; 4] = ["exposures", "metrics", "probe", "other"];
+pub const WAREHOUSE_QUERY_KINDS: [&str; 5] = ["exposures", "metrics", "preview", "probe", "other"];
 
 /// Database pool usage at one moment.
 #[derive(Debug, Clone, Copy)]

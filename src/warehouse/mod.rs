@@ -7,7 +7,7 @@
 //! - `limits.rs`: the per-target bound on concurrent queries;
 //! - `egress.rs`: which addresses per-environment connections may reach (SSRF guard);
 //! - `rows.rs`: the row shapes of the compiled queries;
-//! - `queries.rs`: exposures, metric statistics and the connection probe;
+//! - `queries.rs`: exposures, metric statistics, metric previews and the connection probe;
 //! - `events.rs`: the events table (`lift clickhouse init`) and bulk loading (demo, tests).
 
 mod client;

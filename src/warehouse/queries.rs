@@ -1,10 +1,11 @@
-//! The three questions lift asks a warehouse.
+//! The questions lift asks a warehouse.
 
+use crate::domain::preview::PreviewCounts;
 use crate::domain::results::{ExposureCounts, MetricStats};
 use crate::domain::DomainError;
-use crate::sql::{self, ResultsScope};
+use crate::sql::{self, PreviewScope, ResultsScope};
 
-use super::rows::{CupedMetricRow, ExposureRow, MetricRow, ProbeRow};
+use super::rows::{CupedMetricRow, ExposureRow, MetricRow, PreviewRow, ProbeRow};
 use super::Warehouse;
 
 impl Warehouse {
@@ -40,6 +41,18 @@ impl Warehouse {
             let rows: Vec<MetricRow> = self.fetch_all(&compiled, "metrics").await?;
             rows.into_iter().map(MetricRow::into_entry).collect()
         })
+    }
+
+    /// What a metric definition would read over the scope's period, from one query (after
+    /// reading which kind of table holds the events, as `metric_stats` does).
+    pub async fn preview(&self, scope: &PreviewScope) -> Result<PreviewCounts, DomainError> {
+        let kind = self.events_table_kind().await?;
+        let compiled = sql::compile_preview(scope, kind).map_err(compile_error)?;
+        let rows: Vec<PreviewRow> = self.fetch_all(&compiled, "preview").await?;
+        rows.into_iter()
+            .next()
+            .map(PreviewRow::into_counts)
+            .ok_or_else(|| DomainError::internal("the preview query returned no row"))
     }
 
     /// How many exposure events of `exposure_event` the environment has (a connection probe).

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use crate::domain::preview::PreviewCounts;
 use crate::domain::results::{CovariateSums, VariantMetricStats};
 use crate::stats::VariantStats;
 
@@ -81,4 +82,34 @@ impl CupedMetricRow {
 #[derive(Debug, clickhouse::Row, Deserialize)]
 pub struct ProbeRow {
     pub exposures: u64,
+}
+
+/// The one row of a metric preview (`sql::compile_preview`).
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub struct PreviewRow {
+    pub matching_events: u64,
+    pub identities: u64,
+    pub identities_in_period: u64,
+    pub identities_with_value: u64,
+    pub value_quantiles: Vec<f64>,
+    pub max_value: f64,
+    pub event_rows: u64,
+    pub property_rows: Vec<u64>,
+    pub values_not_numeric: u64,
+}
+
+impl PreviewRow {
+    pub fn into_counts(self) -> PreviewCounts {
+        PreviewCounts {
+            matching_events: self.matching_events,
+            identities: self.identities,
+            identities_in_period: self.identities_in_period,
+            identities_with_value: self.identities_with_value,
+            quantiles: self.value_quantiles,
+            max: self.max_value,
+            event_rows: self.event_rows,
+            property_rows: self.property_rows,
+            values_not_numeric: self.values_not_numeric,
+        }
+    }
 }

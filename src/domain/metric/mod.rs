@@ -90,6 +90,16 @@ impl NewMetric {
     }
 }
 
+/// The definition rules of [`NewMetric::parse`] for a metric of this type and aggregation (also
+/// what a preview of a definition checks); fields are named `definition.…`.
+pub fn parse_definition(
+    metric_type: MetricType,
+    aggregation: Aggregation,
+    definition: MetricDefinition,
+) -> DomainResult<MetricDefinition> {
+    parse::parse_definition(metric_type, aggregation, definition)
+}
+
 /// CONVERSION ⇔ OCCURRENCE; RATIO ⇔ RATIO; NUMERIC takes COUNT, SUM, MEAN or QUANTILE.
 fn check_kind(metric_type: MetricType, aggregation: Aggregation) -> DomainResult<()> {
     let ok = match metric_type {

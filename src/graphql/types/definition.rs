@@ -20,7 +20,7 @@ pub struct MetricDefinitionInput {
     /// Required for SUM, MEAN and QUANTILE; refused for COUNT and OCCURRENCE.
     pub value: Option<ValueSourceInput>,
     /// Count only events in this window after each identity's first exposure (every step of a
-    /// funnel, both parts of a ratio).
+    /// funnel, both parts of a ratio). Not applied by `previewMetric`, which has no exposures.
     pub window: Option<MetricWindowInput>,
     /// A funnel (CONVERSION only): 2–8 steps an identity must complete in this order, after its
     /// first exposure and inside the window; the identity converts when it completes the last.

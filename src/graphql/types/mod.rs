@@ -12,6 +12,7 @@ pub mod feature;
 pub mod judged;
 pub mod metric;
 pub mod metric_version;
+pub mod preview;
 pub mod results;
 pub mod viewer;
 pub mod warehouse;
