@@ -142,11 +142,13 @@
 //! SETTINGS do_not_merge_across_partitions_select_final = 1
 //! ```
 
+mod capping;
 mod cluster;
 mod covariates;
 mod error;
 mod exposures;
 mod filter;
+mod funnel;
 mod identities;
 mod metric_events;
 mod metric_values;
