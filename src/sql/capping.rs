@@ -138,11 +138,13 @@ pub(super) fn capped_cte(caps: &[Option<BoundCap>], covariates: &[bool], levels:
     }
 }
 
-/// `value` within metric `m`'s caps; a NaN cap (a quantile of no values) does not apply.
+/// `value` within metric `m`'s caps. Comparisons rather than `least`/`greatest` (which skip a
+/// NULL argument): a MEAN identity without a value stays NULL, and a NaN cap (a quantile of no
+/// values) compares false, so it caps nothing.
 fn clamp(value: &str, m: usize, lowered: bool) -> String {
-    let upper = format!("if(isNaN(cu{m}), {value}, least({value}, cu{m}))");
+    let upper = format!("if({value} > cu{m}, cu{m}, {value})");
     match lowered {
-        true => format!("if(isNaN(cl{m}), {upper}, greatest({upper}, cl{m}))"),
+        true => format!("if({upper} < cl{m}, cl{m}, {upper})"),
         false => upper,
     }
 }

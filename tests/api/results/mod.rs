@@ -10,7 +10,8 @@
 //! number of a comparison under each analysis setting against gbstats 0.8.0 and GrowthBook's
 //! corrections (`judged_numbers`); snapshot format 2 against the live results, and a stored
 //! format-1 snapshot still reading (`judged_snapshots`); each health check firing (`health`), each
-//! recommendation (`recommendations`) and the power of primary metrics (`power`), with the
+//! recommendation (`recommendations`) and the power of primary metrics (`power`); funnels and
+//! capped metrics (`funnel_capping`), with the
 //! experiments and event sets they share in `arms`. `support` holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
@@ -24,6 +25,7 @@ mod cuped;
 mod egress;
 mod exact_numbers;
 mod failures;
+mod funnel_capping;
 mod health;
 mod hostile;
 mod judged;
