@@ -231,7 +231,41 @@ fn definition_input(definition: &MetricDefinition) -> Value {
     input
 }
 
-const FIELDS: &str = "exposures { variant identities } metrics { metricId capping { kind upper lower } variants { variant n sum sumOfSquares cappedIdentities funnelSteps { step event reached } } comparisons { variant cuped { status fallback } } }";
+const FIELDS: &str = "exposures { variant identities } metrics { metricId capping { kind upper lower } variants { variant n sum sumOfSquares cappedIdentities funnelSteps { step event reached } } comparisons { variant cuped { status fallback } absoluteDifference { estimate ciLower ciUpper pValue } relativeLift { estimate ciLower ciUpper pValue } } }";
+
+/// gbstats 0.8.0's comparisons for these sums (`tests/stats/funnel_capping_expectations.py`).
+const EXPECTATIONS: &str = include_str!("../../stats/funnel_capping_expectations.json");
+
+/// Every metric's treatment-vs-control comparison against gbstats, within 1e-9 relative, and
+/// whether CUPED applied.
+fn check_statistics(r: &Value, ids: &[String], handling: &str) {
+    let expectations: Value = serde_json::from_str(EXPECTATIONS).expect("the expectations parse");
+    for ((label, _, _), id) in definitions().iter().zip(ids) {
+        let expected = &expectations[*label][handling];
+        let got = comparison(metric_results(r, id), "treatment");
+        for (field, key) in [("absoluteDifference", "absolute"), ("relativeLift", "relative")] {
+            for (name, json_key) in [
+                ("estimate", "estimate"),
+                ("ciLower", "ci_lower"),
+                ("ciUpper", "ci_upper"),
+                ("pValue", "p_value"),
+            ] {
+                assert_close(
+                    number(&got[field][name]),
+                    number(&expected[key][json_key]),
+                    &format!("{label} {handling} {field} {name}"),
+                );
+            }
+        }
+        let applied = got["cuped"]["status"] == "APPLIED";
+        assert_eq!(
+            Value::Bool(applied),
+            expected["cuped_applied"],
+            "{label} {handling}: {}",
+            got["cuped"]
+        );
+    }
+}
 
 /// Per variant: (variant, n, sum, Σx², capped identities or identities per step).
 type Expected<'a> = [(&'a str, u64, f64, f64, &'a [u64]); 2];
@@ -405,6 +439,7 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse) {
         ("ABSOLUTE", Some(10.0), Some(2.0)),
         &[("control", 3, 22.0, 204.0, 3), ("treatment", 2, 13.0, 109.0, 1)],
     );
+    check_statistics(r, &ids, "EXCLUDE");
     let cuped = |label: &str| comparison(metric_results(r, &id(label)), "treatment")["cuped"].clone();
     for label in ["funnel", "count ≤ 2", "sum ≤ p75 of non-zero"] {
         assert_ne!(cuped(label)["status"], "OFF", "{label}: CUPED was asked for");
@@ -414,6 +449,10 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse) {
     // FIRST_TOUCH, CUPED off: m1 joins control (funnel level 3, one purchase of 60).
     let body = app.lifecycle("completeExperiment", &exclude).await;
     assert_eq!(code(&body), "OK", "{body}");
+    // The snapshot keeps the steps, the caps and the capped identities.
+    let live = r.clone();
+    let frozen = results_as(app, users::ORG_ADMIN, &exclude, FIELDS).await;
+    assert_eq!(frozen["data"]["experiment"]["results"], live, "frozen");
     let input = json!({"environmentKey": ENV, "featureId": world.feature, "name": "First touch",
                        "multipleExposureHandling": "FIRST_TOUCH", "analysis": { "cuped": false }});
     let data = app
@@ -498,6 +537,7 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse) {
     );
     let cuped = comparison(metric_results(r, &id("funnel")), "treatment")["cuped"].clone();
     assert_eq!(cuped["status"], "OFF");
+    check_statistics(r, &ids, "FIRST_TOUCH");
 }
 
 db_test_with!(
