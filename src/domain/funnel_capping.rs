@@ -87,7 +87,10 @@ mod tests {
         };
         let steps = funnel_steps(&definition, &[5, 3, 1]);
         assert_eq!(
-            steps.iter().map(|s| (s.step, s.reached)).collect::<Vec<_>>(),
+            steps
+                .iter()
+                .map(|s| (s.step, s.reached))
+                .collect::<Vec<_>>(),
             [(1, 5), (2, 3), (3, 1)]
         );
         assert_eq!(steps[2].event, "buy");
@@ -117,6 +120,9 @@ mod tests {
             cap_upper: Some(12.5),
             ..Default::default()
         };
-        assert_eq!(cap_values(&definition, [&row]).and_then(|v| v.upper), Some(12.5));
+        assert_eq!(
+            cap_values(&definition, [&row]).and_then(|v| v.upper),
+            Some(12.5)
+        );
     }
 }

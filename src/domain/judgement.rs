@@ -173,8 +173,10 @@ fn analyse_metric(
             summary
         })
         .collect();
-    let capping =
-        funnel_capping::cap_values(definition, cx.variants.iter().filter_map(|v| numbers(&v.key)));
+    let capping = funnel_capping::cap_values(
+        definition,
+        cx.variants.iter().filter_map(|v| numbers(&v.key)),
+    );
     let control = arm_of(stats, index, &cx.policy.control_variant);
     let spec = Spec {
         kind,

@@ -137,12 +137,22 @@ pub fn funnel_capping_scope() -> ResultsScope {
         });
         spec
     };
-    let mut funnel = metric(Aggregation::Occurrence, "", None, Some((0, Some(86_400))), vec![]);
+    let mut funnel = metric(
+        Aggregation::Occurrence,
+        "",
+        None,
+        Some((0, Some(86_400))),
+        vec![],
+    );
     funnel.definition.steps = vec![
         step("view", vec![]),
         step(
             "cart",
-            vec![filter("plan", FilterOp::Eq, Some(FilterValue::String("pro".into())))],
+            vec![filter(
+                "plan",
+                FilterOp::Eq,
+                Some(FilterValue::String("pro".into())),
+            )],
         ),
         step("purchase", vec![]),
     ];
@@ -150,9 +160,30 @@ pub fn funnel_capping_scope() -> ResultsScope {
     ResultsScope {
         metrics: vec![
             funnel,
-            capped(Aggregation::Count, None, CappingKind::Absolute, 5.0, None, false),
-            capped(Aggregation::Sum, value(), CappingKind::Percentile, 0.99, None, true),
-            capped(Aggregation::Mean, value(), CappingKind::Percentile, 0.9, Some(0.1), false),
+            capped(
+                Aggregation::Count,
+                None,
+                CappingKind::Absolute,
+                5.0,
+                None,
+                false,
+            ),
+            capped(
+                Aggregation::Sum,
+                value(),
+                CappingKind::Percentile,
+                0.99,
+                None,
+                true,
+            ),
+            capped(
+                Aggregation::Mean,
+                value(),
+                CappingKind::Percentile,
+                0.9,
+                Some(0.1),
+                false,
+            ),
         ],
         ..scope()
     }

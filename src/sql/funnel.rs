@@ -71,9 +71,9 @@ pub(super) fn level(steps: &FunnelSteps, period: &[String], prefix: &str) -> Str
         );
         let candidates = match k {
             0 => times,
-            _ => format!(
-                "arrayFilter(t -> t > ifNull({prefix}_{k}, 9223372036854775807), {times})"
-            ),
+            _ => {
+                format!("arrayFilter(t -> t > ifNull({prefix}_{k}, 9223372036854775807), {times})")
+            }
         };
         reached.push(format!(
             "isNotNull(arrayReduce('minOrNull', {candidates}) AS {prefix}_{})",
@@ -96,8 +96,9 @@ pub(super) fn per_variant_steps(levels: &[Option<usize>]) -> String {
         .enumerate()
         .map(|(m, steps)| match steps {
             Some(steps) => {
-                let counts: Vec<String> =
-                    (1..=*steps).map(|k| format!("countIf(s{m} >= {k})")).collect();
+                let counts: Vec<String> = (1..=*steps)
+                    .map(|k| format!("countIf(s{m} >= {k})"))
+                    .collect();
                 format!("[{}]", counts.join(", "))
             }
             None => "[]".to_owned(),

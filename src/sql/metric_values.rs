@@ -81,7 +81,9 @@ pub(super) fn metric_parts(
         return Err(invalid(format!("{what} is not compiled yet")));
     }
     if definition.is_funnel() && spec.aggregation != Aggregation::Occurrence {
-        return Err(invalid("a funnel is a CONVERSION (OCCURRENCE) metric".into()));
+        return Err(invalid(
+            "a funnel is a CONVERSION (OCCURRENCE) metric".into(),
+        ));
     }
     if definition.is_funnel() && definition.capping.is_some() {
         return Err(invalid("a funnel takes no capping".into()));
@@ -137,9 +139,9 @@ pub(super) fn metric_parts(
         ))
     };
     let aggregate = match (spec.aggregation, &definition.value) {
-        (Aggregation::Occurrence, None) if definition.is_funnel() => Aggregate::Funnel(
-            funnel::funnel_steps(definition, carried, params).map_err(invalid)?,
-        ),
+        (Aggregation::Occurrence, None) if definition.is_funnel() => {
+            Aggregate::Funnel(funnel::funnel_steps(definition, carried, params).map_err(invalid)?)
+        }
         (Aggregation::Occurrence, None) => Aggregate::Occurrence,
         (Aggregation::Count, None) => Aggregate::Count,
         (Aggregation::Sum, Some(source)) => Aggregate::Sum(number(source)),

@@ -61,6 +61,8 @@ fn compile_error(err: sql::CompileError) -> DomainError {
         sql::CompileError::NotOnCluster { .. } => DomainError::Conflict(format!(
             "these results cannot be computed on the warehouse's cluster: {err}"
         )),
-        err => DomainError::Internal(anyhow::Error::new(err).context("compiling the results query")),
+        err => {
+            DomainError::Internal(anyhow::Error::new(err).context("compiling the results query"))
+        }
     }
 }

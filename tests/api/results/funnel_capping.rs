@@ -184,7 +184,10 @@ fn definitions() -> Vec<(&'static str, Aggregation, MetricDefinition)> {
         (
             "mean in [2, 10]",
             Aggregation::Mean,
-            purchase(value(), capping(CappingKind::Absolute, 10.0, Some(2.0), false)),
+            purchase(
+                value(),
+                capping(CappingKind::Absolute, 10.0, Some(2.0), false),
+            ),
         ),
     ]
 }
@@ -225,8 +228,7 @@ fn definition_input(definition: &MetricDefinition) -> Value {
             CappingKind::Absolute => "ABSOLUTE",
             CappingKind::Percentile => "PERCENTILE",
         };
-        input["capping"] =
-            json!({ "kind": kind, "upper": c.upper, "lower": c.lower, "ignoreZeros": c.ignore_zeros });
+        input["capping"] = json!({ "kind": kind, "upper": c.upper, "lower": c.lower, "ignoreZeros": c.ignore_zeros });
     }
     input
 }
@@ -243,7 +245,10 @@ fn check_statistics(r: &Value, ids: &[String], handling: &str) {
     for ((label, _, _), id) in definitions().iter().zip(ids) {
         let expected = &expectations[*label][handling];
         let got = comparison(metric_results(r, id), "treatment");
-        for (field, key) in [("absoluteDifference", "absolute"), ("relativeLift", "relative")] {
+        for (field, key) in [
+            ("absoluteDifference", "absolute"),
+            ("relativeLift", "relative"),
+        ] {
             for (name, json_key) in [
                 ("estimate", "estimate"),
                 ("ciLower", "ci_lower"),
@@ -341,7 +346,12 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse) {
     connect(app, ENV, &warehouse).await;
     let mut ids = Vec::new();
     for (label, aggregation, definition) in definitions() {
-        let input = metric_of(ENV, label, aggregation.as_str(), definition_input(&definition));
+        let input = metric_of(
+            ENV,
+            label,
+            aggregation.as_str(),
+            definition_input(&definition),
+        );
         ids.push(metric(app, input).await);
     }
     let id = |label: &str| {
@@ -437,12 +447,20 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse) {
         &id("mean in [2, 10]"),
         "mean",
         ("ABSOLUTE", Some(10.0), Some(2.0)),
-        &[("control", 3, 22.0, 204.0, 3), ("treatment", 2, 13.0, 109.0, 1)],
+        &[
+            ("control", 3, 22.0, 204.0, 3),
+            ("treatment", 2, 13.0, 109.0, 1),
+        ],
     );
     check_statistics(r, &ids, "EXCLUDE");
-    let cuped = |label: &str| comparison(metric_results(r, &id(label)), "treatment")["cuped"].clone();
+    let cuped =
+        |label: &str| comparison(metric_results(r, &id(label)), "treatment")["cuped"].clone();
     for label in ["funnel", "count ≤ 2", "sum ≤ p75 of non-zero"] {
-        assert_ne!(cuped(label)["status"], "OFF", "{label}: CUPED was asked for");
+        assert_ne!(
+            cuped(label)["status"],
+            "OFF",
+            "{label}: CUPED was asked for"
+        );
     }
     assert_eq!(cuped("mean in [2, 10]")["fallback"], "NO_COVARIATE");
 
@@ -456,7 +474,11 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse) {
     let input = json!({"environmentKey": ENV, "featureId": world.feature, "name": "First touch",
                        "multipleExposureHandling": "FIRST_TOUCH", "analysis": { "cuped": false }});
     let data = app
-        .ok(users::ORG_ADMIN, CREATE_EXPERIMENT, json!({ "input": input }))
+        .ok(
+            users::ORG_ADMIN,
+            CREATE_EXPERIMENT,
+            json!({ "input": input }),
+        )
         .await;
     let first_touch = data["createExperiment"]["id"]
         .as_str()
@@ -533,7 +555,10 @@ async fn exact_numbers(app: &TestApp, warehouse: Warehouse) {
         &id("mean in [2, 10]"),
         "mean",
         ("ABSOLUTE", Some(10.0), Some(2.0)),
-        &[("control", 4, 32.0, 304.0, 4), ("treatment", 2, 13.0, 109.0, 1)],
+        &[
+            ("control", 4, 32.0, 304.0, 4),
+            ("treatment", 2, 13.0, 109.0, 1),
+        ],
     );
     let cuped = comparison(metric_results(r, &id("funnel")), "treatment")["cuped"].clone();
     assert_eq!(cuped["status"], "OFF");
@@ -603,7 +628,10 @@ fn sums(sum: f64, sum_sq: f64, sum_product: f64) -> Option<CovariateSums> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_covariate_is_the_funnel_over_the_lookback_and_capped_like_the_metric() {
-    for warehouse in [Warehouse::create().await, Warehouse::create_deduplicating().await] {
+    for warehouse in [
+        Warehouse::create().await,
+        Warehouse::create_deduplicating().await,
+    ] {
         warehouse.insert(&events(start())).await;
         warehouse.insert(&events(start())).await;
         let lift = lift_warehouse(&warehouse.url, &warehouse.database, "events", None);
@@ -646,7 +674,10 @@ async fn the_covariate_is_the_funnel_over_the_lookback_and_capped_like_the_metri
             assert_eq!(value.stats, stats[key].stats, "{key:?}");
             assert_eq!(value.kinds, stats[key].kinds, "{key:?}");
         }
-        assert_eq!(stats[&(0, "control".to_owned())].kinds.step_reached, [3, 2, 1]);
+        assert_eq!(
+            stats[&(0, "control".to_owned())].kinds.step_reached,
+            [3, 2, 1]
+        );
     }
 }
 
@@ -684,7 +715,10 @@ async fn funnels_and_absolute_caps_add_up_across_shards_and_percentile_caps_are_
             .await
             .expect("two shards");
         assert_eq!(one, shards, "lookback {lookback:?}");
-        assert_eq!(one[&(0, "control".to_owned())].kinds.step_reached, [4, 3, 2]);
+        assert_eq!(
+            one[&(0, "control".to_owned())].kinds.step_reached,
+            [4, 3, 2]
+        );
         assert_eq!(one[&(2, "control".to_owned())].kinds.capped_identities, 1);
     }
     let refused = on_shards
