@@ -13,7 +13,10 @@
 //! Identity values: OCCURRENCE 0/1, COUNT the number of events, SUM the sum of the events' values
 //! (0 without any), MEAN the mean of the events' values (`NULL` without any: the identity is not
 //! counted). A value that is absent or not finite is skipped by SUM and MEAN (the carried number is
-//! NaN then, and only finite ones are aggregated).
+//! NaN then, and only finite ones are aggregated). A funnel (CONVERSION with steps) is 1 when the
+//! identity completes its steps in order within the period (`funnel.rs`); its level, the steps
+//! reached, is the `identities` column `s{m}` its value reads. Capping comes after this stage
+//! (`capping.rs`).
 
 use super::error::CompileError;
 use super::filter;
