@@ -12,6 +12,7 @@
 use super::analysis::{AnalysisSettings, Correction, Engine};
 use super::experiment::{ExpectedDirection, MetricRole};
 use super::feature::Variant;
+use super::funnel_capping;
 use super::health::{self, Health, PreExposure};
 use super::metric::{Direction, MetricType};
 use super::recommendation::{self, MetricOutcome, Recommendation};
@@ -154,11 +155,28 @@ fn analyse_metric(
     cx: &Context<'_>,
 ) -> MetricResult {
     let kind = metric_kind(attached.metric.metric_type);
+    let definition = &attached.metric.definition;
+    let numbers = |variant: &str| stats.get(&(index, variant.to_owned())).map(|s| &s.kinds);
     let summaries = cx
         .variants
         .iter()
-        .map(|v| summary(&v.key, &arm_of(stats, index, &v.key).metric(), kind))
+        .map(|v| {
+            let mut summary = summary(&v.key, &arm_of(stats, index, &v.key).metric(), kind);
+            let numbers = numbers(&v.key);
+            summary.funnel_steps = funnel_capping::funnel_steps(
+                definition,
+                numbers.map_or(&[][..], |k| &k.step_reached),
+            );
+            summary.capped_identities = definition
+                .capping
+                .map(|_| numbers.map_or(0, |k| k.capped_identities));
+            summary
+        })
         .collect();
+    let capping = funnel_capping::cap_values(
+        definition,
+        cx.variants.iter().filter_map(|v| numbers(&v.key)),
+    );
     let control = arm_of(stats, index, &cx.policy.control_variant);
     let spec = Spec {
         kind,
@@ -197,6 +215,7 @@ fn analyse_metric(
         metric_version: attached.attachment.metric_version,
         variants: summaries,
         comparisons,
+        capping,
     }
 }
 
@@ -208,6 +227,8 @@ fn summary(variant: &str, s: &VariantStats, kind: MetricKind) -> VariantSummary 
         sum_sq: s.sum_sq.is_finite().then_some(s.sum_sq),
         mean: s.mean(),
         variance: s.variance(kind),
+        funnel_steps: Vec::new(),
+        capped_identities: None,
     }
 }
 

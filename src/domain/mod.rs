@@ -9,6 +9,7 @@ pub mod audit;
 pub mod error;
 pub mod experiment;
 pub mod feature;
+pub mod funnel_capping;
 pub mod health;
 pub mod judgement;
 pub mod metric;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::analysis::AnalysisSettings;
 use super::experiment::{MetricRole, MultipleExposureHandling};
 use super::feature::Variant;
+use super::funnel_capping::{CapValues, FunnelStepReached, KindNumbers};
 use super::health::Health;
 use super::model::{ExperimentMetric, Metric};
 use super::recommendation::Recommendation;
@@ -93,6 +94,12 @@ pub struct VariantSummary {
     pub sum_sq: Option<f64>,
     pub mean: Option<f64>,
     pub variance: Option<f64>,
+    /// Funnel metrics: identities reaching each step (the last equals `sum`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub funnel_steps: Vec<FunnelStepReached>,
+    /// Capped metrics: identities whose value was capped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capped_identities: Option<u64>,
 }
 
 /// A treatment variant against the control.
@@ -160,6 +167,9 @@ pub struct MetricResult {
     pub metric_version: u32,
     pub variants: Vec<VariantSummary>,
     pub comparisons: Vec<VariantComparison>,
+    /// Capped metrics: the cap values used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capping: Option<CapValues>,
 }
 
 fn first_version() -> u32 {
@@ -170,11 +180,12 @@ fn first_version() -> u32 {
 pub use crate::stats::CovariateSums;
 
 /// One (metric, variant)'s sufficient statistics, and its covariate's sums when CUPED was asked
-/// for and applies (not for MEAN metrics).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// for and applies (not for MEAN metrics); the funnel and capping numbers in `kinds`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct VariantMetricStats {
     pub stats: VariantStats,
     pub covariate: Option<CovariateSums>,
+    pub kinds: KindNumbers,
 }
 
 /// Sufficient statistics per (attached metric index, variant), as the metrics query returns them.

@@ -40,6 +40,10 @@ pub(super) struct ShardMerge<'a> {
     pub keys: &'a [&'a str],
     /// Columns that are counts or sums over identities, so they add up across shards.
     pub sums: &'a [&'a str],
+    /// Array columns of counts, added up element by element (`sumForEach`).
+    pub elementwise_sums: &'a [&'a str],
+    /// Columns every shard computes alike (taken from any shard).
+    pub same: &'a [&'a str],
     /// The final order (on one server the single query's own order, if any, is used).
     pub order_by: &'a str,
 }
@@ -84,6 +88,18 @@ pub(super) fn merged_on_cluster(
             .iter()
             .map(|column| format!("    sum(shard.{column}) AS {column}")),
     );
+    columns.extend(
+        merge
+            .elementwise_sums
+            .iter()
+            .map(|column| format!("    sumForEach(shard.{column}) AS {column}")),
+    );
+    columns.extend(
+        merge
+            .same
+            .iter()
+            .map(|column| format!("    any(shard.{column}) AS {column}")),
+    );
     let group_by = if merge.keys.is_empty() {
         String::new()
     } else {
@@ -125,6 +141,8 @@ mod tests {
         let merge = ShardMerge {
             keys: &["variant"],
             sums: &["n"],
+            elementwise_sums: &[],
+            same: &[],
             order_by: "variant",
         };
         let query = merged_on_cluster(per_shard, "analytics", &merge);
@@ -152,6 +170,8 @@ SETTINGS skip_unavailable_shards = 0
         let merge = ShardMerge {
             keys: &[],
             sums: &["n"],
+            elementwise_sums: &[],
+            same: &[],
             order_by: "",
         };
         let select = "SELECT count() AS n\nFROM t\n";

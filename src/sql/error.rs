@@ -19,6 +19,9 @@ pub enum CompileError {
     /// `metric` is the index into `ResultsScope::metrics`.
     #[error("metric {metric}: {reason}")]
     InvalidMetric { metric: usize, reason: String },
+    /// The metric cannot be computed on a sharded cluster (`metric` indexes the scope's metrics).
+    #[error("metric {metric} cannot be computed on a cluster: {reason}")]
+    NotOnCluster { metric: usize, reason: String },
     #[error("a metric window reaches beyond the representable time range")]
     WindowOutOfRange,
     #[error("the CUPED lookback must be a positive whole number of seconds")]

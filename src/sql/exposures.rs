@@ -126,6 +126,8 @@ ARRAY JOIN
     let merge = ShardMerge {
         keys: &["variant"],
         sums: &["identities", "multiple_exposures", "unknown_variant"],
+        elementwise_sums: &[],
+        same: &[],
         order_by: &order,
     };
     Ok(place(

@@ -151,6 +151,75 @@ pub fn preview_scope() -> PreviewScope {
     }
 }
 
+/// A funnel (a filter on one step, a window) and capped metrics of each kind and bound.
+pub fn funnel_capping_scope() -> ResultsScope {
+    use crate::domain::metric::{Capping, CappingKind, FunnelStep};
+    let step = |event: &str, filters| FunnelStep {
+        event: event.into(),
+        filters,
+    };
+    let capped = |aggregation, value, kind, upper, lower, ignore_zeros| {
+        let mut spec = metric(aggregation, "purchase", value, None, vec![]);
+        spec.definition.capping = Some(Capping {
+            kind,
+            upper,
+            lower,
+            ignore_zeros,
+        });
+        spec
+    };
+    let mut funnel = metric(
+        Aggregation::Occurrence,
+        "",
+        None,
+        Some((0, Some(86_400))),
+        vec![],
+    );
+    funnel.definition.steps = vec![
+        step("view", vec![]),
+        step(
+            "cart",
+            vec![filter(
+                "plan",
+                FilterOp::Eq,
+                Some(FilterValue::String("pro".into())),
+            )],
+        ),
+        step("purchase", vec![]),
+    ];
+    let value = || Some(ValueSource::EventValue);
+    ResultsScope {
+        metrics: vec![
+            funnel,
+            capped(
+                Aggregation::Count,
+                None,
+                CappingKind::Absolute,
+                5.0,
+                None,
+                false,
+            ),
+            capped(
+                Aggregation::Sum,
+                value(),
+                CappingKind::Percentile,
+                0.99,
+                None,
+                true,
+            ),
+            capped(
+                Aggregation::Mean,
+                value(),
+                CappingKind::Percentile,
+                0.9,
+                Some(0.1),
+                false,
+            ),
+        ],
+        ..scope()
+    }
+}
+
 /// `scope` with CUPED over a 14-day lookback.
 pub fn with_cuped(mut scope: ResultsScope) -> ResultsScope {
     scope.cuped_lookback = Some(Duration::days(14));

@@ -4,7 +4,9 @@
 //! events' range).
 //! That the compiler stays pure is `tests/architecture.rs`'s to check.
 
-use super::fixtures::{every_kind_scope, filter, metric, param, preview_scope, scope, with_cuped};
+use super::fixtures::{
+    every_kind_scope, filter, funnel_capping_scope, metric, param, preview_scope, scope, with_cuped,
+};
 use super::param::ParamValue;
 use super::scope::{EventsTableKind, Placement, ResultsScope};
 use super::{
@@ -514,5 +516,141 @@ fn a_preview_reads_the_events_table_once() {
                 usize::from(matches!(placement, Placement::Cluster(_)))
             );
         }
+    }
+}
+
+/// `funnel_capping_scope` with a distinct hostile text in every step's event and filter.
+fn hostile_funnel_capping_scope() -> ResultsScope {
+    let h = |field: &str| format!("{field}{HOSTILE}");
+    let mut s = funnel_capping_scope();
+    for spec in &mut s.metrics {
+        if !spec.definition.event.is_empty() {
+            spec.definition.event = h(&spec.definition.event);
+        }
+        for (k, step) in spec.definition.steps.iter_mut().enumerate() {
+            step.event = h(&step.event);
+            for f in &mut step.filters {
+                f.property = h(&format!("property{k}"));
+                f.value = Some(FilterValue::String(h("value")));
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn hostile_steps_and_caps_travel_only_as_parameters() {
+    let s = hostile_funnel_capping_scope();
+    for (hostile, plain) in all_queries(&s)
+        .iter()
+        .zip(all_queries(&funnel_capping_scope()))
+    {
+        assert_eq!(hostile.sql, plain.sql);
+        assert!(!hostile.sql.contains("DROP"), "{}", hostile.sql);
+    }
+    let query = compile_metrics(&s, EventsTableKind::Plain).unwrap();
+    let sent = strings_sent(&query);
+    for step in &s.metrics[0].definition.steps {
+        assert!(sent.contains(&step.event), "{:?} was not sent", step.event);
+        for f in &step.filters {
+            assert!(sent.contains(&f.property));
+        }
+    }
+    // Cap values and levels are Float64 parameters, not SQL text.
+    let floats: Vec<f64> = (query.params.iter())
+        .filter_map(|(_, v)| match v {
+            ParamValue::Float64(x) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    for cap in [5.0, 0.99, 0.9, 0.1] {
+        assert!(floats.contains(&cap), "{cap} in {floats:?}");
+    }
+    assert!(!query.sql.contains("0.99") && !query.sql.contains("0.9)"));
+}
+
+#[test]
+fn funnels_and_caps_read_the_events_table_once_and_use_each_cte_once() {
+    for kind in KINDS {
+        for s in [funnel_capping_scope(), with_cuped(funnel_capping_scope())] {
+            let query = compile_metrics(&s, kind).unwrap();
+            let sql = &query.sql;
+            assert_eq!(occurrences(sql, "{p0:Identifier}.{p1:Identifier}"), 2);
+            assert_eq!(occurrences(sql, " AS (\n"), 4, "{sql}");
+            for usage in [
+                "FROM metric_events AS e\n",
+                "RIGHT JOIN assignments AS a ON",
+                "FROM identities AS i\n",
+                "FROM capped\n",
+            ] {
+                assert_eq!(occurrences(sql, usage), 1, "{usage:?}");
+            }
+            // The one scan reads every step's event.
+            let names = query
+                .params
+                .iter()
+                .find_map(|(_, v)| match v {
+                    ParamValue::StringArray(items) => Some(items.clone()),
+                    _ => None,
+                })
+                .expect("the event names");
+            for event in ["view", "cart", "purchase"] {
+                assert!(names.contains(&event.to_owned()), "{names:?}");
+            }
+        }
+    }
+    // Without a cap, the per-variant stage reads `identities` directly.
+    let mut s = funnel_capping_scope();
+    s.metrics.truncate(1);
+    let sql = compile_metrics(&s, EventsTableKind::Plain).unwrap().sql;
+    assert_eq!(occurrences(&sql, " AS (\n"), 3);
+    assert_eq!(occurrences(&sql, "FROM identities\n"), 1);
+}
+
+#[test]
+fn a_percentile_cap_is_refused_on_a_cluster_and_an_absolute_one_adds_up() {
+    use super::CompileError;
+    let mut s = funnel_capping_scope();
+    s.table.placement = Placement::Cluster("analytics".into());
+    assert!(matches!(
+        compile_metrics(&s, EventsTableKind::Plain),
+        Err(CompileError::NotOnCluster { metric: 2, .. })
+    ));
+    s.metrics.truncate(2);
+    let sql = compile_metrics(&s, EventsTableKind::Plain).unwrap().sql;
+    assert!(sql.contains("    sum(shard.capped_identities) AS capped_identities"));
+    assert!(sql.contains("    sumForEach(shard.step_reached) AS step_reached"));
+    assert!(sql.contains("    any(shard.cap_upper) AS cap_upper"));
+}
+
+#[test]
+fn a_funnel_or_a_cap_that_does_not_fit_its_metric_is_refused() {
+    use super::CompileError;
+    use crate::domain::metric::{Capping, CappingKind};
+    let mut capped_occurrence = metric(Aggregation::Occurrence, "signup", None, None, vec![]);
+    capped_occurrence.definition.capping = Some(Capping {
+        kind: CappingKind::Absolute,
+        upper: 1.0,
+        lower: None,
+        ignore_zeros: false,
+    });
+    let mut funnel_count = funnel_capping_scope().metrics[0].clone();
+    funnel_count.aggregation = Aggregation::Count;
+    let mut empty_step = funnel_capping_scope().metrics[0].clone();
+    empty_step.definition.steps[1].event.clear();
+    let mut upside_down = funnel_capping_scope().metrics[1].clone();
+    if let Some(capping) = &mut upside_down.definition.capping {
+        capping.lower = Some(9.0);
+    }
+    for spec in [capped_occurrence, funnel_count, empty_step, upside_down] {
+        let mut s = scope();
+        s.metrics.push(spec.clone());
+        assert!(
+            matches!(
+                compile_metrics(&s, EventsTableKind::Plain),
+                Err(CompileError::InvalidMetric { metric: 2, .. })
+            ),
+            "{spec:?}"
+        );
     }
 }

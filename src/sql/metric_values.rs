@@ -13,10 +13,14 @@
 //! Identity values: OCCURRENCE 0/1, COUNT the number of events, SUM the sum of the events' values
 //! (0 without any), MEAN the mean of the events' values (`NULL` without any: the identity is not
 //! counted). A value that is absent or not finite is skipped by SUM and MEAN (the carried number is
-//! NaN then, and only finite ones are aggregated).
+//! NaN then, and only finite ones are aggregated). A funnel (CONVERSION with steps) is 1 when the
+//! identity completes its steps in order within the period (`funnel.rs`); its level, the steps
+//! reached, is the `identities` column `s{m}` its value reads. Capping comes after this stage
+//! (`capping.rs`).
 
 use super::error::CompileError;
 use super::filter;
+use super::funnel::{self, FunnelSteps};
 use super::metric_events::Carried;
 use super::param::Params;
 use super::property;
@@ -35,6 +39,8 @@ pub(super) enum Period<'a> {
 
 /// A checked metric with its values bound: the placeholders and carried columns its values read.
 pub(super) struct MetricParts {
+    /// The metric's index in the scope (names its per-identity columns).
+    index: usize,
     aggregate: Aggregate,
     /// The placeholder of the metric's event name.
     name: String,
@@ -51,6 +57,8 @@ enum Aggregate {
     Count,
     Sum(String),
     Mean(String),
+    /// A funnel (CONVERSION with steps, see `funnel.rs`).
+    Funnel(FunnelSteps),
 }
 
 /// Checks metric `index` and binds what its values read, in this order: window, filters, value
@@ -69,15 +77,21 @@ pub(super) fn metric_parts(
     };
     let definition = &spec.definition;
     let not_compiled = [
-        ("a funnel", definition.is_funnel()),
         ("a RATIO metric", definition.numerator.is_some()),
         ("a QUANTILE metric", definition.quantile.is_some()),
-        ("capping", definition.capping.is_some()),
     ];
     if let Some((what, _)) = not_compiled.iter().find(|(_, is)| *is) {
         return Err(invalid(format!("{what} is not compiled yet")));
     }
-    if definition.event.is_empty() {
+    if definition.is_funnel() && spec.aggregation != Aggregation::Occurrence {
+        return Err(invalid(
+            "a funnel is a CONVERSION (OCCURRENCE) metric".into(),
+        ));
+    }
+    if definition.is_funnel() && definition.capping.is_some() {
+        return Err(invalid("a funnel takes no capping".into()));
+    }
+    if definition.event.is_empty() && !definition.is_funnel() {
         return Err(invalid("the metric has no event".into()));
     }
     let window = definition.window.unwrap_or(MetricWindow {
@@ -128,6 +142,9 @@ pub(super) fn metric_parts(
         ))
     };
     let aggregate = match (spec.aggregation, &definition.value) {
+        (Aggregation::Occurrence, None) if definition.is_funnel() => {
+            Aggregate::Funnel(funnel::funnel_steps(definition, carried, params).map_err(invalid)?)
+        }
         (Aggregation::Occurrence, None) => Aggregate::Occurrence,
         (Aggregation::Count, None) => Aggregate::Count,
         (Aggregation::Sum, Some(source)) => Aggregate::Sum(number(source)),
@@ -149,6 +166,7 @@ pub(super) fn metric_parts(
         }
     };
     Ok(MetricParts {
+        index,
         aggregate,
         name: name.to_owned(),
         window_start,
@@ -158,22 +176,10 @@ pub(super) fn metric_parts(
 }
 
 /// The identity's value of the metric over `period` (`Float64`, or `Nullable(Float64)` for MEAN).
+/// A funnel's value over the window reads its level column `s{m}` (see [`funnel_level`]).
 pub(super) fn metric_value(parts: &MetricParts, period: Period<'_>) -> String {
     let mut conditions = vec![format!("e.event = {}", parts.name)];
-    match period {
-        Period::Window => {
-            conditions.push(parts.window_start.clone());
-            conditions.push(parts.window_end.clone());
-        }
-        // The first exposure is at or after the experiment start, so the scan (which starts the
-        // lookback before it) holds every event of this period.
-        Period::BeforeExposure { lookback } => {
-            conditions.push(format!(
-                "e.timestamp >= a.first_exposure - toIntervalSecond({lookback})"
-            ));
-            conditions.push("e.timestamp < a.first_exposure".to_owned());
-        }
-    }
+    conditions.extend(period_conditions(parts, period));
     conditions.extend(parts.filters.clone());
     let counts = conditions.join("\n        AND ");
     let finite = |number: &str| format!("{counts}\n        AND isFinite({number})");
@@ -182,6 +188,46 @@ pub(super) fn metric_value(parts: &MetricParts, period: Period<'_>) -> String {
         Aggregate::Count => format!("toFloat64(countIf({counts}))"),
         Aggregate::Sum(number) => format!("sumIf({number}, {})", finite(number)),
         Aggregate::Mean(number) => format!("avgOrNullIf({number}, {})", finite(number)),
+        Aggregate::Funnel(steps) => {
+            let level = match period {
+                Period::Window => format!("s{}", parts.index),
+                Period::BeforeExposure { .. } => funnel::level(
+                    steps,
+                    &period_conditions(parts, period),
+                    &format!("fx{}", parts.index),
+                ),
+            };
+            funnel::converted(&level, steps.columns.len())
+        }
+    }
+}
+
+/// For a funnel metric, its level over the window (`UInt8`, the steps reached in order), which the
+/// `identities` CTE names `s{m}`; `None` for other metrics.
+pub(super) fn funnel_level(parts: &MetricParts) -> Option<(String, usize)> {
+    match &parts.aggregate {
+        Aggregate::Funnel(steps) => Some((
+            funnel::level(
+                steps,
+                &period_conditions(parts, Period::Window),
+                &format!("f{}", parts.index),
+            ),
+            steps.columns.len(),
+        )),
+        _ => None,
+    }
+}
+
+/// The conditions on `e.timestamp` of `period`.
+fn period_conditions(parts: &MetricParts, period: Period<'_>) -> Vec<String> {
+    match period {
+        Period::Window => vec![parts.window_start.clone(), parts.window_end.clone()],
+        // The first exposure is at or after the experiment start, so the scan (which starts the
+        // lookback before it) holds every event of this period.
+        Period::BeforeExposure { lookback } => vec![
+            format!("e.timestamp >= a.first_exposure - toIntervalSecond({lookback})"),
+            "e.timestamp < a.first_exposure".to_owned(),
+        ],
     }
 }
 

@@ -5,13 +5,15 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::capping::{bind_cap, capped_cte, per_variant_caps, BoundCap};
 use super::cluster::{merged_on_cluster, ShardMerge};
 use super::covariates::{bind_lookback, covariate_value, per_variant_sums};
 use super::error::CompileError;
 use super::exposures::assignments_cte;
+use super::funnel::per_variant_steps;
 use super::identities::identities_cte;
 use super::metric_events::{metric_events_cte, Carried};
-use super::metric_values::{metric_parts, metric_value, Period};
+use super::metric_values::{funnel_level, metric_parts, metric_value, Period};
 use super::param::Params;
 use super::query::{assemble, CompiledQuery};
 use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
@@ -21,7 +23,11 @@ use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 /// `scope.metrics`; `sum` and `sum_sq` add the identities' values and their squares. `kind` says
 /// how the events table removes duplicates (see `metric_events.rs`). With
 /// `scope.cuped_lookback`, each row also has `sum_x, sum_x2, sum_xy Nullable(Float64)`: Σx, Σx²
-/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN metrics).
+/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN metrics). Every row
+/// then has `step_reached Array(UInt64)` (funnels: identities reaching each step, see
+/// `funnel.rs`; empty otherwise), `capped_identities UInt64` and `cap_upper`, `cap_lower
+/// Nullable(Float64)` (capped metrics: identities whose value was capped and the cap values used,
+/// see `capping.rs`; 0 and NULL otherwise).
 pub fn compile_metrics(
     scope: &ResultsScope,
     kind: EventsTableKind,
@@ -38,12 +44,12 @@ pub fn compile_metrics(
         None => bound.end.clone(),
     };
     let name_params: Vec<String> = names.iter().map(|name| params.string(name)).collect();
+    // A funnel's steps bind their own names (`funnel.rs`); its `event` is empty.
     let name_of = |event: &String| {
-        let k = names
+        names
             .iter()
             .position(|name| name == event)
-            .expect("every metric's event is among the names");
-        &name_params[k]
+            .map_or("", |k| name_params[k].as_str())
     };
     let mut carried = Carried::default();
     let parts = scope
@@ -73,11 +79,33 @@ pub fn compile_metrics(
     // With CUPED the scan starts a lookback before the experiment, where the earliest covariate
     // period (of an identity exposed at the start) begins.
     let scan_start = lookback.as_ref().map_or(&bound.start, |l| &l.scan_start);
-    let ctes = [
+    let funnels: Vec<Option<(String, usize)>> = parts.iter().map(funnel_level).collect();
+    let levels: Vec<Option<String>> = funnels
+        .iter()
+        .map(|f| f.as_ref().map(|(level, _)| level.clone()))
+        .collect();
+    let caps = (scope.metrics.iter().enumerate())
+        .map(|(index, spec)| bind_cap(index, spec, &scope.table.placement, &mut params))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ctes = vec![
         assignments_cte(&bound),
         metric_events_cte(&bound, kind, &events, scan_start, &scan_end, &carried),
-        identities_cte(&values, &covariates),
+        identities_cte(&values, &covariates, &levels),
     ];
+    // Capping reads the per-identity values (a pooled quantile: all of them) before the
+    // per-variant aggregate; without any cap that stage is left out.
+    let source = match caps.iter().any(Option::is_some) {
+        true => {
+            let has = |items: &dyn Fn(usize) -> bool| (0..caps.len()).map(items).collect();
+            let with_covariate: Vec<bool> =
+                has(&|m| covariates.get(m).is_some_and(Option::is_some));
+            let with_level: Vec<bool> = has(&|m| levels[m].is_some());
+            ctes.push(capped_cte(&caps, &with_covariate, &with_level));
+            "capped"
+        }
+        false => "identities",
+    };
+    let steps: Vec<Option<usize>> = funnels.iter().map(|f| f.as_ref().map(|f| f.1)).collect();
     let settings = match kind {
         EventsTableKind::Deduplicating => {
             "SETTINGS do_not_merge_across_partitions_select_final = 1\n"
@@ -88,6 +116,11 @@ pub fn compile_metrics(
         &bound,
         values.len(),
         lookback.is_some().then_some(&covariates),
+        &KindColumns {
+            source,
+            steps: &steps,
+            caps: &caps,
+        },
     );
     Ok(match &scope.table.placement {
         Placement::Single => assemble(
@@ -102,16 +135,37 @@ pub fn compile_metrics(
             let merge = ShardMerge {
                 keys: &["metric", "variant"],
                 sums: if lookback.is_some() {
-                    &["n", "sum", "sum_sq", "sum_x", "sum_x2", "sum_xy"]
+                    &[
+                        "n",
+                        "sum",
+                        "sum_sq",
+                        "sum_x",
+                        "sum_x2",
+                        "sum_xy",
+                        "capped_identities",
+                    ]
                 } else {
-                    &["n", "sum", "sum_sq"]
+                    &["n", "sum", "sum_sq", "capped_identities"]
                 },
+                elementwise_sums: &["step_reached"],
+                // A PERCENTILE cap is refused on a cluster: these are ABSOLUTE caps or NULL.
+                same: &["cap_upper", "cap_lower"],
                 order_by: &order,
             };
             let per_shard = assemble(&ctes, &format!("{select}{settings}"), params);
             merged_on_cluster(per_shard, cluster, &merge)
         }
     })
+}
+
+/// What the per-variant select reads besides the sums: its `source` (`identities`, or `capped`
+/// when a metric is capped), funnels' numbers of steps (`step_reached`) and the caps
+/// (`capped_identities`, `cap_upper`, `cap_lower`); the columns are there for every metric (empty,
+/// 0 or NULL for metrics of other kinds).
+struct KindColumns<'a> {
+    source: &'a str,
+    steps: &'a [Option<usize>],
+    caps: &'a [Option<BoundCap>],
 }
 
 /// The final `SELECT` (without `ORDER BY`) over `identities`' `metrics` columns `m{m}`, and with
@@ -122,6 +176,7 @@ fn per_variant_select(
     bound: &BoundScope,
     metrics: usize,
     covariates: Option<&Vec<Option<String>>>,
+    kinds: &KindColumns<'_>,
 ) -> String {
     let each = |aggregate: &dyn Fn(usize) -> String| {
         (0..metrics).map(aggregate).collect::<Vec<_>>().join(", ")
@@ -142,29 +197,44 @@ fn per_variant_select(
         }
         None => (String::new(), String::new(), String::new()),
     };
+    let [capped, cap_upper, cap_lower] = per_variant_caps(kinds.caps);
     format!(
         "SELECT
     toUInt32(metric_index - 1) AS metric,
     arrayElement({variants}, variant_index) AS variant,
     n,
     sum,
-    sum_sq{columns}
+    sum_sq{columns},
+    step_reached,
+    capped_identities,
+    cap_upper,
+    cap_lower
 FROM (
     SELECT
         variant_index,
         [{n}] AS n_by_metric,
         [{sum}] AS sum_by_metric,
-        [{sum_sq}] AS sum_sq_by_metric{arrays}
-    FROM identities
+        [{sum_sq}] AS sum_sq_by_metric{arrays},
+        {steps} AS step_reached_by_metric,
+        {capped} AS capped_by_metric,
+        {cap_upper} AS cap_upper_by_metric,
+        {cap_lower} AS cap_lower_by_metric
+    FROM {source}
     GROUP BY variant_index
 )
 ARRAY JOIN
     n_by_metric AS n,
     sum_by_metric AS sum,
     sum_sq_by_metric AS sum_sq,{spread}
+    step_reached_by_metric AS step_reached,
+    capped_by_metric AS capped_identities,
+    cap_upper_by_metric AS cap_upper,
+    cap_lower_by_metric AS cap_lower,
     arrayEnumerate(n_by_metric) AS metric_index
 WHERE n > 0
 ",
+        steps = per_variant_steps(kinds.steps),
+        source = kinds.source,
         variants = bound.variant_array(),
         n = each(&|m| format!("count(m{m})")),
         sum = each(&|m| format!("sum(ifNull(m{m}, 0))")),
@@ -176,8 +246,12 @@ WHERE n > 0
 fn metric_event_names(scope: &ResultsScope) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for spec in &scope.metrics {
-        if !names.contains(&spec.definition.event) {
-            names.push(spec.definition.event.clone());
+        let definition = &spec.definition;
+        let steps = definition.steps.iter().map(|step| &step.event);
+        for event in std::iter::once(&definition.event).chain(steps) {
+            if !event.is_empty() && !names.contains(event) {
+                names.push(event.clone());
+            }
         }
     }
     names

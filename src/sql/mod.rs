@@ -14,7 +14,10 @@
 //!   included), the two totals repeated on every row.
 //! - [`compile_metrics`] → `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`:
 //!   one row per (metric index, variant) with `n > 0`; with CUPED (`ResultsScope::cuped_lookback`)
-//!   also `sum_x, sum_x2, sum_xy Nullable(Float64)`, the covariate's sums (`covariates.rs`).
+//!   also `sum_x, sum_x2, sum_xy Nullable(Float64)`, the covariate's sums (`covariates.rs`); then
+//!   `step_reached Array(UInt64)` (funnels' identities per step, `funnel.rs`), `capped_identities
+//!   UInt64`, `cap_upper, cap_lower Nullable(Float64)` (capped metrics, `capping.rs`), empty, 0 or
+//!   NULL for metrics of other kinds.
 //! - [`compile_exposure_probe`] → `exposures UInt64`.
 //! - [`compile_preview`] → one row of what a metric definition would read from an environment's
 //!   recent events, before it is saved (`preview.rs`; one read of the events table).
@@ -26,13 +29,17 @@
 //! result and a number computed from `value`/`metadata`) → `identities`, the per-identity stage:
 //! the events joined to their identity's assignment (`RIGHT JOIN`, the assignments being the hash
 //! table) and grouped by identity with plain combinators (`countIf`, `sumIf`, `avgOrNullIf`), one
-//! column per metric → per variant `count`/`sum` of every metric's column, spread to one row per
+//! column per metric (a funnel's level: its steps reached in order) → with capped metrics
+//! `capped` (each value clamped; PERCENTILE caps are window quantiles over all identities) → per
+//! variant `count`/`sum` of every metric's column, spread to one row per
 //! (metric, variant) with `ARRAY JOIN`. Exposures: `exposures` (the same assignment aggregates over
 //! the same key range) → one row per variant. Semantics are documented where they are built:
 //! `exposures.rs` (assignment, FIRST_TOUCH/EXCLUDE, unknown variants; shared by both queries),
 //! `metric_events.rs` (what is read, deduplication per table kind), `identities.rs` (the join),
 //! `metric_values.rs` (windows, per-aggregation values, NULLs), `covariates.rs` (CUPED: the same
-//! values before exposure, MEAN excluded), `filter.rs` and `property.rs` (typed property reads).
+//! values before exposure, MEAN excluded), `funnel.rs` (step order, equal timestamps),
+//! `capping.rs` (cap values, GrowthBook's quantile, the covariate's caps), `filter.rs` and
+//! `property.rs` (typed property reads).
 //!
 //! # Reads
 //! ClickHouse inlines CTEs: a CTE used twice is evaluated twice. So each CTE here is used exactly
@@ -43,7 +50,9 @@
 //!
 //! # Cost and memory
 //! An identity costs the per-identity stage a few numbers (its assignment in the join's hash table,
-//! its aggregates in the `GROUP BY`), whatever its events; no per-identity array or set, and the
+//! its aggregates in the `GROUP BY`), whatever its events; no per-identity array or set (except a
+//! funnel's: the times of the identity's step events, see `funnel.rs`; and a PERCENTILE cap's
+//! window keeps every identity's row, see `capping.rs`), and the
 //! `metadata` text never leaves the scan. So time and memory grow with the identities, like the
 //! per-identity floor (one `GROUP BY identifier` computing the assignment), not with events ×
 //! metadata as the earlier per-identity arrays of events did. The warehouse client
@@ -56,7 +65,8 @@
 //! With [`Placement::Cluster`] the table is each shard's local table, and every query above runs
 //! as it is on every shard (an identity's events all live on one shard) inside
 //! `cluster({pN:String}, view(…))`; the initiator only adds up the per-variant counts and sums
-//! (`cluster.rs`). One-server SQL is unchanged.
+//! (`cluster.rs`). One-server SQL is unchanged. A PERCENTILE cap (a quantile over every identity)
+//! cannot be added up, so it is refused on a cluster (`CompileError::NotOnCluster`, a CONFLICT).
 //!
 //! # Duplicates
 //! At-least-once delivery duplicates (same natural key `(identifier, event, feature_name,
@@ -124,13 +134,21 @@
 //!     arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
 //!     n,
 //!     sum,
-//!     sum_sq
+//!     sum_sq,
+//!     step_reached,
+//!     capped_identities,
+//!     cap_upper,
+//!     cap_lower
 //! FROM (
 //!     SELECT
 //!         variant_index,
 //!         [count(m0), count(m1)] AS n_by_metric,
 //!         [sum(ifNull(m0, 0)), sum(ifNull(m1, 0))] AS sum_by_metric,
-//!         [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric
+//!         [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric,
+//!         CAST([[], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
+//!         CAST([0, 0] AS Array(UInt64)) AS capped_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_lower_by_metric
 //!     FROM identities
 //!     GROUP BY variant_index
 //! )
@@ -138,17 +156,23 @@
 //!     n_by_metric AS n,
 //!     sum_by_metric AS sum,
 //!     sum_sq_by_metric AS sum_sq,
+//!     step_reached_by_metric AS step_reached,
+//!     capped_by_metric AS capped_identities,
+//!     cap_upper_by_metric AS cap_upper,
+//!     cap_lower_by_metric AS cap_lower,
 //!     arrayEnumerate(n_by_metric) AS metric_index
 //! WHERE n > 0
 //! ORDER BY metric, variant_index
 //! SETTINGS do_not_merge_across_partitions_select_final = 1
 //! ```
 
+mod capping;
 mod cluster;
 mod covariates;
 mod error;
 mod exposures;
 mod filter;
+mod funnel;
 mod identities;
 mod metric_events;
 mod metric_values;

@@ -32,6 +32,8 @@ WHERE environment_key = {environment}
     let merge = ShardMerge {
         keys: &[],
         sums: &["exposures"],
+        elementwise_sums: &[],
+        same: &[],
         order_by: "",
     };
     place(placement, &[], &select, None, &merge, params)

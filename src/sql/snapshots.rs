@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::fixtures::{every_kind_scope, preview_scope, scope, with_cuped};
+use super::fixtures::{every_kind_scope, funnel_capping_scope, preview_scope, scope, with_cuped};
 use super::scope::{EventsTableKind, MultipleExposureHandling, Placement, ResultsScope};
 use super::{
     compile_exposure_probe, compile_exposures, compile_metrics, compile_preview, CompiledQuery,
@@ -55,6 +55,18 @@ fn every_metric_kind_compiles_to_its_snapshot() {
     check(
         "metrics_every_kind.sql",
         compile_metrics(&every_kind_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+}
+
+#[test]
+fn funnels_and_caps_compile_to_their_snapshots() {
+    check(
+        "metrics_funnel_capping.sql",
+        compile_metrics(&funnel_capping_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+    check(
+        "metrics_funnel_capping_cuped_plain_table.sql",
+        compile_metrics(&with_cuped(funnel_capping_scope()), EventsTableKind::Plain).unwrap(),
     );
 }
 

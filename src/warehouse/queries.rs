@@ -69,5 +69,13 @@ impl Warehouse {
 }
 
 fn compile_error(err: sql::CompileError) -> DomainError {
-    DomainError::Internal(anyhow::Error::new(err).context("compiling the results query"))
+    match err {
+        // The metric is fine, the warehouse is fine, but not together: say so to the caller.
+        sql::CompileError::NotOnCluster { .. } => DomainError::Conflict(format!(
+            "these results cannot be computed on the warehouse's cluster: {err}"
+        )),
+        err => {
+            DomainError::Internal(anyhow::Error::new(err).context("compiling the results query"))
+        }
+    }
 }

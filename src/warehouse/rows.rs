@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use crate::domain::funnel_capping::KindNumbers;
 use crate::domain::preview::PreviewCounts;
 use crate::domain::results::{CovariateSums, VariantMetricStats};
 use crate::stats::VariantStats;
@@ -21,6 +22,10 @@ pub struct MetricRow {
     pub n: u64,
     pub sum: f64,
     pub sum_sq: f64,
+    pub step_reached: Vec<u64>,
+    pub capped_identities: u64,
+    pub cap_upper: Option<f64>,
+    pub cap_lower: Option<f64>,
 }
 
 /// A metrics row with CUPED (`ResultsScope::cuped_lookback` set): the covariate's sums too, NULL
@@ -35,6 +40,10 @@ pub struct CupedMetricRow {
     pub sum_x: Option<f64>,
     pub sum_x2: Option<f64>,
     pub sum_xy: Option<f64>,
+    pub step_reached: Vec<u64>,
+    pub capped_identities: u64,
+    pub cap_upper: Option<f64>,
+    pub cap_lower: Option<f64>,
 }
 
 impl MetricRow {
@@ -51,6 +60,12 @@ impl MetricRow {
             VariantMetricStats {
                 stats,
                 covariate: None,
+                kinds: KindNumbers {
+                    step_reached: self.step_reached,
+                    capped_identities: self.capped_identities,
+                    cap_upper: self.cap_upper,
+                    cap_lower: self.cap_lower,
+                },
             },
         )
     }
@@ -73,6 +88,10 @@ impl CupedMetricRow {
             n: self.n,
             sum: self.sum,
             sum_sq: self.sum_sq,
+            step_reached: self.step_reached,
+            capped_identities: self.capped_identities,
+            cap_upper: self.cap_upper,
+            cap_lower: self.cap_lower,
         }
         .into_entry();
         (key, VariantMetricStats { covariate, ..plain })

@@ -24,6 +24,9 @@ pub struct MetricDefinitionInput {
     pub window: Option<MetricWindowInput>,
     /// A funnel (CONVERSION only): 2–8 steps an identity must complete in this order, after its
     /// first exposure and inside the window; the identity converts when it completes the last.
+    /// Each step counts at its earliest matching event strictly later than the previous step's:
+    /// events at the same millisecond as the previous step do not complete the next one.
+    /// Results show how many identities of each variant reached each step.
     #[graphql(default)]
     pub steps: Vec<FunnelStepInput>,
     /// RATIO only: the numerator, per identity.
@@ -33,7 +36,8 @@ pub struct MetricDefinitionInput {
     /// QUANTILE only: which quantile, over what.
     pub quantile: Option<QuantileInput>,
     /// NUMERIC metrics aggregated by COUNT, SUM or MEAN: caps on each identity's value (and on
-    /// its CUPED covariate).
+    /// its CUPED covariate, with the same cap values: those computed from the metric's values).
+    /// A PERCENTILE cap cannot be computed on a sharded cluster warehouse (CONFLICT).
     pub capping: Option<CappingInput>,
 }
 
@@ -79,7 +83,9 @@ pub struct CappingInput {
     /// ABSOLUTE: the smallest value an identity keeps (below `upper`). PERCENTILE: a level in
     /// [0, upper).
     pub lower: Option<f64>,
-    /// PERCENTILE only: leave identities whose value is 0 out when computing the cap values.
+    /// PERCENTILE only: leave identities whose value is 0 out when computing the cap values
+    /// (quantiles with linear interpolation, as GrowthBook's, of the values of every counted
+    /// identity across variants).
     #[graphql(default)]
     pub ignore_zeros: bool,
 }

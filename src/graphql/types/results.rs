@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::analysis::ExperimentAnalysis;
 use super::attachment::ExperimentMetric;
+use super::enums::CappingKind;
 use super::judged::{Recommendation, ResultsHealth, VariantComparison};
 use crate::domain::results::{self as model, ExposureSummary};
 use crate::graphql::error::{GqlResult, IntoGql};
@@ -151,8 +152,25 @@ impl MetricResults {
                 sum_of_squares: v.sum_sq,
                 mean: v.mean,
                 variance: v.variance,
+                funnel_steps: (v.funnel_steps.iter())
+                    .map(|s| FunnelStepReached {
+                        step: s.step,
+                        event: s.event.clone(),
+                        reached: s.reached,
+                    })
+                    .collect(),
+                capped_identities: v.capped_identities,
             })
             .collect()
+    }
+    /// Capped metrics: the cap values these results used (for every variant and for the CUPED
+    /// covariate alike); null for metrics without capping.
+    async fn capping(&self) -> Option<MetricCapping> {
+        self.0.capping.map(|c| MetricCapping {
+            kind: c.kind.into(),
+            upper: c.upper,
+            lower: c.lower,
+        })
     }
     /// Every non-control variant against the control.
     async fn comparisons(&self) -> Vec<VariantComparison> {
@@ -171,6 +189,36 @@ pub struct VariantStatistics {
     pub mean: Option<f64>,
     /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics.
     pub variance: Option<f64>,
+    /// Funnel metrics: per step, how many of the variant's identities reached it (in order, after
+    /// their first exposure, inside the window; the last step's count equals `sum`, the
+    /// conversions). Empty for other metrics.
+    pub funnel_steps: Vec<FunnelStepReached>,
+    /// Capped metrics: identities whose value was capped (outside [lower, upper]); null for
+    /// metrics without capping.
+    pub capped_identities: Option<u64>,
+}
+
+/// How many identities of a variant reached one step of a funnel.
+#[derive(SimpleObject)]
+pub struct FunnelStepReached {
+    /// 1-based position of the step.
+    pub step: u32,
+    /// The step's event.
+    pub event: String,
+    /// Identities that reached this step (and every step before it) in order.
+    pub reached: u64,
+}
+
+/// The cap values a capped metric's results used.
+#[derive(SimpleObject)]
+pub struct MetricCapping {
+    pub kind: CappingKind,
+    /// The upper cap value (ABSOLUTE: as defined; PERCENTILE: the quantile of the pooled
+    /// per-identity values); null when a PERCENTILE cap had no value to take it of (nothing was
+    /// capped).
+    pub upper: Option<f64>,
+    /// The lower cap value; null when the metric has none.
+    pub lower: Option<f64>,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -3,7 +3,11 @@ SELECT
     shard.variant AS variant,
     sum(shard.n) AS n,
     sum(shard.sum) AS sum,
-    sum(shard.sum_sq) AS sum_sq
+    sum(shard.sum_sq) AS sum_sq,
+    sum(shard.capped_identities) AS capped_identities,
+    sumForEach(shard.step_reached) AS step_reached,
+    any(shard.cap_upper) AS cap_upper,
+    any(shard.cap_lower) AS cap_lower
 FROM cluster({p16:String}, view(
     WITH
     assignments AS (
@@ -57,13 +61,21 @@ FROM cluster({p16:String}, view(
         arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
         n,
         sum,
-        sum_sq
+        sum_sq,
+        step_reached,
+        capped_identities,
+        cap_upper,
+        cap_lower
     FROM (
         SELECT
             variant_index,
             [count(m0), count(m1)] AS n_by_metric,
             [sum(ifNull(m0, 0)), sum(ifNull(m1, 0))] AS sum_by_metric,
-            [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric
+            [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric,
+            CAST([[], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
+            CAST([0, 0] AS Array(UInt64)) AS capped_by_metric,
+            CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
+            CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_lower_by_metric
         FROM identities
         GROUP BY variant_index
     )
@@ -71,6 +83,10 @@ FROM cluster({p16:String}, view(
         n_by_metric AS n,
         sum_by_metric AS sum,
         sum_sq_by_metric AS sum_sq,
+        step_reached_by_metric AS step_reached,
+        capped_by_metric AS capped_identities,
+        cap_upper_by_metric AS cap_upper,
+        cap_lower_by_metric AS cap_lower,
         arrayEnumerate(n_by_metric) AS metric_index
     WHERE n > 0
     SETTINGS do_not_merge_across_partitions_select_final = 1

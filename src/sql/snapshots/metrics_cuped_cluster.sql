@@ -6,7 +6,11 @@ SELECT
     sum(shard.sum_sq) AS sum_sq,
     sum(shard.sum_x) AS sum_x,
     sum(shard.sum_x2) AS sum_x2,
-    sum(shard.sum_xy) AS sum_xy
+    sum(shard.sum_xy) AS sum_xy,
+    sum(shard.capped_identities) AS capped_identities,
+    sumForEach(shard.step_reached) AS step_reached,
+    any(shard.cap_upper) AS cap_upper,
+    any(shard.cap_lower) AS cap_lower
 FROM cluster({p18:String}, view(
     WITH
     assignments AS (
@@ -68,7 +72,11 @@ FROM cluster({p18:String}, view(
         sum_sq,
         sum_x,
         sum_x2,
-        sum_xy
+        sum_xy,
+        step_reached,
+        capped_identities,
+        cap_upper,
+        cap_lower
     FROM (
         SELECT
             variant_index,
@@ -77,7 +85,11 @@ FROM cluster({p18:String}, view(
             [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric,
             CAST([sum(x0), NULL] AS Array(Nullable(Float64))) AS sum_x_by_metric,
             CAST([sum(x0 * x0), NULL] AS Array(Nullable(Float64))) AS sum_x2_by_metric,
-            CAST([sum(x0 * m0), NULL] AS Array(Nullable(Float64))) AS sum_xy_by_metric
+            CAST([sum(x0 * m0), NULL] AS Array(Nullable(Float64))) AS sum_xy_by_metric,
+            CAST([[], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
+            CAST([0, 0] AS Array(UInt64)) AS capped_by_metric,
+            CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
+            CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_lower_by_metric
         FROM identities
         GROUP BY variant_index
     )
@@ -88,6 +100,10 @@ FROM cluster({p18:String}, view(
         sum_x_by_metric AS sum_x,
         sum_x2_by_metric AS sum_x2,
         sum_xy_by_metric AS sum_xy,
+        step_reached_by_metric AS step_reached,
+        capped_by_metric AS capped_identities,
+        cap_upper_by_metric AS cap_upper,
+        cap_lower_by_metric AS cap_lower,
         arrayEnumerate(n_by_metric) AS metric_index
     WHERE n > 0
 )) AS shard

@@ -101,7 +101,11 @@ SELECT
     sum_sq,
     sum_x,
     sum_x2,
-    sum_xy
+    sum_xy,
+    step_reached,
+    capped_identities,
+    cap_upper,
+    cap_lower
 FROM (
     SELECT
         variant_index,
@@ -110,7 +114,11 @@ FROM (
         [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0)), sum(ifNull(m2 * m2, 0)), sum(ifNull(m3 * m3, 0)), sum(ifNull(m4 * m4, 0))] AS sum_sq_by_metric,
         CAST([sum(x0), sum(x1), sum(x2), NULL, sum(x4)] AS Array(Nullable(Float64))) AS sum_x_by_metric,
         CAST([sum(x0 * x0), sum(x1 * x1), sum(x2 * x2), NULL, sum(x4 * x4)] AS Array(Nullable(Float64))) AS sum_x2_by_metric,
-        CAST([sum(x0 * m0), sum(x1 * m1), sum(x2 * m2), NULL, sum(x4 * m4)] AS Array(Nullable(Float64))) AS sum_xy_by_metric
+        CAST([sum(x0 * m0), sum(x1 * m1), sum(x2 * m2), NULL, sum(x4 * m4)] AS Array(Nullable(Float64))) AS sum_xy_by_metric,
+        CAST([[], [], [], [], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
+        CAST([0, 0, 0, 0, 0] AS Array(UInt64)) AS capped_by_metric,
+        CAST([NULL, NULL, NULL, NULL, NULL] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
+        CAST([NULL, NULL, NULL, NULL, NULL] AS Array(Nullable(Float64))) AS cap_lower_by_metric
     FROM identities
     GROUP BY variant_index
 )
@@ -121,6 +129,10 @@ ARRAY JOIN
     sum_x_by_metric AS sum_x,
     sum_x2_by_metric AS sum_x2,
     sum_xy_by_metric AS sum_xy,
+    step_reached_by_metric AS step_reached,
+    capped_by_metric AS capped_identities,
+    cap_upper_by_metric AS cap_upper,
+    cap_lower_by_metric AS cap_lower,
     arrayEnumerate(n_by_metric) AS metric_index
 WHERE n > 0
 ORDER BY metric, variant_index

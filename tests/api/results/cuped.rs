@@ -342,7 +342,7 @@ fn assert_equal(lift: &MetricStats, expected: &Expected, what: &str) {
     }
 }
 
-fn lift_warehouse(
+pub(super) fn lift_warehouse(
     url: &str,
     database: &str,
     table: &str,

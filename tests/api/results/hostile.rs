@@ -1,5 +1,5 @@
 //! Hostile metric definitions: event names, filter properties and values full of quotes,
-//! backslashes, SQL and placeholder syntax are data, never SQL. The metrics count exactly the
+//! backslashes, SQL and placeholder syntax (also in funnel steps, beside a cap) are data, never SQL. The metrics count exactly the
 //! events that literally carry those strings, and the events table keeps every row.
 
 use chrono::Duration;
@@ -89,6 +89,28 @@ db_test_with!(
                     { "property": "'", "op": "NOT_IN", "value": { "stringList": ["'", "\\'", "{p2:String}"] } }
                 ] }),
                 [(2, 0.0, 0.0), (1, 1.0, 1.0)],
+            ),
+            // A funnel of hostile steps and filters: t1's EVIL_VALUE event at h2, then its
+            // "harmless" one at h3; c1 never reaches step 2.
+            (
+                "OCCURRENCE",
+                json!({ "steps": [
+                    { "event": EVIL_EVENT, "filters": [
+                        { "property": EVIL_PROPERTY, "op": "EQ", "value": { "string": EVIL_VALUE } }
+                    ] },
+                    { "event": EVIL_EVENT, "filters": [
+                        { "property": EVIL_PROPERTY, "op": "CONTAINS", "value": { "string": "harm" } }
+                    ] }
+                ] }),
+                [(2, 0.0, 0.0), (1, 1.0, 1.0)],
+            ),
+            // The hostile SUM capped at 3: c1 5 → 3 | t1 4 + 100 → 3.
+            (
+                "SUM",
+                json!({ "event": EVIL_EVENT,
+                        "value": { "source": "PROPERTY", "property": EVIL_AMOUNT },
+                        "capping": { "kind": "ABSOLUTE", "upper": 3.0 } }),
+                [(2, 3.0, 9.0), (1, 3.0, 9.0)],
             ),
         ];
         let mut metrics = Vec::new();

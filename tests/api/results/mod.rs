@@ -10,10 +10,10 @@
 //! number of a comparison under each analysis setting against gbstats 0.8.0 and GrowthBook's
 //! corrections (`judged_numbers`); snapshot format 2 against the live results, and a stored
 //! format-1 snapshot still reading (`judged_snapshots`); each health check firing (`health`), each
-//! recommendation (`recommendations`) and the power of primary metrics (`power`); `previewMetric`'s
-//! numbers, warnings and rules (`preview`); results of each attachment's pinned metric version
-//! (`versions`); with the experiments and event sets they share in `arms`. `support` holds what
-//! they share;
+//! recommendation (`recommendations`) and the power of primary metrics (`power`); funnels and
+//! capped metrics (`funnel_capping`); `previewMetric`'s numbers, warnings and rules (`preview`);
+//! results of each attachment's pinned metric version (`versions`); with the experiments and
+//! event sets they share in `arms`. `support` holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
@@ -26,6 +26,7 @@ mod cuped;
 mod egress;
 mod exact_numbers;
 mod failures;
+mod funnel_capping;
 mod health;
 mod hostile;
 mod judged;

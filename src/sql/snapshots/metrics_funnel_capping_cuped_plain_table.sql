@@ -1,0 +1,169 @@
+WITH
+assignments AS (
+    SELECT
+        identifier,
+        argMin(value, (timestamp, value)) AS variant,
+        min(timestamp) AS first_exposure,
+        min(value) != max(value) AS several_variants,
+        indexOf([{p7:String}, {p8:String}], variant) AS variant_index,
+        rowNumberInAllBlocks() AS identity
+    FROM {p0:Identifier}.{p1:Identifier}
+    WHERE environment_key = {p2:String}
+        AND event = {p3:String}
+        AND feature_name = {p4:String}
+        AND timestamp >= {p5:DateTime64(3, 'UTC')}
+        AND timestamp <= {p6:DateTime64(3, 'UTC')}
+    GROUP BY identifier
+    HAVING has([{p7:String}, {p8:String}], variant)
+),
+metric_events AS (
+    SELECT
+        e.identifier AS identifier,
+        e.event AS event,
+        e.timestamp AS timestamp,
+        any(e.event = {p15:String}) AS c0,
+        any(e.event = {p16:String}
+            AND (JSONType(e.metadata, {p17:String}) = 'String' AND JSONExtractString(e.metadata, {p17:String}) = {p18:String})) AS c1,
+        any(e.event = {p19:String}) AS c2,
+        any(if(e.event = {p13:String}, ifNull(toFloat64OrNull(e.value), nan), nan)) AS c3
+    FROM {p0:Identifier}.{p1:Identifier} AS e
+    WHERE e.environment_key = {p2:String}
+        AND e.event IN {p9:Array(String)}
+        AND e.timestamp >= {p21:DateTime64(3, 'UTC')}
+        AND e.timestamp <= {p10:DateTime64(3, 'UTC')}
+    GROUP BY e.identifier, e.event, e.feature_name, e.timestamp, e.value, sipHash128(e.metadata)
+),
+identities AS (
+    SELECT
+        any(a.variant_index) AS variant_index,
+        toFloat64(s0 = 3) AS m0,
+        toFloat64(countIf(e.event = {p13:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp <= {p6:DateTime64(3, 'UTC')})) AS m1,
+        sumIf(e.c3, e.event = {p13:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
+            AND isFinite(e.c3)) AS m2,
+        avgOrNullIf(e.c3, e.event = {p13:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
+            AND isFinite(e.c3)) AS m3,
+        toFloat64(toUInt8(isNotNull(arrayReduce('minOrNull', groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure - toIntervalSecond({p20:Int64})
+            AND e.timestamp < a.first_exposure
+            AND e.c0)) AS fx0_1)
+        + isNotNull(arrayReduce('minOrNull', arrayFilter(t -> t > ifNull(fx0_1, 9223372036854775807), groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure - toIntervalSecond({p20:Int64})
+            AND e.timestamp < a.first_exposure
+            AND e.c1))) AS fx0_2)
+        + isNotNull(arrayReduce('minOrNull', arrayFilter(t -> t > ifNull(fx0_2, 9223372036854775807), groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure - toIntervalSecond({p20:Int64})
+            AND e.timestamp < a.first_exposure
+            AND e.c2))) AS fx0_3)) = 3) AS x0,
+        toFloat64(countIf(e.event = {p13:String}
+            AND e.timestamp >= a.first_exposure - toIntervalSecond({p20:Int64})
+            AND e.timestamp < a.first_exposure)) AS x1,
+        sumIf(e.c3, e.event = {p13:String}
+            AND e.timestamp >= a.first_exposure - toIntervalSecond({p20:Int64})
+            AND e.timestamp < a.first_exposure
+            AND isFinite(e.c3)) AS x2,
+        toUInt8(isNotNull(arrayReduce('minOrNull', groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p14:Int64})
+            AND e.c0)) AS f0_1)
+        + isNotNull(arrayReduce('minOrNull', arrayFilter(t -> t > ifNull(f0_1, 9223372036854775807), groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p14:Int64})
+            AND e.c1))) AS f0_2)
+        + isNotNull(arrayReduce('minOrNull', arrayFilter(t -> t > ifNull(f0_2, 9223372036854775807), groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p14:Int64})
+            AND e.c2))) AS f0_3)) AS s0
+    FROM metric_events AS e
+    RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+    GROUP BY a.identity
+),
+capped AS (
+    SELECT
+        i.variant_index AS variant_index,
+        i.m0 AS m0,
+        i.x0 AS x0,
+        i.s0 AS s0,
+        {p22:Float64} AS cu1,
+        if(i.m1 > cu1, cu1, i.m1) AS m1,
+        (i.m1 > cu1) AS k1,
+        if(i.x1 > cu1, cu1, i.x1) AS x1,
+        quantileExactInclusiveIf({p23:Float64})(i.m2, isNotNull(i.m2) AND i.m2 != 0) OVER () AS cu2,
+        if(i.m2 > cu2, cu2, i.m2) AS m2,
+        (i.m2 > cu2) AS k2,
+        if(i.x2 > cu2, cu2, i.x2) AS x2,
+        quantileExactInclusiveIf({p24:Float64})(i.m3, isNotNull(i.m3)) OVER () AS cu3,
+        quantileExactInclusiveIf({p25:Float64})(i.m3, isNotNull(i.m3)) OVER () AS cl3,
+        if(if(i.m3 > cu3, cu3, i.m3) < cl3, cl3, if(i.m3 > cu3, cu3, i.m3)) AS m3,
+        (i.m3 > cu3 OR i.m3 < cl3) AS k3
+    FROM identities AS i
+)
+SELECT
+    toUInt32(metric_index - 1) AS metric,
+    arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
+    n,
+    sum,
+    sum_sq,
+    sum_x,
+    sum_x2,
+    sum_xy,
+    step_reached,
+    capped_identities,
+    cap_upper,
+    cap_lower
+FROM (
+    SELECT
+        variant_index,
+        [count(m0), count(m1), count(m2), count(m3)] AS n_by_metric,
+        [sum(ifNull(m0, 0)), sum(ifNull(m1, 0)), sum(ifNull(m2, 0)), sum(ifNull(m3, 0))] AS sum_by_metric,
+        [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0)), sum(ifNull(m2 * m2, 0)), sum(ifNull(m3 * m3, 0))] AS sum_sq_by_metric,
+        CAST([sum(x0), sum(x1), sum(x2), NULL] AS Array(Nullable(Float64))) AS sum_x_by_metric,
+        CAST([sum(x0 * x0), sum(x1 * x1), sum(x2 * x2), NULL] AS Array(Nullable(Float64))) AS sum_x2_by_metric,
+        CAST([sum(x0 * m0), sum(x1 * m1), sum(x2 * m2), NULL] AS Array(Nullable(Float64))) AS sum_xy_by_metric,
+        CAST([[countIf(s0 >= 1), countIf(s0 >= 2), countIf(s0 >= 3)], [], [], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
+        CAST([0, countIf(k1), countIf(k2), countIf(k3)] AS Array(UInt64)) AS capped_by_metric,
+        CAST([NULL, any(cu1), any(cu2), any(cu3)] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
+        CAST([NULL, NULL, NULL, any(cl3)] AS Array(Nullable(Float64))) AS cap_lower_by_metric
+    FROM capped
+    GROUP BY variant_index
+)
+ARRAY JOIN
+    n_by_metric AS n,
+    sum_by_metric AS sum,
+    sum_sq_by_metric AS sum_sq,
+    sum_x_by_metric AS sum_x,
+    sum_x2_by_metric AS sum_x2,
+    sum_xy_by_metric AS sum_xy,
+    step_reached_by_metric AS step_reached,
+    capped_by_metric AS capped_identities,
+    cap_upper_by_metric AS cap_upper,
+    cap_lower_by_metric AS cap_lower,
+    arrayEnumerate(n_by_metric) AS metric_index
+WHERE n > 0
+ORDER BY metric, variant_index
+
+-- p0 = default
+-- p1 = events
+-- p2 = prod
+-- p3 = $feature_flag_called
+-- p4 = new-checkout
+-- p5 = 2024-03-01 00:00:00.000
+-- p6 = 2024-03-15 00:00:00.000
+-- p7 = control
+-- p8 = treatment
+-- p9 = ['view','cart','purchase']
+-- p10 = 2024-03-16 00:00:00.000
+-- p11 = view
+-- p12 = cart
+-- p13 = purchase
+-- p14 = 86400
+-- p15 = view
+-- p16 = cart
+-- p17 = plan
+-- p18 = pro
+-- p19 = purchase
+-- p20 = 1209600
+-- p21 = 2024-02-16 00:00:00.000
+-- p22 = 5
+-- p23 = 0.99
+-- p24 = 0.9
+-- p25 = 0.1
