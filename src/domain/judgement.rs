@@ -4,6 +4,9 @@
 //! power of primary metrics and the pre-exposure balance; then the health of the whole report and
 //! a recommendation per variant. Pure: sums and settings in, report parts out.
 //!
+//! RATIO metrics are compared by `stats::analyze_ratio` (the delta method; CUPED falls back) and
+//! get no power; their summaries report `Σm / Σd` as the mean beside both totals.
+//!
 //! The family for the correction is (PRIMARY + SECONDARY metrics) × non-control variants;
 //! guardrails stay out so they keep their full sensitivity. The verdict reads the absolute
 //! difference: frequentist, its p-value (adjusted when corrected) below α; Bayesian, its credible
@@ -22,8 +25,8 @@ use super::results::{
 use crate::stats::correction::{self, adjusted_interval, AdjustedInterval};
 use crate::stats::power::{self, Baseline, Design, DEFAULT_POWER};
 use crate::stats::{
-    self, Analysis, ArmSums, Evidence, Expectation, GoodDirection, Method, MetricKind, Spec,
-    VariantStats,
+    self, Analysis, ArmSums, DenominatorSums, Evidence, Expectation, GoodDirection, Method,
+    MetricKind, RatioArm, Spec, VariantStats,
 };
 
 /// Everything judging needs besides the sums.
@@ -154,10 +157,17 @@ fn analyse_metric(
     cx: &Context<'_>,
 ) -> MetricResult {
     let kind = metric_kind(attached.metric.metric_type);
+    let ratio = attached.metric.metric_type == MetricType::Ratio;
     let summaries = cx
         .variants
         .iter()
-        .map(|v| summary(&v.key, &arm_of(stats, index, &v.key).metric(), kind))
+        .map(|v| {
+            let s = summary(&v.key, &arm_of(stats, index, &v.key).metric(), kind);
+            match ratio {
+                true => ratio_summary(s, &ratio_arm_of(stats, index, &v.key)),
+                false => s,
+            }
+        })
         .collect();
     let control = arm_of(stats, index, &cx.policy.control_variant);
     let spec = Spec {
@@ -172,8 +182,17 @@ fn analyse_metric(
         .filter(|v| v.key != cx.policy.control_variant)
         .map(|v| {
             let treatment = arm_of(stats, index, &v.key);
-            let analysis = stats::analyze(&control, &treatment, &spec).ok();
-            let power = (attached.attachment.role == MetricRole::Primary)
+            // RATIO metrics: the delta method, and no power (GrowthBook defines none for them).
+            let analysis = match ratio {
+                true => stats::analyze_ratio(
+                    &ratio_arm_of(stats, index, &cx.policy.control_variant),
+                    &ratio_arm_of(stats, index, &v.key),
+                    &spec,
+                ),
+                false => stats::analyze(&control, &treatment, &spec),
+            }
+            .ok();
+            let power = (attached.attachment.role == MetricRole::Primary && !ratio)
                 .then(|| power_of(&control, &treatment, kind, cx))
                 .flatten();
             VariantComparison {
@@ -207,6 +226,33 @@ fn summary(variant: &str, s: &VariantStats, kind: MetricKind) -> VariantSummary 
         sum_sq: s.sum_sq.is_finite().then_some(s.sum_sq),
         mean: s.mean(),
         variance: s.variance(kind),
+        denominator_sum: None,
+    }
+}
+
+/// A RATIO metric's summary: the ratio of the totals as its mean, the delta method's variance.
+fn ratio_summary(numerator: VariantSummary, arm: &RatioArm) -> VariantSummary {
+    let sum = arm.denominator.sum;
+    VariantSummary {
+        mean: arm.mean(),
+        variance: arm.variance(),
+        denominator_sum: sum.is_finite().then_some(sum),
+        ..numerator
+    }
+}
+
+/// A RATIO metric's arm (an empty one when the variant has no identity with a denominator > 0).
+fn ratio_arm_of(stats: &MetricStats, index: usize, variant: &str) -> RatioArm {
+    let found = stats.get(&(index, variant.to_owned()));
+    RatioArm {
+        numerator: arm_of(stats, index, variant).metric(),
+        denominator: found
+            .and_then(|s| s.denominator)
+            .unwrap_or(DenominatorSums {
+                sum: 0.0,
+                sum_sq: 0.0,
+                sum_product: 0.0,
+            }),
     }
 }
 
@@ -369,6 +415,7 @@ fn judge_metric(
 
 fn metric_kind(metric_type: MetricType) -> MetricKind {
     match metric_type {
+        // A RATIO metric's numerator is a numeric total; its own variance is the delta method's.
         MetricType::Numeric | MetricType::Ratio => MetricKind::Numeric,
         MetricType::Conversion => MetricKind::Conversion,
     }

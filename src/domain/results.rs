@@ -91,8 +91,13 @@ pub struct VariantSummary {
     /// snapshot must always read back.
     pub sum: Option<f64>,
     pub sum_sq: Option<f64>,
+    /// `sum / n`; for a RATIO metric `sum / denominator_sum` (`sum` is the numerators' total).
     pub mean: Option<f64>,
+    /// Per-identity variance; for a RATIO metric the delta method's (`stats::ratio`).
     pub variance: Option<f64>,
+    /// RATIO metrics: the denominators' total over the `n` identities (each > 0).
+    #[serde(default)]
+    pub denominator_sum: Option<f64>,
 }
 
 /// A treatment variant against the control.
@@ -161,12 +166,17 @@ pub struct MetricResult {
 /// CUPED's sums over the identities counted for a metric in a variant.
 pub use crate::stats::CovariateSums;
 
+/// A RATIO metric's denominator sums over the identities counted in a variant.
+pub use crate::stats::DenominatorSums;
+
 /// One (metric, variant)'s sufficient statistics, and its covariate's sums when CUPED was asked
-/// for and applies (not for MEAN metrics).
+/// for and applies (not for MEAN and RATIO metrics). For a RATIO metric `stats` holds the
+/// numerators' `n, Σm, Σm²` and `denominator` the rest.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VariantMetricStats {
     pub stats: VariantStats,
     pub covariate: Option<CovariateSums>,
+    pub denominator: Option<DenominatorSums>,
 }
 
 /// Sufficient statistics per (attached metric index, variant), as the metrics query returns them.

@@ -15,9 +15,15 @@
 use super::query::Cte;
 
 /// `values`: one expression per metric, the identity's value (`Float64`, `Nullable(Float64)` for
-/// MEAN), named `m0`, `m1`, … in order. `covariates` (empty without CUPED): per metric its CUPED
-/// covariate (`Float64`) if it has one, named `x0`, `x1`, … by the metric's index.
-pub(super) fn identities_cte(values: &[String], covariates: &[Option<String>]) -> Cte {
+/// MEAN and RATIO), named `m0`, `m1`, … in order. `covariates` (empty without CUPED): per metric
+/// its CUPED covariate (`Float64`) if it has one, named `x0`, `x1`, … by the metric's index.
+/// `denominators`: per metric a RATIO's denominator (`Nullable(Float64)`, see `ratio.rs`), named
+/// `d0`, `d1`, … by the metric's index.
+pub(super) fn identities_cte(
+    values: &[String],
+    covariates: &[Option<String>],
+    denominators: &[Option<String>],
+) -> Cte {
     let values = values
         .iter()
         .enumerate()
@@ -26,7 +32,11 @@ pub(super) fn identities_cte(values: &[String], covariates: &[Option<String>]) -
         .iter()
         .enumerate()
         .filter_map(|(m, x)| x.as_ref().map(|x| format!(",\n    {x} AS x{m}")));
-    let columns: String = values.chain(covariates).collect();
+    let denominators = denominators
+        .iter()
+        .enumerate()
+        .filter_map(|(m, d)| d.as_ref().map(|d| format!(",\n    {d} AS d{m}")));
+    let columns: String = values.chain(covariates).chain(denominators).collect();
     let body = format!(
         "SELECT
     any(a.variant_index) AS variant_index{columns}

@@ -70,7 +70,6 @@ pub(super) fn metric_parts(
     let definition = &spec.definition;
     let not_compiled = [
         ("a funnel", definition.is_funnel()),
-        ("a RATIO metric", definition.numerator.is_some()),
         ("a QUANTILE metric", definition.quantile.is_some()),
         ("capping", definition.capping.is_some()),
     ];

@@ -11,9 +11,10 @@ use super::error::CompileError;
 use super::exposures::assignments_cte;
 use super::identities::identities_cte;
 use super::metric_events::{metric_events_cte, Carried};
-use super::metric_values::{metric_parts, metric_value, Period};
+use super::metric_values::{metric_parts, metric_value, MetricParts, Period};
 use super::param::Params;
 use super::query::{assemble, CompiledQuery};
+use super::ratio::{self, is_ratio, ratio_events, ratio_values};
 use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 
 /// Rows `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`, one per
@@ -21,7 +22,9 @@ use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 /// `scope.metrics`; `sum` and `sum_sq` add the identities' values and their squares. `kind` says
 /// how the events table removes duplicates (see `metric_events.rs`). With
 /// `scope.cuped_lookback`, each row also has `sum_x, sum_x2, sum_xy Nullable(Float64)`: Σx, Σx²
-/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN metrics).
+/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN and RATIO metrics).
+/// Every row has `den_sum, den_sum_sq, num_den_sum Nullable(Float64)`: a RATIO metric's Σd, Σd²
+/// and Σm·d (its `sum` and `sum_sq` are the numerators'), NULL for other metrics (`ratio.rs`).
 pub fn compile_metrics(
     scope: &ResultsScope,
     kind: EventsTableKind,
@@ -38,26 +41,41 @@ pub fn compile_metrics(
         None => bound.end.clone(),
     };
     let name_params: Vec<String> = names.iter().map(|name| params.string(name)).collect();
-    let name_of = |event: &String| {
+    let name_of = |event: &str| {
         let k = names
             .iter()
             .position(|name| name == event)
             .expect("every metric's event is among the names");
-        &name_params[k]
+        name_params[k].clone()
     };
     let mut carried = Carried::default();
     let parts = scope
         .metrics
         .iter()
         .enumerate()
-        .map(|(index, spec)| {
-            let name = name_of(&spec.definition.event);
-            metric_parts(index, spec, &bound, name, &mut carried, &mut params)
+        .map(|(index, spec)| match is_ratio(spec) {
+            true => ratio_values(index, spec, &bound, &name_of, &mut carried, &mut params)
+                .map(Compiled::Ratio),
+            false => {
+                let name = name_of(&spec.definition.event);
+                metric_parts(index, spec, &bound, &name, &mut carried, &mut params)
+                    .map(Compiled::Single)
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let values: Vec<String> = parts
         .iter()
-        .map(|parts| metric_value(parts, Period::Window))
+        .map(|parts| match parts {
+            Compiled::Single(parts) => metric_value(parts, Period::Window),
+            Compiled::Ratio(ratio) => ratio.value.clone(),
+        })
+        .collect();
+    let denominators: Vec<Option<String>> = parts
+        .iter()
+        .map(|parts| match parts {
+            Compiled::Single(_) => None,
+            Compiled::Ratio(ratio) => Some(ratio.denominator.clone()),
+        })
         .collect();
     // Bound after the metrics, so that CUPED leaves their text (and placeholders) as they are.
     let lookback = scope
@@ -66,7 +84,10 @@ pub fn compile_metrics(
         .transpose()?;
     let covariates: Vec<Option<String>> = match &lookback {
         Some(lookback) => (scope.metrics.iter().zip(&parts))
-            .map(|(spec, parts)| covariate_value(spec, parts, lookback))
+            .map(|(spec, parts)| match parts {
+                Compiled::Single(parts) => covariate_value(spec, parts, lookback),
+                Compiled::Ratio(_) => None,
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -76,7 +97,7 @@ pub fn compile_metrics(
     let ctes = [
         assignments_cte(&bound),
         metric_events_cte(&bound, kind, &events, scan_start, &scan_end, &carried),
-        identities_cte(&values, &covariates),
+        identities_cte(&values, &covariates, &denominators),
     ];
     let settings = match kind {
         EventsTableKind::Deduplicating => {
@@ -87,6 +108,7 @@ pub fn compile_metrics(
     let select = per_variant_select(
         &bound,
         values.len(),
+        &denominators,
         lookback.is_some().then_some(&covariates),
     );
     Ok(match &scope.table.placement {
@@ -102,9 +124,19 @@ pub fn compile_metrics(
             let merge = ShardMerge {
                 keys: &["metric", "variant"],
                 sums: if lookback.is_some() {
-                    &["n", "sum", "sum_sq", "sum_x", "sum_x2", "sum_xy"]
+                    &[
+                        "n",
+                        "sum",
+                        "sum_sq",
+                        "den_sum",
+                        "den_sum_sq",
+                        "num_den_sum",
+                        "sum_x",
+                        "sum_x2",
+                        "sum_xy",
+                    ]
                 } else {
-                    &["n", "sum", "sum_sq"]
+                    &["n", "sum", "sum_sq", "den_sum", "den_sum_sq", "num_den_sum"]
                 },
                 order_by: &order,
             };
@@ -114,13 +146,14 @@ pub fn compile_metrics(
     })
 }
 
-/// The final `SELECT` (without `ORDER BY`) over `identities`' `metrics` columns `m{m}`, and with
-/// CUPED its covariates `x{m}`. Per variant first (a few rows), then one row per (metric,
+/// The final `SELECT` (without `ORDER BY`) over `identities`' `metrics` columns `m{m}`, RATIO
+/// metrics' denominators `d{m}`, and with CUPED the covariates `x{m}`. Per variant first (a few rows), then one row per (metric,
 /// variant): aggregating the identities once for every metric, rather than once per metric after
 /// an `ARRAY JOIN`.
 fn per_variant_select(
     bound: &BoundScope,
     metrics: usize,
+    denominators: &[Option<String>],
     covariates: Option<&Vec<Option<String>>>,
 ) -> String {
     let each = |aggregate: &dyn Fn(usize) -> String| {
@@ -142,26 +175,36 @@ fn per_variant_select(
         }
         None => (String::new(), String::new(), String::new()),
     };
+    let [d, d2, md] = ratio::per_variant_sums(denominators);
     format!(
         "SELECT
     toUInt32(metric_index - 1) AS metric,
     arrayElement({variants}, variant_index) AS variant,
     n,
     sum,
-    sum_sq{columns}
+    sum_sq,
+    den_sum,
+    den_sum_sq,
+    num_den_sum{columns}
 FROM (
     SELECT
         variant_index,
         [{n}] AS n_by_metric,
         [{sum}] AS sum_by_metric,
-        [{sum_sq}] AS sum_sq_by_metric{arrays}
+        [{sum_sq}] AS sum_sq_by_metric,
+        {d} AS den_sum_by_metric,
+        {d2} AS den_sum_sq_by_metric,
+        {md} AS num_den_sum_by_metric{arrays}
     FROM identities
     GROUP BY variant_index
 )
 ARRAY JOIN
     n_by_metric AS n,
     sum_by_metric AS sum,
-    sum_sq_by_metric AS sum_sq,{spread}
+    sum_sq_by_metric AS sum_sq,
+    den_sum_by_metric AS den_sum,
+    den_sum_sq_by_metric AS den_sum_sq,
+    num_den_sum_by_metric AS num_den_sum,{spread}
     arrayEnumerate(n_by_metric) AS metric_index
 WHERE n > 0
 ",
@@ -172,15 +215,28 @@ WHERE n > 0
     )
 }
 
-/// The metrics' event names, each once, in first-use order.
+/// The metrics' event names (a ratio's numerator's and denominator's), each once, in first-use
+/// order.
 fn metric_event_names(scope: &ResultsScope) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for spec in &scope.metrics {
-        if !names.contains(&spec.definition.event) {
-            names.push(spec.definition.event.clone());
+        let events = match is_ratio(spec) {
+            true => ratio_events(spec),
+            false => vec![spec.definition.event.as_str()],
+        };
+        for event in events {
+            if !names.iter().any(|name| name == event) {
+                names.push(event.to_owned());
+            }
         }
     }
     names
+}
+
+/// A metric checked and bound: a single-event metric's parts, or a ratio's two values.
+enum Compiled {
+    Single(MetricParts),
+    Ratio(ratio::RatioValues),
 }
 
 /// When a window ends after the experiment end, the latest instant an event can count

@@ -14,7 +14,9 @@
 //!   included), the two totals repeated on every row.
 //! - [`compile_metrics`] → `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`:
 //!   one row per (metric index, variant) with `n > 0`; with CUPED (`ResultsScope::cuped_lookback`)
-//!   also `sum_x, sum_x2, sum_xy Nullable(Float64)`, the covariate's sums (`covariates.rs`).
+//!   also `sum_x, sum_x2, sum_xy Nullable(Float64)`, the covariate's sums (`covariates.rs`);
+//!   always `den_sum, den_sum_sq, num_den_sum Nullable(Float64)`, a RATIO metric's denominator
+//!   sums (`ratio.rs`; NULL for other metrics).
 //! - [`compile_exposure_probe`] → `exposures UInt64`.
 //!
 //! # Pipeline (one CTE per concept, PostHog-style)
@@ -30,7 +32,8 @@
 //! `exposures.rs` (assignment, FIRST_TOUCH/EXCLUDE, unknown variants; shared by both queries),
 //! `metric_events.rs` (what is read, deduplication per table kind), `identities.rs` (the join),
 //! `metric_values.rs` (windows, per-aggregation values, NULLs), `covariates.rs` (CUPED: the same
-//! values before exposure, MEAN excluded), `filter.rs` and `property.rs` (typed property reads).
+//! values before exposure, MEAN and RATIO excluded), `ratio.rs` (a ratio's numerator and
+//! denominator per identity, counted when the denominator is > 0), `filter.rs` and `property.rs` (typed property reads).
 //!
 //! # Reads
 //! ClickHouse inlines CTEs: a CTE used twice is evaluated twice. So each CTE here is used exactly
@@ -122,13 +125,19 @@
 //!     arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
 //!     n,
 //!     sum,
-//!     sum_sq
+//!     sum_sq,
+//!     den_sum,
+//!     den_sum_sq,
+//!     num_den_sum
 //! FROM (
 //!     SELECT
 //!         variant_index,
 //!         [count(m0), count(m1)] AS n_by_metric,
 //!         [sum(ifNull(m0, 0)), sum(ifNull(m1, 0))] AS sum_by_metric,
-//!         [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric
+//!         [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_sq_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS num_den_sum_by_metric
 //!     FROM identities
 //!     GROUP BY variant_index
 //! )
@@ -136,6 +145,9 @@
 //!     n_by_metric AS n,
 //!     sum_by_metric AS sum,
 //!     sum_sq_by_metric AS sum_sq,
+//!     den_sum_by_metric AS den_sum,
+//!     den_sum_sq_by_metric AS den_sum_sq,
+//!     num_den_sum_by_metric AS num_den_sum,
 //!     arrayEnumerate(n_by_metric) AS metric_index
 //! WHERE n > 0
 //! ORDER BY metric, variant_index
@@ -155,6 +167,7 @@ mod param;
 mod probe;
 mod property;
 mod query;
+mod ratio;
 mod scope;
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::fixtures::{every_kind_scope, scope, with_cuped};
+use super::fixtures::{every_kind_scope, ratio_scope, scope, with_cuped};
 use super::scope::{EventsTableKind, MultipleExposureHandling, Placement, ResultsScope};
 use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
 
@@ -53,6 +53,22 @@ fn every_metric_kind_compiles_to_its_snapshot() {
     check(
         "metrics_every_kind.sql",
         compile_metrics(&every_kind_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+}
+
+#[test]
+fn a_ratio_metric_compiles_to_its_snapshots() {
+    check(
+        "metrics_ratio.sql",
+        compile_metrics(&ratio_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+    check(
+        "metrics_ratio_cuped_plain_table.sql",
+        compile_metrics(&with_cuped(ratio_scope()), EventsTableKind::Plain).unwrap(),
+    );
+    check(
+        "metrics_ratio_cluster.sql",
+        compile_metrics(&sharded(ratio_scope()), EventsTableKind::Deduplicating).unwrap(),
     );
 }
 

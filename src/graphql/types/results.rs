@@ -146,6 +146,8 @@ impl MetricResults {
                 sum_of_squares: v.sum_sq,
                 mean: v.mean,
                 variance: v.variance,
+                numerator_sum: v.denominator_sum.and(v.sum),
+                denominator_sum: v.denominator_sum,
             })
             .collect()
     }
@@ -163,9 +165,18 @@ pub struct VariantStatistics {
     /// Null when the total overflowed a 64-bit float.
     pub sum: Option<f64>,
     pub sum_of_squares: Option<f64>,
+    /// The per-identity mean; for a RATIO metric the ratio of the totals,
+    /// `numeratorSum / denominatorSum`.
     pub mean: Option<f64>,
-    /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics.
+    /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics, the delta
+    /// method's per-identity variance of the ratio (with the numerator–denominator covariance) for
+    /// RATIO metrics.
     pub variance: Option<f64>,
+    /// RATIO metrics only: the numerators' total over the `n` identities (also `sum`).
+    pub numerator_sum: Option<f64>,
+    /// RATIO metrics only: the denominators' total over the `n` identities. Only identities whose
+    /// denominator is > 0 count, so `n` is the identities with a denominator > 0.
+    pub denominator_sum: Option<f64>,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

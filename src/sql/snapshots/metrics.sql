@@ -50,13 +50,19 @@ SELECT
     arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
     n,
     sum,
-    sum_sq
+    sum_sq,
+    den_sum,
+    den_sum_sq,
+    num_den_sum
 FROM (
     SELECT
         variant_index,
         [count(m0), count(m1)] AS n_by_metric,
         [sum(ifNull(m0, 0)), sum(ifNull(m1, 0))] AS sum_by_metric,
-        [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric
+        [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric,
+        CAST([NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_by_metric,
+        CAST([NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_sq_by_metric,
+        CAST([NULL, NULL] AS Array(Nullable(Float64))) AS num_den_sum_by_metric
     FROM identities
     GROUP BY variant_index
 )
@@ -64,6 +70,9 @@ ARRAY JOIN
     n_by_metric AS n,
     sum_by_metric AS sum,
     sum_sq_by_metric AS sum_sq,
+    den_sum_by_metric AS den_sum,
+    den_sum_sq_by_metric AS den_sum_sq,
+    num_den_sum_by_metric AS num_den_sum,
     arrayEnumerate(n_by_metric) AS metric_index
 WHERE n > 0
 ORDER BY metric, variant_index

@@ -3,7 +3,10 @@ SELECT
     shard.variant AS variant,
     sum(shard.n) AS n,
     sum(shard.sum) AS sum,
-    sum(shard.sum_sq) AS sum_sq
+    sum(shard.sum_sq) AS sum_sq,
+    sum(shard.den_sum) AS den_sum,
+    sum(shard.den_sum_sq) AS den_sum_sq,
+    sum(shard.num_den_sum) AS num_den_sum
 FROM cluster({p16:String}, view(
     WITH
     assignments AS (
@@ -57,13 +60,19 @@ FROM cluster({p16:String}, view(
         arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
         n,
         sum,
-        sum_sq
+        sum_sq,
+        den_sum,
+        den_sum_sq,
+        num_den_sum
     FROM (
         SELECT
             variant_index,
             [count(m0), count(m1)] AS n_by_metric,
             [sum(ifNull(m0, 0)), sum(ifNull(m1, 0))] AS sum_by_metric,
-            [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric
+            [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric,
+            CAST([NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_by_metric,
+            CAST([NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_sq_by_metric,
+            CAST([NULL, NULL] AS Array(Nullable(Float64))) AS num_den_sum_by_metric
         FROM identities
         GROUP BY variant_index
     )
@@ -71,6 +80,9 @@ FROM cluster({p16:String}, view(
         n_by_metric AS n,
         sum_by_metric AS sum,
         sum_sq_by_metric AS sum_sq,
+        den_sum_by_metric AS den_sum,
+        den_sum_sq_by_metric AS den_sum_sq,
+        num_den_sum_by_metric AS num_den_sum,
         arrayEnumerate(n_by_metric) AS metric_index
     WHERE n > 0
     SETTINGS do_not_merge_across_partitions_select_final = 1
