@@ -11,7 +11,8 @@
 //! corrections (`judged_numbers`); snapshot format 2 against the live results, and a stored
 //! format-1 snapshot still reading (`judged_snapshots`); each health check firing (`health`), each
 //! recommendation (`recommendations`) and the power of primary metrics (`power`), with the
-//! experiments and event sets they share in `arms`. `support` holds what they share;
+//! experiments and event sets they share in `arms`; RATIO metrics' numbers against gbstats 0.8.0
+//! (`ratio`). `support` holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
@@ -32,6 +33,7 @@ mod judged_snapshots;
 mod laziness;
 mod pooling;
 mod power;
+mod ratio;
 mod recommendations;
 mod settings;
 mod snapshots;
