@@ -26,6 +26,11 @@
 //! - `pageview` and `purchase` events (with a numeric `value` and `{"plan": …}` metadata) before
 //!   the exposure (these must not count in the metrics, only in CUPED's covariate) and after it;
 //!   2 % of purchases after exposure are delivered twice.
+//!
+//! Purchase values do not depend on the variant, so the average order value shows no effect:
+//! the demo has it twice, as a MEAN metric (each buyer's mean, averaged over buyers) and as a
+//! RATIO (revenue over purchases, pooled over buyers: the honest order value, which weighs a
+//! buyer by their purchases and is compared with the delta method; CUPED falls back for it).
 
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;

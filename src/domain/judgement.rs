@@ -4,6 +4,9 @@
 //! power of primary metrics and the pre-exposure balance; then the health of the whole report and
 //! a recommendation per variant. Pure: sums and settings in, report parts out.
 //!
+//! RATIO metrics are compared by `stats::analyze_ratio` (the delta method; CUPED falls back) and
+//! get no power; their summaries report `Σm / Σd` as the mean beside both totals.
+//!
 //! The family for the correction is (PRIMARY + SECONDARY metrics) × non-control variants;
 //! guardrails stay out so they keep their full sensitivity. The verdict reads the absolute
 //! difference: frequentist, its p-value (adjusted when corrected) below α; Bayesian, its credible
@@ -23,8 +26,8 @@ use super::results::{
 use crate::stats::correction::{self, adjusted_interval, AdjustedInterval};
 use crate::stats::power::{self, Baseline, Design, DEFAULT_POWER};
 use crate::stats::{
-    self, Analysis, ArmSums, Evidence, Expectation, GoodDirection, Method, MetricKind, Spec,
-    VariantStats,
+    self, Analysis, ArmSums, DenominatorSums, Evidence, Expectation, GoodDirection, Method,
+    MetricKind, RatioArm, Spec, VariantStats,
 };
 
 /// Everything judging needs besides the sums.
@@ -157,6 +160,7 @@ fn analyse_metric(
     let kind = metric_kind(attached.metric.metric_type);
     let definition = &attached.metric.definition;
     let numbers = |variant: &str| stats.get(&(index, variant.to_owned())).map(|s| &s.kinds);
+    let ratio = attached.metric.metric_type == MetricType::Ratio;
     let summaries = cx
         .variants
         .iter()
@@ -170,7 +174,10 @@ fn analyse_metric(
             summary.capped_identities = definition
                 .capping
                 .map(|_| numbers.map_or(0, |k| k.capped_identities));
-            summary
+            match ratio {
+                true => ratio_summary(summary, &ratio_arm_of(stats, index, &v.key)),
+                false => summary,
+            }
         })
         .collect();
     let capping = funnel_capping::cap_values(
@@ -190,8 +197,17 @@ fn analyse_metric(
         .filter(|v| v.key != cx.policy.control_variant)
         .map(|v| {
             let treatment = arm_of(stats, index, &v.key);
-            let analysis = stats::analyze(&control, &treatment, &spec).ok();
-            let power = (attached.attachment.role == MetricRole::Primary)
+            // RATIO metrics: the delta method, and no power (GrowthBook defines none for them).
+            let analysis = match ratio {
+                true => stats::analyze_ratio(
+                    &ratio_arm_of(stats, index, &cx.policy.control_variant),
+                    &ratio_arm_of(stats, index, &v.key),
+                    &spec,
+                ),
+                false => stats::analyze(&control, &treatment, &spec),
+            }
+            .ok();
+            let power = (attached.attachment.role == MetricRole::Primary && !ratio)
                 .then(|| power_of(&control, &treatment, kind, cx))
                 .flatten();
             VariantComparison {
@@ -229,6 +245,33 @@ fn summary(variant: &str, s: &VariantStats, kind: MetricKind) -> VariantSummary 
         variance: s.variance(kind),
         funnel_steps: Vec::new(),
         capped_identities: None,
+        denominator_sum: None,
+    }
+}
+
+/// A RATIO metric's summary: the ratio of the totals as its mean, the delta method's variance.
+fn ratio_summary(numerator: VariantSummary, arm: &RatioArm) -> VariantSummary {
+    let sum = arm.denominator.sum;
+    VariantSummary {
+        mean: arm.mean(),
+        variance: arm.variance(),
+        denominator_sum: sum.is_finite().then_some(sum),
+        ..numerator
+    }
+}
+
+/// A RATIO metric's arm (an empty one when the variant has no identity with a denominator > 0).
+fn ratio_arm_of(stats: &MetricStats, index: usize, variant: &str) -> RatioArm {
+    let found = stats.get(&(index, variant.to_owned()));
+    RatioArm {
+        numerator: arm_of(stats, index, variant).metric(),
+        denominator: found
+            .and_then(|s| s.denominator)
+            .unwrap_or(DenominatorSums {
+                sum: 0.0,
+                sum_sq: 0.0,
+                sum_product: 0.0,
+            }),
     }
 }
 
@@ -391,6 +434,7 @@ fn judge_metric(
 
 fn metric_kind(metric_type: MetricType) -> MetricKind {
     match metric_type {
+        // A RATIO metric's numerator is a numeric total; its own variance is the delta method's.
         MetricType::Numeric | MetricType::Ratio => MetricKind::Numeric,
         MetricType::Conversion => MetricKind::Conversion,
     }

@@ -92,7 +92,9 @@ pub struct VariantSummary {
     /// snapshot must always read back.
     pub sum: Option<f64>,
     pub sum_sq: Option<f64>,
+    /// `sum / n`; for a RATIO metric `sum / denominator_sum` (`sum` is the numerators' total).
     pub mean: Option<f64>,
+    /// Per-identity variance; for a RATIO metric the delta method's (`stats::ratio`).
     pub variance: Option<f64>,
     /// Funnel metrics: identities reaching each step (the last equals `sum`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -100,6 +102,9 @@ pub struct VariantSummary {
     /// Capped metrics: identities whose value was capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capped_identities: Option<u64>,
+    /// RATIO metrics: the denominators' total over the `n` identities (each > 0).
+    #[serde(default)]
+    pub denominator_sum: Option<f64>,
 }
 
 /// A treatment variant against the control.
@@ -179,12 +184,17 @@ fn first_version() -> u32 {
 /// CUPED's sums over the identities counted for a metric in a variant.
 pub use crate::stats::CovariateSums;
 
+/// A RATIO metric's denominator sums over the identities counted in a variant.
+pub use crate::stats::DenominatorSums;
+
 /// One (metric, variant)'s sufficient statistics, and its covariate's sums when CUPED was asked
-/// for and applies (not for MEAN metrics); the funnel and capping numbers in `kinds`.
+/// for and applies (not for MEAN and RATIO metrics); the funnel and capping numbers in `kinds`.
+/// For a RATIO metric `stats` holds the numerators' `n, Σm, Σm²` and `denominator` the rest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VariantMetricStats {
     pub stats: VariantStats,
     pub covariate: Option<CovariateSums>,
+    pub denominator: Option<DenominatorSums>,
     pub kinds: KindNumbers,
 }
 

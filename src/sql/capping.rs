@@ -99,7 +99,12 @@ pub(super) fn bind_cap(
 /// The `capped` CTE over `identities AS i`: every column of `identities` (`variant_index`, `m{m}`,
 /// the CUPED `x{m}` in `covariates`, the funnel levels `s{m}` in `levels`), capped metrics' `m{m}`
 /// and `x{m}` clamped, with their cap values `cu{m}`, `cl{m}` and the mark `k{m}`.
-pub(super) fn capped_cte(caps: &[Option<BoundCap>], covariates: &[bool], levels: &[bool]) -> Cte {
+pub(super) fn capped_cte(
+    caps: &[Option<BoundCap>],
+    covariates: &[bool],
+    levels: &[bool],
+    denominators: &[bool],
+) -> Cte {
     let mut columns = vec!["i.variant_index AS variant_index".to_owned()];
     for (m, cap) in caps.iter().enumerate() {
         let has_covariate = covariates.get(m).copied().unwrap_or(false);
@@ -127,6 +132,10 @@ pub(super) fn capped_cte(caps: &[Option<BoundCap>], covariates: &[bool], levels:
         }
         if levels.get(m).copied().unwrap_or(false) {
             columns.push(format!("i.s{m} AS s{m}"));
+        }
+        // A RATIO metric (never capped) passes its denominator through.
+        if denominators.get(m).copied().unwrap_or(false) {
+            columns.push(format!("i.d{m} AS d{m}"));
         }
     }
     Cte {

@@ -10,6 +10,7 @@
 //! MEAN metrics get no covariate (the three sums are NULL): a MEAN identity without pre-period
 //! events has no pre-period mean, and 0 would be a made-up value on the metric's own scale
 //! (unlike a count), so CUPED does not apply to them and their statistics stay unadjusted.
+//! RATIO metrics get none either (`ratio.rs`: gbstats 0.8.0 has no adjusted ratio).
 //!
 //! Reads: the table is still read once. `metric_events` starts `lookback` before the experiment
 //! start instead of at it, since every first exposure is at or after the start; the covariate is

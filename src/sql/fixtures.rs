@@ -8,7 +8,8 @@ use super::preview::PreviewScope;
 use super::query::CompiledQuery;
 use super::scope::{EventsTable, MetricSpec, MultipleExposureHandling, Placement, ResultsScope};
 use crate::domain::metric::{
-    Aggregation, FilterOp, FilterValue, MetricDefinition, MetricWindow, PropertyFilter, ValueSource,
+    Aggregation, FilterOp, FilterValue, MetricDefinition, MetricWindow, PropertyFilter, RatioPart,
+    ValueSource,
 };
 
 /// Checkout experiment: conversion within 7 days for pro/team plans, and mean order amount.
@@ -268,4 +269,54 @@ pub fn param<'q>(query: &'q CompiledQuery, name: &str) -> &'q ParamValue {
         .find(|(n, _)| n == name)
         .map(|(_, v)| v)
         .unwrap_or_else(|| panic!("no parameter {name} in {:?}", query.params))
+}
+
+/// A RATIO metric over the whole window from its parts `(event, COUNT | SUM, value source)`.
+pub fn ratio_metric(
+    numerator: (&str, Aggregation, Option<ValueSource>),
+    denominator: (&str, Aggregation, Option<ValueSource>),
+) -> MetricSpec {
+    let part = |(event, aggregation, value): (&str, Aggregation, Option<ValueSource>)| RatioPart {
+        event: event.into(),
+        filters: vec![],
+        aggregation,
+        value,
+    };
+    MetricSpec {
+        aggregation: Aggregation::Ratio,
+        definition: MetricDefinition {
+            numerator: Some(part(numerator)),
+            denominator: Some(part(denominator)),
+            ..Default::default()
+        },
+    }
+}
+
+/// The two-metric scope with a RATIO metric between them: revenue per session within 7 days,
+/// for pro plans (SUM of purchase amounts over COUNT of session starts).
+pub fn ratio_scope() -> ResultsScope {
+    let mut s = scope();
+    let mut ratio = ratio_metric(
+        (
+            "purchase",
+            Aggregation::Sum,
+            Some(ValueSource::Property {
+                property: "amount".into(),
+            }),
+        ),
+        ("session_start", Aggregation::Count, None),
+    );
+    ratio.definition.window = Some(MetricWindow {
+        start_seconds: 0,
+        end_seconds: Some(7 * 86_400),
+    });
+    if let Some(numerator) = ratio.definition.numerator.as_mut() {
+        numerator.filters = vec![filter(
+            "plan",
+            FilterOp::Eq,
+            Some(FilterValue::String("pro".into())),
+        )];
+    }
+    s.metrics.insert(1, ratio);
+    s
 }

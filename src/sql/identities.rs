@@ -15,12 +15,15 @@
 use super::query::Cte;
 
 /// `values`: one expression per metric, the identity's value (`Float64`, `Nullable(Float64)` for
-/// MEAN), named `m0`, `m1`, … in order. `covariates` (empty without CUPED): per metric its CUPED
-/// covariate (`Float64`) if it has one, named `x0`, `x1`, … by the metric's index. `levels`: per
-/// funnel metric its level (`UInt8`, steps reached, see `funnel.rs`), named `s{m}`.
+/// MEAN and RATIO), named `m0`, `m1`, … in order. `covariates` (empty without CUPED): per metric
+/// its CUPED covariate (`Float64`) if it has one, named `x0`, `x1`, … by the metric's index.
+/// `denominators`: per metric a RATIO's denominator (`Nullable(Float64)`, see `ratio.rs`), named
+/// `d0`, `d1`, … by the metric's index. `levels`: per funnel metric its level (`UInt8`, steps
+/// reached, see `funnel.rs`), named `s{m}`.
 pub(super) fn identities_cte(
     values: &[String],
     covariates: &[Option<String>],
+    denominators: &[Option<String>],
     levels: &[Option<String>],
 ) -> Cte {
     let values = values
@@ -31,11 +34,19 @@ pub(super) fn identities_cte(
         .iter()
         .enumerate()
         .filter_map(|(m, x)| x.as_ref().map(|x| format!(",\n    {x} AS x{m}")));
+    let denominators = denominators
+        .iter()
+        .enumerate()
+        .filter_map(|(m, d)| d.as_ref().map(|d| format!(",\n    {d} AS d{m}")));
     let levels = levels
         .iter()
         .enumerate()
         .filter_map(|(m, s)| s.as_ref().map(|s| format!(",\n    {s} AS s{m}")));
-    let columns: String = values.chain(covariates).chain(levels).collect();
+    let columns: String = values
+        .chain(covariates)
+        .chain(denominators)
+        .chain(levels)
+        .collect();
     let body = format!(
         "SELECT
     any(a.variant_index) AS variant_index{columns}

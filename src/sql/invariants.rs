@@ -654,3 +654,75 @@ fn a_funnel_or_a_cap_that_does_not_fit_its_metric_is_refused() {
         );
     }
 }
+
+/// `ratio_scope` with a distinct hostile text in every field of its RATIO metric's parts.
+fn hostile_ratio_scope() -> ResultsScope {
+    let h = |field: &str| format!("{field}{HOSTILE}");
+    let mut s = super::fixtures::ratio_scope();
+    // Events that are equal stay equal (the text depends on which names are).
+    for spec in &mut s.metrics {
+        spec.definition.event = h(&spec.definition.event);
+    }
+    let definition = &mut s.metrics[1].definition;
+    for (name, part) in [
+        ("numerator", &mut definition.numerator),
+        ("denominator", &mut definition.denominator),
+    ] {
+        let part = part.as_mut().expect("the ratio has both parts");
+        part.event = h(&part.event);
+        if let Some(ValueSource::Property { property }) = &mut part.value {
+            *property = h(&format!("{name}.value"));
+        }
+        for f in &mut part.filters {
+            f.property = h(&format!("{name}.property"));
+            if let Some(FilterValue::String(_)) = f.value {
+                f.value = Some(FilterValue::String(h(&format!("{name}.string"))));
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn a_ratio_metric_keeps_its_values_out_of_the_sql_and_reads_the_events_once() {
+    let s = hostile_ratio_scope();
+    let benign = super::fixtures::ratio_scope();
+    let ratio = &s.metrics[1].definition;
+    let numerator = ratio.numerator.clone().unwrap();
+    let denominator = ratio.denominator.clone().unwrap();
+    for (hostile, plain) in all_queries(&s).iter().zip(all_queries(&benign)) {
+        assert_eq!(hostile.sql, plain.sql);
+        assert!(!hostile.sql.contains("DROP"), "{}", hostile.sql);
+    }
+    for kind in KINDS {
+        for query in [
+            compile_metrics(&s, kind).unwrap(),
+            compile_metrics(&with_cuped(s.clone()), kind).unwrap(),
+        ] {
+            let sent = strings_sent(&query);
+            let mut expected = vec![numerator.event.clone(), denominator.event.clone()];
+            if let Some(ValueSource::Property { property }) = &numerator.value {
+                expected.push(property.clone());
+            }
+            for f in &numerator.filters {
+                expected.push(f.property.clone());
+                if let Some(FilterValue::String(v)) = &f.value {
+                    expected.push(v.clone());
+                }
+            }
+            for value in expected {
+                assert!(sent.contains(&value), "{value:?} was not sent verbatim");
+            }
+            // One read of the exposure range and one of the metric events' range, both parts'
+            // events included; each CTE used once.
+            let sql = &query.sql;
+            assert_eq!(occurrences(sql, "{p0:Identifier}.{p1:Identifier}"), 2);
+            assert_eq!(
+                occurrences(sql, "    AND e.event IN {p9:Array(String)}\n"),
+                1
+            );
+            assert_eq!(occurrences(sql, " AS (\n"), 3);
+            assert_eq!(occurrences(sql, "FROM identities\n"), 1);
+        }
+    }
+}

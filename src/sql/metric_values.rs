@@ -76,10 +76,7 @@ pub(super) fn metric_parts(
         reason,
     };
     let definition = &spec.definition;
-    let not_compiled = [
-        ("a RATIO metric", definition.numerator.is_some()),
-        ("a QUANTILE metric", definition.quantile.is_some()),
-    ];
+    let not_compiled = [("a QUANTILE metric", definition.quantile.is_some())];
     if let Some((what, _)) = not_compiled.iter().find(|(_, is)| *is) {
         return Err(invalid(format!("{what} is not compiled yet")));
     }

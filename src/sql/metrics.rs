@@ -13,9 +13,10 @@ use super::exposures::assignments_cte;
 use super::funnel::per_variant_steps;
 use super::identities::identities_cte;
 use super::metric_events::{metric_events_cte, Carried};
-use super::metric_values::{funnel_level, metric_parts, metric_value, Period};
+use super::metric_values::{funnel_level, metric_parts, metric_value, MetricParts, Period};
 use super::param::Params;
 use super::query::{assemble, CompiledQuery};
+use super::ratio::{self, is_ratio, ratio_events, ratio_values};
 use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 
 /// Rows `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`, one per
@@ -23,11 +24,13 @@ use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 /// `scope.metrics`; `sum` and `sum_sq` add the identities' values and their squares. `kind` says
 /// how the events table removes duplicates (see `metric_events.rs`). With
 /// `scope.cuped_lookback`, each row also has `sum_x, sum_x2, sum_xy Nullable(Float64)`: Σx, Σx²
-/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN metrics). Every row
-/// then has `step_reached Array(UInt64)` (funnels: identities reaching each step, see
-/// `funnel.rs`; empty otherwise), `capped_identities UInt64` and `cap_upper`, `cap_lower
-/// Nullable(Float64)` (capped metrics: identities whose value was capped and the cap values used,
-/// see `capping.rs`; 0 and NULL otherwise).
+/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN and RATIO metrics).
+/// Every row has `den_sum, den_sum_sq, num_den_sum Nullable(Float64)`: a RATIO metric's Σd, Σd²
+/// and Σm·d (its `sum` and `sum_sq` are the numerators'), NULL for other metrics (`ratio.rs`);
+/// `step_reached Array(UInt64)` (funnels: identities reaching each step, see `funnel.rs`; empty
+/// otherwise), `capped_identities UInt64` and `cap_upper`, `cap_lower Nullable(Float64)` (capped
+/// metrics: identities whose value was capped and the cap values used, see `capping.rs`; 0 and
+/// NULL otherwise).
 pub fn compile_metrics(
     scope: &ResultsScope,
     kind: EventsTableKind,
@@ -45,25 +48,40 @@ pub fn compile_metrics(
     };
     let name_params: Vec<String> = names.iter().map(|name| params.string(name)).collect();
     // A funnel's steps bind their own names (`funnel.rs`); its `event` is empty.
-    let name_of = |event: &String| {
+    let name_of = |event: &str| {
         names
             .iter()
             .position(|name| name == event)
-            .map_or("", |k| name_params[k].as_str())
+            .map_or(String::new(), |k| name_params[k].clone())
     };
     let mut carried = Carried::default();
     let parts = scope
         .metrics
         .iter()
         .enumerate()
-        .map(|(index, spec)| {
-            let name = name_of(&spec.definition.event);
-            metric_parts(index, spec, &bound, name, &mut carried, &mut params)
+        .map(|(index, spec)| match is_ratio(spec) {
+            true => ratio_values(index, spec, &bound, &name_of, &mut carried, &mut params)
+                .map(Compiled::Ratio),
+            false => {
+                let name = name_of(&spec.definition.event);
+                metric_parts(index, spec, &bound, &name, &mut carried, &mut params)
+                    .map(Compiled::Single)
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let values: Vec<String> = parts
         .iter()
-        .map(|parts| metric_value(parts, Period::Window))
+        .map(|parts| match parts {
+            Compiled::Single(parts) => metric_value(parts, Period::Window),
+            Compiled::Ratio(ratio) => ratio.value.clone(),
+        })
+        .collect();
+    let denominators: Vec<Option<String>> = parts
+        .iter()
+        .map(|parts| match parts {
+            Compiled::Single(_) => None,
+            Compiled::Ratio(ratio) => Some(ratio.denominator.clone()),
+        })
         .collect();
     // Bound after the metrics, so that CUPED leaves their text (and placeholders) as they are.
     let lookback = scope
@@ -72,14 +90,23 @@ pub fn compile_metrics(
         .transpose()?;
     let covariates: Vec<Option<String>> = match &lookback {
         Some(lookback) => (scope.metrics.iter().zip(&parts))
-            .map(|(spec, parts)| covariate_value(spec, parts, lookback))
+            .map(|(spec, parts)| match parts {
+                Compiled::Single(parts) => covariate_value(spec, parts, lookback),
+                Compiled::Ratio(_) => None,
+            })
             .collect(),
         None => Vec::new(),
     };
     // With CUPED the scan starts a lookback before the experiment, where the earliest covariate
     // period (of an identity exposed at the start) begins.
     let scan_start = lookback.as_ref().map_or(&bound.start, |l| &l.scan_start);
-    let funnels: Vec<Option<(String, usize)>> = parts.iter().map(funnel_level).collect();
+    let funnels: Vec<Option<(String, usize)>> = parts
+        .iter()
+        .map(|parts| match parts {
+            Compiled::Single(parts) => funnel_level(parts),
+            Compiled::Ratio(_) => None,
+        })
+        .collect();
     let levels: Vec<Option<String>> = funnels
         .iter()
         .map(|f| f.as_ref().map(|(level, _)| level.clone()))
@@ -90,7 +117,7 @@ pub fn compile_metrics(
     let mut ctes = vec![
         assignments_cte(&bound),
         metric_events_cte(&bound, kind, &events, scan_start, &scan_end, &carried),
-        identities_cte(&values, &covariates, &levels),
+        identities_cte(&values, &covariates, &denominators, &levels),
     ];
     // Capping reads the per-identity values (a pooled quantile: all of them) before the
     // per-variant aggregate; without any cap that stage is left out.
@@ -100,7 +127,13 @@ pub fn compile_metrics(
             let with_covariate: Vec<bool> =
                 has(&|m| covariates.get(m).is_some_and(Option::is_some));
             let with_level: Vec<bool> = has(&|m| levels[m].is_some());
-            ctes.push(capped_cte(&caps, &with_covariate, &with_level));
+            let with_denominator: Vec<bool> = has(&|m| denominators[m].is_some());
+            ctes.push(capped_cte(
+                &caps,
+                &with_covariate,
+                &with_level,
+                &with_denominator,
+            ));
             "capped"
         }
         false => "identities",
@@ -115,6 +148,7 @@ pub fn compile_metrics(
     let select = per_variant_select(
         &bound,
         values.len(),
+        &denominators,
         lookback.is_some().then_some(&covariates),
         &KindColumns {
             source,
@@ -139,13 +173,24 @@ pub fn compile_metrics(
                         "n",
                         "sum",
                         "sum_sq",
+                        "den_sum",
+                        "den_sum_sq",
+                        "num_den_sum",
                         "sum_x",
                         "sum_x2",
                         "sum_xy",
                         "capped_identities",
                     ]
                 } else {
-                    &["n", "sum", "sum_sq", "capped_identities"]
+                    &[
+                        "n",
+                        "sum",
+                        "sum_sq",
+                        "den_sum",
+                        "den_sum_sq",
+                        "num_den_sum",
+                        "capped_identities",
+                    ]
                 },
                 elementwise_sums: &["step_reached"],
                 // A PERCENTILE cap is refused on a cluster: these are ABSOLUTE caps or NULL.
@@ -168,13 +213,15 @@ struct KindColumns<'a> {
     caps: &'a [Option<BoundCap>],
 }
 
-/// The final `SELECT` (without `ORDER BY`) over `identities`' `metrics` columns `m{m}`, and with
-/// CUPED its covariates `x{m}`. Per variant first (a few rows), then one row per (metric,
+/// The final `SELECT` (without `ORDER BY`) over `identities`' `metrics` columns `m{m}`, RATIO
+/// metrics' denominators `d{m}`, and with CUPED the covariates `x{m}`. Per variant first (a few
+/// rows), then one row per (metric,
 /// variant): aggregating the identities once for every metric, rather than once per metric after
 /// an `ARRAY JOIN`.
 fn per_variant_select(
     bound: &BoundScope,
     metrics: usize,
+    denominators: &[Option<String>],
     covariates: Option<&Vec<Option<String>>>,
     kinds: &KindColumns<'_>,
 ) -> String {
@@ -198,13 +245,17 @@ fn per_variant_select(
         None => (String::new(), String::new(), String::new()),
     };
     let [capped, cap_upper, cap_lower] = per_variant_caps(kinds.caps);
+    let [d, d2, md] = ratio::per_variant_sums(denominators);
     format!(
         "SELECT
     toUInt32(metric_index - 1) AS metric,
     arrayElement({variants}, variant_index) AS variant,
     n,
     sum,
-    sum_sq{columns},
+    sum_sq,
+    den_sum,
+    den_sum_sq,
+    num_den_sum{columns},
     step_reached,
     capped_identities,
     cap_upper,
@@ -214,7 +265,10 @@ FROM (
         variant_index,
         [{n}] AS n_by_metric,
         [{sum}] AS sum_by_metric,
-        [{sum_sq}] AS sum_sq_by_metric{arrays},
+        [{sum_sq}] AS sum_sq_by_metric,
+        {d} AS den_sum_by_metric,
+        {d2} AS den_sum_sq_by_metric,
+        {md} AS num_den_sum_by_metric{arrays},
         {steps} AS step_reached_by_metric,
         {capped} AS capped_by_metric,
         {cap_upper} AS cap_upper_by_metric,
@@ -225,7 +279,10 @@ FROM (
 ARRAY JOIN
     n_by_metric AS n,
     sum_by_metric AS sum,
-    sum_sq_by_metric AS sum_sq,{spread}
+    sum_sq_by_metric AS sum_sq,
+    den_sum_by_metric AS den_sum,
+    den_sum_sq_by_metric AS den_sum_sq,
+    num_den_sum_by_metric AS num_den_sum,{spread}
     step_reached_by_metric AS step_reached,
     capped_by_metric AS capped_identities,
     cap_upper_by_metric AS cap_upper,
@@ -242,19 +299,31 @@ WHERE n > 0
     )
 }
 
-/// The metrics' event names, each once, in first-use order.
+/// The metrics' event names (a ratio's numerator's and denominator's), each once, in first-use
+/// order.
 fn metric_event_names(scope: &ResultsScope) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for spec in &scope.metrics {
         let definition = &spec.definition;
-        let steps = definition.steps.iter().map(|step| &step.event);
-        for event in std::iter::once(&definition.event).chain(steps) {
-            if !event.is_empty() && !names.contains(event) {
-                names.push(event.clone());
+        let events: Vec<&str> = match is_ratio(spec) {
+            true => ratio_events(spec),
+            false => std::iter::once(definition.event.as_str())
+                .chain(definition.steps.iter().map(|step| step.event.as_str()))
+                .collect(),
+        };
+        for event in events {
+            if !event.is_empty() && !names.iter().any(|name| name == event) {
+                names.push(event.to_owned());
             }
         }
     }
     names
+}
+
+/// A metric checked and bound: a single-event metric's parts, or a ratio's two values.
+enum Compiled {
+    Single(MetricParts),
+    Ratio(ratio::RatioValues),
 }
 
 /// When a window ends after the experiment end, the latest instant an event can count

@@ -14,10 +14,11 @@
 //!   included), the two totals repeated on every row.
 //! - [`compile_metrics`] → `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`:
 //!   one row per (metric index, variant) with `n > 0`; with CUPED (`ResultsScope::cuped_lookback`)
-//!   also `sum_x, sum_x2, sum_xy Nullable(Float64)`, the covariate's sums (`covariates.rs`); then
-//!   `step_reached Array(UInt64)` (funnels' identities per step, `funnel.rs`), `capped_identities
-//!   UInt64`, `cap_upper, cap_lower Nullable(Float64)` (capped metrics, `capping.rs`), empty, 0 or
-//!   NULL for metrics of other kinds.
+//!   also `sum_x, sum_x2, sum_xy Nullable(Float64)`, the covariate's sums (`covariates.rs`);
+//!   always `den_sum, den_sum_sq, num_den_sum Nullable(Float64)`, a RATIO metric's denominator
+//!   sums (`ratio.rs`; NULL for other metrics); then `step_reached Array(UInt64)` (funnels'
+//!   identities per step, `funnel.rs`), `capped_identities UInt64`, `cap_upper, cap_lower
+//!   Nullable(Float64)` (capped metrics, `capping.rs`), empty, 0 or NULL for metrics of other kinds.
 //! - [`compile_exposure_probe`] → `exposures UInt64`.
 //! - [`compile_preview`] → one row of what a metric definition would read from an environment's
 //!   recent events, before it is saved (`preview.rs`; one read of the events table).
@@ -37,9 +38,10 @@
 //! `exposures.rs` (assignment, FIRST_TOUCH/EXCLUDE, unknown variants; shared by both queries),
 //! `metric_events.rs` (what is read, deduplication per table kind), `identities.rs` (the join),
 //! `metric_values.rs` (windows, per-aggregation values, NULLs), `covariates.rs` (CUPED: the same
-//! values before exposure, MEAN excluded), `funnel.rs` (step order, equal timestamps),
-//! `capping.rs` (cap values, GrowthBook's quantile, the covariate's caps), `filter.rs` and
-//! `property.rs` (typed property reads).
+//! values before exposure, MEAN and RATIO excluded), `ratio.rs` (a ratio's numerator and
+//! denominator per identity, counted when the denominator is > 0), `funnel.rs` (step order,
+//! equal timestamps), `capping.rs` (cap values, GrowthBook's quantile, the covariate's caps),
+//! `filter.rs` and `property.rs` (typed property reads).
 //!
 //! # Reads
 //! ClickHouse inlines CTEs: a CTE used twice is evaluated twice. So each CTE here is used exactly
@@ -135,6 +137,9 @@
 //!     n,
 //!     sum,
 //!     sum_sq,
+//!     den_sum,
+//!     den_sum_sq,
+//!     num_den_sum,
 //!     step_reached,
 //!     capped_identities,
 //!     cap_upper,
@@ -145,6 +150,9 @@
 //!         [count(m0), count(m1)] AS n_by_metric,
 //!         [sum(ifNull(m0, 0)), sum(ifNull(m1, 0))] AS sum_by_metric,
 //!         [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0))] AS sum_sq_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_sq_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS num_den_sum_by_metric,
 //!         CAST([[], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
 //!         CAST([0, 0] AS Array(UInt64)) AS capped_by_metric,
 //!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
@@ -156,6 +164,9 @@
 //!     n_by_metric AS n,
 //!     sum_by_metric AS sum,
 //!     sum_sq_by_metric AS sum_sq,
+//!     den_sum_by_metric AS den_sum,
+//!     den_sum_sq_by_metric AS den_sum_sq,
+//!     num_den_sum_by_metric AS num_den_sum,
 //!     step_reached_by_metric AS step_reached,
 //!     capped_by_metric AS capped_identities,
 //!     cap_upper_by_metric AS cap_upper,
@@ -182,6 +193,7 @@ mod preview;
 mod probe;
 mod property;
 mod query;
+mod ratio;
 mod scope;
 
 #[cfg(test)]

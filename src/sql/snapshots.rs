@@ -7,7 +7,9 @@
 
 use std::path::PathBuf;
 
-use super::fixtures::{every_kind_scope, funnel_capping_scope, preview_scope, scope, with_cuped};
+use super::fixtures::{
+    every_kind_scope, funnel_capping_scope, preview_scope, ratio_scope, scope, with_cuped,
+};
 use super::scope::{EventsTableKind, MultipleExposureHandling, Placement, ResultsScope};
 use super::{
     compile_exposure_probe, compile_exposures, compile_metrics, compile_preview, CompiledQuery,
@@ -67,6 +69,22 @@ fn funnels_and_caps_compile_to_their_snapshots() {
     check(
         "metrics_funnel_capping_cuped_plain_table.sql",
         compile_metrics(&with_cuped(funnel_capping_scope()), EventsTableKind::Plain).unwrap(),
+    );
+}
+
+#[test]
+fn a_ratio_metric_compiles_to_its_snapshots() {
+    check(
+        "metrics_ratio.sql",
+        compile_metrics(&ratio_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+    check(
+        "metrics_ratio_cuped_plain_table.sql",
+        compile_metrics(&with_cuped(ratio_scope()), EventsTableKind::Plain).unwrap(),
+    );
+    check(
+        "metrics_ratio_cluster.sql",
+        compile_metrics(&sharded(ratio_scope()), EventsTableKind::Deduplicating).unwrap(),
     );
 }
 

@@ -49,6 +49,9 @@ pub enum CupedFallback {
     /// An arm's adjusted variance is not positive (its metric is an exact linear function of
     /// its covariate); gbstats would answer with an uninformative default.
     AdjustedVarianceNotPositive,
+    /// The metric is a RATIO: gbstats 0.8.0 has no regression adjustment for ratios
+    /// (`stats::ratio`).
+    RatioMetric,
 }
 
 /// Both arms' adjusted moments and the `θ` they share.

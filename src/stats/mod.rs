@@ -7,6 +7,8 @@
 //! - [`arm`] — `ArmSums`: the metric's `n, Σy, Σy²` and the covariate's `Σx, Σx², Σxy`;
 //! - [`sufficient`] — `VariantStats { n, sum, sum_sq }` (the SQL's per-variant output), mean, variance;
 //! - [`ttest`] — [`compare`]: Welch's two-sided t-test, absolute and relative (delta method);
+//! - [`ratio`] — RATIO metrics: `Σm/Σd` per arm, its variance by the delta method (gbstats
+//!   `RatioStatistic`), [`analyze_ratio`];
 //! - [`cuped`] — `θ` pooled over the two arms, adjusted moments, why CUPED fell back;
 //! - [`bayesian`] — the prior, the posterior's chance to win, interval and risk;
 //! - `fixed`, `sequential` — the frequentist intervals on moments; `moments` — what a test reads
@@ -36,6 +38,7 @@ mod normal;
 pub mod power;
 #[cfg(test)]
 mod properties;
+pub mod ratio;
 mod sequential;
 pub mod srm;
 mod std_normal;
@@ -51,6 +54,7 @@ pub use arm::{ArmSums, CovariateSums};
 pub use bayesian::{Prior, Risk};
 pub use cuped::{Cuped, CupedFallback};
 pub use error::StatsError;
+pub use ratio::{analyze_ratio, DenominatorSums, RatioArm};
 pub use srm::{sample_ratio_mismatch, SampleRatio, SRM_THRESHOLD};
 pub use sufficient::{MetricKind, VariantStats};
 pub use ttest::{compare, Comparison, Estimate};

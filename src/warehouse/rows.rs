@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::domain::funnel_capping::KindNumbers;
 use crate::domain::preview::PreviewCounts;
-use crate::domain::results::{CovariateSums, VariantMetricStats};
+use crate::domain::results::{CovariateSums, DenominatorSums, VariantMetricStats};
 use crate::stats::VariantStats;
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -22,6 +22,10 @@ pub struct MetricRow {
     pub n: u64,
     pub sum: f64,
     pub sum_sq: f64,
+    /// RATIO metrics: Σd, Σd², Σm·d (NULL for other metrics; `sum`, `sum_sq` are the numerators').
+    pub den_sum: Option<f64>,
+    pub den_sum_sq: Option<f64>,
+    pub num_den_sum: Option<f64>,
     pub step_reached: Vec<u64>,
     pub capped_identities: u64,
     pub cap_upper: Option<f64>,
@@ -37,6 +41,9 @@ pub struct CupedMetricRow {
     pub n: u64,
     pub sum: f64,
     pub sum_sq: f64,
+    pub den_sum: Option<f64>,
+    pub den_sum_sq: Option<f64>,
+    pub num_den_sum: Option<f64>,
     pub sum_x: Option<f64>,
     pub sum_x2: Option<f64>,
     pub sum_xy: Option<f64>,
@@ -47,12 +54,21 @@ pub struct CupedMetricRow {
 }
 
 impl MetricRow {
-    /// `(metric index, variant)` and its statistics, without a covariate.
+    /// `(metric index, variant)` and its statistics (a RATIO metric's with its denominator sums),
+    /// without a covariate.
     pub fn into_entry(self) -> ((usize, String), VariantMetricStats) {
         let stats = VariantStats {
             n: self.n,
             sum: self.sum,
             sum_sq: self.sum_sq,
+        };
+        let denominator = match (self.den_sum, self.den_sum_sq, self.num_den_sum) {
+            (Some(sum), Some(sum_sq), Some(sum_product)) => Some(DenominatorSums {
+                sum,
+                sum_sq,
+                sum_product,
+            }),
+            _ => None,
         };
         let key = (self.metric as usize, self.variant);
         (
@@ -66,6 +82,7 @@ impl MetricRow {
                     cap_upper: self.cap_upper,
                     cap_lower: self.cap_lower,
                 },
+                denominator,
             },
         )
     }
@@ -88,6 +105,9 @@ impl CupedMetricRow {
             n: self.n,
             sum: self.sum,
             sum_sq: self.sum_sq,
+            den_sum: self.den_sum,
+            den_sum_sq: self.den_sum_sq,
+            num_den_sum: self.num_den_sum,
             step_reached: self.step_reached,
             capped_identities: self.capped_identities,
             cap_upper: self.cap_upper,

@@ -194,7 +194,7 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
     )
     .await;
     assert_eq!(
-        body["data"]["environment"]["metrics"]["totalCount"], 6,
+        body["data"]["environment"]["metrics"]["totalCount"], 7,
         "{body}"
     );
     assert_eq!(
@@ -204,7 +204,7 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
 
     // The demo experiment shows real results: a balanced split and a win on purchases, judged
     // by the Bayesian engine with CUPED, healthy, with a recommendation to ship.
-    let results = "{ environment(key: \"demo\") { experiments { edges { node { analysis { engine alpha cuped } results { frozen exposures { identities } srm { mismatch } health { status checks { kind status } } recommendations { variant decision } metrics { experimentMetric { metric { name } } comparisons { verdict absoluteDifference { ciLower ciUpper } relativeLift { ciLower ciUpper pValue chanceToWin } unadjusted { absoluteDifference { ciLower ciUpper } relativeLift { ciLower ciUpper } } cuped { status fallback varianceReduction } } } } } } } } }";
+    let results = "{ environment(key: \"demo\") { experiments { edges { node { analysis { engine alpha cuped } results { frozen exposures { identities } srm { mismatch } health { status checks { kind status } } recommendations { variant decision } metrics { experimentMetric { metric { name } } variants { variant n mean numeratorSum denominatorSum } comparisons { verdict absoluteDifference { ciLower ciUpper } relativeLift { ciLower ciUpper pValue chanceToWin } unadjusted { absoluteDifference { ciLower ciUpper } relativeLift { ciLower ciUpper } } cuped { status fallback varianceReduction } } } } } } } } }";
     let body = post(
         &client,
         &url,
@@ -284,5 +284,45 @@ async fn demo_then_serve_lets_the_admin_create_a_metric_and_the_viewer_is_forbid
     let order_value = comparison_of("Average order value");
     assert_eq!(order_value["cuped"]["status"], "FELL_BACK", "{body}");
     assert_eq!(order_value["cuped"]["fallback"], "NO_COVARIATE", "{body}");
+    // The RATIO order value: revenue over purchases, pooled over the same buyers the MEAN metric
+    // counts (those with a purchase after exposure), its mean shown with both totals. gbstats
+    // 0.8.0 has no CUPED for ratios.
+    let metric_of = |name: &str| {
+        results["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .find(|m| m["experimentMetric"]["metric"]["name"] == name)
+            .cloned()
+            .expect("metric in results")
+    };
+    let ratio = metric_of("Average order value (ratio)");
+    let mean = metric_of("Average order value");
+    for (r, m) in ratio["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .zip(mean["variants"].as_array().expect("variants"))
+    {
+        assert_eq!(r["n"], m["n"], "the same buyers: {r} {m}");
+        assert!(
+            m["numeratorSum"].is_null() && m["denominatorSum"].is_null(),
+            "{m}"
+        );
+        let (revenue, purchases) = (
+            r["numeratorSum"].as_f64().expect("revenue"),
+            r["denominatorSum"].as_f64().expect("purchases"),
+        );
+        assert!(purchases >= r["n"].as_f64().expect("n"), "{r}");
+        let shown = r["mean"].as_f64().expect("mean");
+        assert!(((shown - revenue / purchases) / shown).abs() < 1e-12, "{r}");
+    }
+    let ratio = comparison_of("Average order value (ratio)");
+    assert_eq!(ratio["cuped"]["status"], "FELL_BACK", "{body}");
+    assert_eq!(ratio["cuped"]["fallback"], "RATIO_METRIC", "{body}");
+    assert_ne!(
+        ratio["verdict"], "LOSS",
+        "order values do not change: {ratio}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

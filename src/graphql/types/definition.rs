@@ -217,7 +217,10 @@ pub struct MetricDefinition {
     pub window: Option<MetricWindow>,
     /// A funnel's steps, in order; empty for other metrics.
     pub steps: Vec<FunnelStep>,
+    /// RATIO only: per identity, the numerator, over the metric's window.
     pub numerator: Option<RatioPart>,
+    /// RATIO only: per identity, the denominator, over the metric's window. Only identities whose
+    /// denominator is > 0 count; the metric is Σ numerator / Σ denominator over them.
     pub denominator: Option<RatioPart>,
     pub quantile: Option<Quantile>,
     pub capping: Option<Capping>,

@@ -109,6 +109,9 @@ pub enum CupedFallbackReason {
     MetricWithoutVariance,
     Uncorrelated,
     AdjustedVarianceNotPositive,
+    /// A RATIO metric: gbstats 0.8.0, lift's reference, has no regression adjustment for ratios,
+    /// so their comparisons are never adjusted.
+    RatioMetric,
 }
 
 /// What CUPED did to a comparison.
@@ -328,7 +331,8 @@ pub struct VariantComparison {
     /// Null unless the experiment asks for a correction and the metric is primary or secondary.
     pub corrected: Option<CorrectedComparison>,
     pub verdict: Verdict,
-    /// Primary metrics only.
+    /// Primary metrics only; not computed (null) for RATIO metrics, for which GrowthBook's power
+    /// calculation, lift's reference, defines none.
     pub power: Option<ComparisonPower>,
     /// Welch p-value of the CUPED covariate's means against the control (pre-exposure balance).
     pub pre_exposure_p_value: Option<f64>,

@@ -160,6 +160,8 @@ impl MetricResults {
                     })
                     .collect(),
                 capped_identities: v.capped_identities,
+                numerator_sum: v.denominator_sum.and(v.sum),
+                denominator_sum: v.denominator_sum,
             })
             .collect()
     }
@@ -186,9 +188,18 @@ pub struct VariantStatistics {
     /// Null when the total overflowed a 64-bit float.
     pub sum: Option<f64>,
     pub sum_of_squares: Option<f64>,
+    /// The per-identity mean; for a RATIO metric the ratio of the totals,
+    /// `numeratorSum / denominatorSum`.
     pub mean: Option<f64>,
-    /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics.
+    /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics, the delta
+    /// method's per-identity variance of the ratio (with the numerator–denominator covariance) for
+    /// RATIO metrics.
     pub variance: Option<f64>,
+    /// RATIO metrics only: the numerators' total over the `n` identities (also `sum`).
+    pub numerator_sum: Option<f64>,
+    /// RATIO metrics only: the denominators' total over the `n` identities. Only identities whose
+    /// denominator is > 0 count, so `n` is the identities with a denominator > 0.
+    pub denominator_sum: Option<f64>,
     /// Funnel metrics: per step, how many of the variant's identities reached it (in order, after
     /// their first exposure, inside the window; the last step's count equals `sum`, the
     /// conversions). Empty for other metrics.

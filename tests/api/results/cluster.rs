@@ -149,6 +149,17 @@ db_test_with!(
         for (_, input) in metric_inputs() {
             metrics.push(metric(&app, input).await);
         }
+        // A RATIO metric too: its denominator sums add up across shards like every other sum.
+        let order_value = json!({
+            "environmentKey": ENV, "name": "Order value (ratio)", "metricType": "RATIO",
+            "aggregation": "RATIO", "direction": "UP",
+            "definition": {
+                "numerator": { "event": "purchase", "aggregation": "SUM",
+                               "value": { "source": "EVENT_VALUE" } },
+                "denominator": { "event": "purchase", "aggregation": "COUNT" }
+            }
+        });
+        metrics.push(metric(&app, order_value).await);
         let (experiment, s) =
             started_experiment(&app, ENV, &world.feature, "Sharded", Some("FIRST_TOUCH")).await;
         for metric in &metrics {
@@ -197,6 +208,20 @@ db_test_with!(
         );
         // …and the cluster gives every number identically: exposures, SRM, each metric's
         // statistics, intervals and verdicts.
+        // The ratio (revenue / purchases over buyers, FIRST_TOUCH): control c1 30/2, c2 12/2,
+        // c4 2.5/1, m1 40/1 → 84.5 / 6; treatment t1 60/2, t2 8/1, m2 60/1 → 128 / 4.
+        let ratio = metric_results(&one_table, metrics.last().expect("the ratio"));
+        assert_eq!(variant_stats(ratio, "control")["n"], 4, "{ratio}");
+        assert_close(
+            number(&variant_stats(ratio, "control")["mean"]),
+            84.5 / 6.0,
+            "ratio control mean",
+        );
+        assert_close(
+            number(&variant_stats(ratio, "treatment")["mean"]),
+            128.0 / 4.0,
+            "ratio treatment mean",
+        );
         assert_eq!(numbers(on_cluster), numbers(one_table));
         let exposure_events = events.iter().filter(|e| is_counted_exposure(e)).count();
         assert_eq!(probed_single, exposure_events as u64);

@@ -1,0 +1,129 @@
+WITH
+assignments AS (
+    SELECT
+        identifier,
+        argMin(value, (timestamp, value)) AS variant,
+        min(timestamp) AS first_exposure,
+        min(value) != max(value) AS several_variants,
+        indexOf([{p7:String}, {p8:String}], variant) AS variant_index,
+        rowNumberInAllBlocks() AS identity
+    FROM {p0:Identifier}.{p1:Identifier}
+    WHERE environment_key = {p2:String}
+        AND event = {p3:String}
+        AND feature_name = {p4:String}
+        AND timestamp >= {p5:DateTime64(3, 'UTC')}
+        AND timestamp <= {p6:DateTime64(3, 'UTC')}
+    GROUP BY identifier
+    HAVING has([{p7:String}, {p8:String}], variant)
+),
+metric_events AS (
+    SELECT
+        e.identifier AS identifier,
+        e.event AS event,
+        e.timestamp AS timestamp,
+        (e.event = {p11:String}
+            AND (JSONType(e.metadata, {p14:String}) = 'String' AND has({p15:Array(String)}, JSONExtractString(e.metadata, {p14:String})))) AS c0,
+        (e.event = {p11:String}
+            AND (JSONType(e.metadata, {p17:String}) = 'String' AND JSONExtractString(e.metadata, {p17:String}) = {p18:String})) AS c1,
+        (if(e.event = {p11:String}, ifNull(toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p19:String}))), nan), nan)) AS c2,
+        (if(e.event = {p11:String}, ifNull(toFloat64OrNull(trim(BOTH '"' FROM JSONExtractRaw(e.metadata, {p21:String}))), nan), nan)) AS c3
+    FROM {p0:Identifier}.{p1:Identifier} AS e FINAL
+    WHERE e.environment_key = {p2:String}
+        AND e.event IN {p9:Array(String)}
+        AND e.timestamp >= {p5:DateTime64(3, 'UTC')}
+        AND e.timestamp <= {p10:DateTime64(3, 'UTC')}
+),
+identities AS (
+    SELECT
+        any(a.variant_index) AS variant_index,
+        toFloat64(countIf(e.event = {p11:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p13:Int64})
+            AND e.c0) > 0) AS m0,
+        if(toFloat64(countIf(e.event = {p12:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p20:Int64}))) > 0, sumIf(e.c2, e.event = {p11:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p16:Int64})
+            AND e.c1
+            AND isFinite(e.c2)), NULL) AS m1,
+        avgOrNullIf(e.c3, e.event = {p11:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
+            AND isFinite(e.c3)) AS m2,
+        if(toFloat64(countIf(e.event = {p12:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p20:Int64}))) > 0, toFloat64(countIf(e.event = {p12:String}
+            AND e.timestamp >= a.first_exposure
+            AND e.timestamp < a.first_exposure + toIntervalSecond({p20:Int64}))), NULL) AS d1
+    FROM metric_events AS e
+    RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+    GROUP BY a.identity
+)
+SELECT
+    toUInt32(metric_index - 1) AS metric,
+    arrayElement([{p7:String}, {p8:String}], variant_index) AS variant,
+    n,
+    sum,
+    sum_sq,
+    den_sum,
+    den_sum_sq,
+    num_den_sum,
+    step_reached,
+    capped_identities,
+    cap_upper,
+    cap_lower
+FROM (
+    SELECT
+        variant_index,
+        [count(m0), count(m1), count(m2)] AS n_by_metric,
+        [sum(ifNull(m0, 0)), sum(ifNull(m1, 0)), sum(ifNull(m2, 0))] AS sum_by_metric,
+        [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0)), sum(ifNull(m2 * m2, 0))] AS sum_sq_by_metric,
+        CAST([NULL, sum(d1), NULL] AS Array(Nullable(Float64))) AS den_sum_by_metric,
+        CAST([NULL, sum(d1 * d1), NULL] AS Array(Nullable(Float64))) AS den_sum_sq_by_metric,
+        CAST([NULL, sum(m1 * d1), NULL] AS Array(Nullable(Float64))) AS num_den_sum_by_metric,
+        CAST([[], [], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
+        CAST([0, 0, 0] AS Array(UInt64)) AS capped_by_metric,
+        CAST([NULL, NULL, NULL] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
+        CAST([NULL, NULL, NULL] AS Array(Nullable(Float64))) AS cap_lower_by_metric
+    FROM identities
+    GROUP BY variant_index
+)
+ARRAY JOIN
+    n_by_metric AS n,
+    sum_by_metric AS sum,
+    sum_sq_by_metric AS sum_sq,
+    den_sum_by_metric AS den_sum,
+    den_sum_sq_by_metric AS den_sum_sq,
+    num_den_sum_by_metric AS num_den_sum,
+    step_reached_by_metric AS step_reached,
+    capped_by_metric AS capped_identities,
+    cap_upper_by_metric AS cap_upper,
+    cap_lower_by_metric AS cap_lower,
+    arrayEnumerate(n_by_metric) AS metric_index
+WHERE n > 0
+ORDER BY metric, variant_index
+SETTINGS do_not_merge_across_partitions_select_final = 1
+
+-- p0 = default
+-- p1 = events
+-- p2 = prod
+-- p3 = $feature_flag_called
+-- p4 = new-checkout
+-- p5 = 2024-03-01 00:00:00.000
+-- p6 = 2024-03-15 00:00:00.000
+-- p7 = control
+-- p8 = treatment
+-- p9 = ['purchase','session_start']
+-- p10 = 2024-03-22 00:00:00.000
+-- p11 = purchase
+-- p12 = session_start
+-- p13 = 604800
+-- p14 = plan
+-- p15 = ['pro','team']
+-- p16 = 604800
+-- p17 = plan
+-- p18 = pro
+-- p19 = amount
+-- p20 = 604800
+-- p21 = amount
