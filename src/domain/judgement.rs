@@ -13,7 +13,7 @@ use super::analysis::{AnalysisSettings, Correction, Engine};
 use super::experiment::{ExpectedDirection, MetricRole};
 use super::feature::Variant;
 use super::health::{self, Health, PreExposure};
-use super::metric::{Direction, MetricType};
+use super::metric::{Aggregation, Direction, MetricType};
 use super::recommendation::{self, MetricOutcome, Recommendation};
 use super::results::{
     AttachedMetric, Corrected, ExposureSummary, MetricResult, MetricStats, Power, ResultsPolicy,
@@ -154,10 +154,14 @@ fn analyse_metric(
     cx: &Context<'_>,
 ) -> MetricResult {
     let kind = metric_kind(attached.metric.metric_type);
+    let is_quantile = attached.metric.aggregation == Aggregation::Quantile;
     let summaries = cx
         .variants
         .iter()
-        .map(|v| summary(&v.key, &arm_of(stats, index, &v.key).metric(), kind))
+        .map(|v| VariantSummary {
+            quantile: quantile_of(stats, index, &v.key),
+            ..summary(&v.key, &arm_of(stats, index, &v.key).metric(), kind)
+        })
         .collect();
     let control = arm_of(stats, index, &cx.policy.control_variant);
     let spec = Spec {
@@ -172,6 +176,9 @@ fn analyse_metric(
         .filter(|v| v.key != cx.policy.control_variant)
         .map(|v| {
             let treatment = arm_of(stats, index, &v.key);
+            if is_quantile {
+                return quantile_comparison(&v.key, stats, index, cx, &spec);
+            }
             let analysis = stats::analyze(&control, &treatment, &spec).ok();
             let power = (attached.attachment.role == MetricRole::Primary)
                 .then(|| power_of(&control, &treatment, kind, cx))
@@ -199,6 +206,35 @@ fn analyse_metric(
     }
 }
 
+fn quantile_of(stats: &MetricStats, index: usize, variant: &str) -> Option<stats::QuantileStats> {
+    stats.get(&(index, variant.to_owned()))?.quantile
+}
+
+/// A QUANTILE metric's comparison: the quantiles' difference (`stats::analyze_quantile`), no
+/// power (the power formulas are for means) and no covariate.
+fn quantile_comparison(
+    variant: &str,
+    stats: &MetricStats,
+    index: usize,
+    cx: &Context<'_>,
+    spec: &Spec,
+) -> VariantComparison {
+    let control = quantile_of(stats, index, &cx.policy.control_variant);
+    let treatment = quantile_of(stats, index, variant);
+    let analysis = control
+        .zip(treatment)
+        .and_then(|(c, t)| stats::analyze_quantile(&c, &t, spec).ok());
+    VariantComparison {
+        variant: variant.to_owned(),
+        comparison: None,
+        analysis,
+        corrected: None,
+        verdict: stats::Verdict::NotEnoughData,
+        power: None,
+        pre_exposure_p_value: None,
+    }
+}
+
 fn summary(variant: &str, s: &VariantStats, kind: MetricKind) -> VariantSummary {
     VariantSummary {
         variant: variant.to_owned(),
@@ -207,6 +243,7 @@ fn summary(variant: &str, s: &VariantStats, kind: MetricKind) -> VariantSummary 
         sum_sq: s.sum_sq.is_finite().then_some(s.sum_sq),
         mean: s.mean(),
         variance: s.variance(kind),
+        quantile: None,
     }
 }
 

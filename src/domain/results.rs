@@ -16,7 +16,9 @@ use super::health::Health;
 use super::model::{ExperimentMetric, Metric};
 use super::recommendation::Recommendation;
 use crate::stats::correction::AdjustedInterval;
-use crate::stats::{self, Analysis, Comparison, SampleRatio, Thresholds, VariantStats, Verdict};
+use crate::stats::{
+    self, Analysis, Comparison, QuantileStats, SampleRatio, Thresholds, VariantStats, Verdict,
+};
 
 /// The snapshot format this lift writes. Version 1 (before analysis settings, health and
 /// recommendations) still reads: every field added since has a serde default.
@@ -93,6 +95,10 @@ pub struct VariantSummary {
     pub sum_sq: Option<f64>,
     pub mean: Option<f64>,
     pub variance: Option<f64>,
+    /// QUANTILE metrics: the quantile, its bounds and sample sizes (snapshots before quantiles
+    /// have none).
+    #[serde(default)]
+    pub quantile: Option<QuantileStats>,
 }
 
 /// A treatment variant against the control.
@@ -162,11 +168,13 @@ pub struct MetricResult {
 pub use crate::stats::CovariateSums;
 
 /// One (metric, variant)'s sufficient statistics, and its covariate's sums when CUPED was asked
-/// for and applies (not for MEAN metrics).
+/// for and applies (not for MEAN and QUANTILE metrics).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VariantMetricStats {
     pub stats: VariantStats,
     pub covariate: Option<CovariateSums>,
+    /// QUANTILE metrics: the variant's quantile and what its variance needs.
+    pub quantile: Option<QuantileStats>,
 }
 
 /// Sufficient statistics per (attached metric index, variant), as the metrics query returns them.

@@ -17,7 +17,12 @@ use super::query::Cte;
 /// `values`: one expression per metric, the identity's value (`Float64`, `Nullable(Float64)` for
 /// MEAN), named `m0`, `m1`, … in order. `covariates` (empty without CUPED): per metric its CUPED
 /// covariate (`Float64`) if it has one, named `x0`, `x1`, … by the metric's index.
-pub(super) fn identities_cte(values: &[String], covariates: &[Option<String>]) -> Cte {
+/// `quantile_values`: per metric, an event quantile's values (`Array(Float64)`), named `q{m}`.
+pub(super) fn identities_cte(
+    values: &[String],
+    covariates: &[Option<String>],
+    quantile_values: &[Option<String>],
+) -> Cte {
     let values = values
         .iter()
         .enumerate()
@@ -26,7 +31,11 @@ pub(super) fn identities_cte(values: &[String], covariates: &[Option<String>]) -
         .iter()
         .enumerate()
         .filter_map(|(m, x)| x.as_ref().map(|x| format!(",\n    {x} AS x{m}")));
-    let columns: String = values.chain(covariates).collect();
+    let quantile_values = quantile_values
+        .iter()
+        .enumerate()
+        .filter_map(|(m, q)| q.as_ref().map(|q| format!(",\n    {q} AS q{m}")));
+    let columns: String = values.chain(covariates).chain(quantile_values).collect();
     let body = format!(
         "SELECT
     any(a.variant_index) AS variant_index{columns}

@@ -20,6 +20,7 @@ use super::filter;
 use super::metric_events::Carried;
 use super::param::Params;
 use super::property;
+use super::quantile::BoundQuantile;
 use super::scope::{BoundScope, MetricSpec};
 use crate::domain::metric::{Aggregation, MetricWindow, ValueSource};
 
@@ -51,6 +52,8 @@ enum Aggregate {
     Count,
     Sum(String),
     Mean(String),
+    /// The carried number and the bound quantile (see `quantile.rs`).
+    Quantile(String, BoundQuantile),
 }
 
 /// Checks metric `index` and binds what its values read, in this order: window, filters, value
@@ -71,7 +74,6 @@ pub(super) fn metric_parts(
     let not_compiled = [
         ("a funnel", definition.is_funnel()),
         ("a RATIO metric", definition.numerator.is_some()),
-        ("a QUANTILE metric", definition.quantile.is_some()),
         ("capping", definition.capping.is_some()),
     ];
     if let Some((what, _)) = not_compiled.iter().find(|(_, is)| *is) {
@@ -132,7 +134,15 @@ pub(super) fn metric_parts(
         (Aggregation::Count, None) => Aggregate::Count,
         (Aggregation::Sum, Some(source)) => Aggregate::Sum(number(source)),
         (Aggregation::Mean, Some(source)) => Aggregate::Mean(number(source)),
-        (aggregation @ (Aggregation::Sum | Aggregation::Mean), None) => {
+        (Aggregation::Quantile, Some(source)) => {
+            let number = number(source);
+            let spec = definition
+                .quantile
+                .as_ref()
+                .ok_or_else(|| invalid("a QUANTILE metric needs its quantile".into()))?;
+            Aggregate::Quantile(number, BoundQuantile::bind(spec, params))
+        }
+        (aggregation @ (Aggregation::Sum | Aggregation::Mean | Aggregation::Quantile), None) => {
             return Err(invalid(format!(
                 "a {aggregation} metric needs a value source"
             )))
@@ -142,10 +152,8 @@ pub(super) fn metric_parts(
                 "a {aggregation} metric takes no value source"
             )))
         }
-        (aggregation @ (Aggregation::Quantile | Aggregation::Ratio), _) => {
-            return Err(invalid(format!(
-                "a {aggregation} metric is not compiled yet"
-            )))
+        (Aggregation::Ratio, _) => {
+            return Err(invalid("a RATIO metric is not compiled yet".into()))
         }
     };
     Ok(MetricParts {
@@ -182,7 +190,31 @@ pub(super) fn metric_value(parts: &MetricParts, period: Period<'_>) -> String {
         Aggregate::Count => format!("toFloat64(countIf({counts}))"),
         Aggregate::Sum(number) => format!("sumIf({number}, {})", finite(number)),
         Aggregate::Mean(number) => format!("avgOrNullIf({number}, {})", finite(number)),
+        Aggregate::Quantile(number, quantile) => quantile.identity_value(number, &counts),
     }
+}
+
+/// A QUANTILE metric's bound quantile, `None` for other metrics.
+pub(super) fn quantile_of(parts: &MetricParts) -> Option<&BoundQuantile> {
+    match &parts.aggregate {
+        Aggregate::Quantile(_, quantile) => Some(quantile),
+        _ => None,
+    }
+}
+
+/// Over EVENTS, the identity's values in the metric's window (`Array(Float64)`, see
+/// `quantile.rs`); `None` for every other metric.
+pub(super) fn quantile_values(parts: &MetricParts) -> Option<String> {
+    let Aggregate::Quantile(number, quantile) = &parts.aggregate else {
+        return None;
+    };
+    let mut conditions = vec![
+        format!("e.event = {}", parts.name),
+        parts.window_start.clone(),
+        parts.window_end.clone(),
+    ];
+    conditions.extend(parts.filters.clone());
+    quantile.identity_values(number, &conditions.join("\n        AND "))
 }
 
 /// `Nullable(Float64)`: the number an event carries for SUM and MEAN.

@@ -11,8 +11,9 @@ use super::error::CompileError;
 use super::exposures::assignments_cte;
 use super::identities::identities_cte;
 use super::metric_events::{metric_events_cte, Carried};
-use super::metric_values::{metric_parts, metric_value, Period};
+use super::metric_values::{metric_parts, metric_value, quantile_of, quantile_values, Period};
 use super::param::Params;
+use super::quantile::{self, BoundQuantile};
 use super::query::{assemble, CompiledQuery};
 use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 
@@ -70,14 +71,29 @@ pub fn compile_metrics(
             .collect(),
         None => Vec::new(),
     };
+    let quantiles: Vec<Option<BoundQuantile>> =
+        parts.iter().map(|p| quantile_of(p).cloned()).collect();
+    let quantile_values: Vec<Option<String>> = parts.iter().map(quantile_values).collect();
+    if quantiles.iter().any(Option::is_some)
+        && matches!(scope.table.placement, Placement::Cluster(_))
+    {
+        return Err(CompileError::QuantileOnCluster);
+    }
     // With CUPED the scan starts a lookback before the experiment, where the earliest covariate
     // period (of an identity exposed at the start) begins.
     let scan_start = lookback.as_ref().map_or(&bound.start, |l| &l.scan_start);
-    let ctes = [
+    let mut ctes = vec![
         assignments_cte(&bound),
         metric_events_cte(&bound, kind, &events, scan_start, &scan_end, &carried),
-        identities_cte(&values, &covariates),
+        identities_cte(&values, &covariates, &quantile_values),
     ];
+    let source = match quantile::thresholds_cte(&quantiles) {
+        Some(thresholds) => {
+            ctes.push(thresholds);
+            "quantile_thresholds"
+        }
+        None => "identities",
+    };
     let settings = match kind {
         EventsTableKind::Deduplicating => {
             "SETTINGS do_not_merge_across_partitions_select_final = 1\n"
@@ -86,8 +102,9 @@ pub fn compile_metrics(
     };
     let select = per_variant_select(
         &bound,
-        values.len(),
+        source,
         lookback.is_some().then_some(&covariates),
+        &quantiles,
     );
     Ok(match &scope.table.placement {
         Placement::Single => assemble(
@@ -99,13 +116,15 @@ pub fn compile_metrics(
         // one shard); the initiator adds up the per-(metric, variant) rows.
         Placement::Cluster(cluster) => {
             let order = format!("metric, indexOf({}, variant)", bound.variant_array());
+            let mut sums = vec!["n", "sum", "sum_sq"];
+            if lookback.is_some() {
+                sums.extend(["sum_x", "sum_x2", "sum_xy"]);
+            }
+            // NULL on every shard (QUANTILE metrics are refused above), so their "sums" stay NULL.
+            sums.extend(quantile::ROW_COLUMNS);
             let merge = ShardMerge {
                 keys: &["metric", "variant"],
-                sums: if lookback.is_some() {
-                    &["n", "sum", "sum_sq", "sum_x", "sum_x2", "sum_xy"]
-                } else {
-                    &["n", "sum", "sum_sq"]
-                },
+                sums: &sums,
                 order_by: &order,
             };
             let per_shard = assemble(&ctes, &format!("{select}{settings}"), params);
@@ -114,15 +133,18 @@ pub fn compile_metrics(
     })
 }
 
-/// The final `SELECT` (without `ORDER BY`) over `identities`' `metrics` columns `m{m}`, and with
-/// CUPED its covariates `x{m}`. Per variant first (a few rows), then one row per (metric,
+/// The final `SELECT` (without `ORDER BY`) over `source`'s (`identities`, or with event quantiles
+/// `quantile_thresholds`) metrics columns `m{m}`, with CUPED its covariates `x{m}`, and the
+/// quantiles' columns (`quantile.rs`). Per variant first (a few rows), then one row per (metric,
 /// variant): aggregating the identities once for every metric, rather than once per metric after
 /// an `ARRAY JOIN`.
 fn per_variant_select(
     bound: &BoundScope,
-    metrics: usize,
+    source: &str,
     covariates: Option<&Vec<Option<String>>>,
+    quantiles: &[Option<BoundQuantile>],
 ) -> String {
+    let metrics = quantiles.len();
     let each = |aggregate: &dyn Fn(usize) -> String| {
         (0..metrics).map(aggregate).collect::<Vec<_>>().join(", ")
     };
@@ -148,20 +170,20 @@ fn per_variant_select(
     arrayElement({variants}, variant_index) AS variant,
     n,
     sum,
-    sum_sq{columns}
+    sum_sq{columns}{quantile_columns}
 FROM (
     SELECT
         variant_index,
         [{n}] AS n_by_metric,
         [{sum}] AS sum_by_metric,
-        [{sum_sq}] AS sum_sq_by_metric{arrays}
-    FROM identities
+        [{sum_sq}] AS sum_sq_by_metric{arrays}{quantile_arrays}
+    FROM {source}
     GROUP BY variant_index
 )
 ARRAY JOIN
     n_by_metric AS n,
     sum_by_metric AS sum,
-    sum_sq_by_metric AS sum_sq,{spread}
+    sum_sq_by_metric AS sum_sq,{spread}{quantile_spread}
     arrayEnumerate(n_by_metric) AS metric_index
 WHERE n > 0
 ",
@@ -169,6 +191,9 @@ WHERE n > 0
         n = each(&|m| format!("count(m{m})")),
         sum = each(&|m| format!("sum(ifNull(m{m}, 0))")),
         sum_sq = each(&|m| format!("sum(ifNull(m{m} * m{m}, 0))")),
+        quantile_columns = quantile::per_variant_columns(),
+        quantile_arrays = quantile::per_variant_arrays(quantiles),
+        quantile_spread = quantile::per_variant_spread(),
     )
 }
 

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::fixtures::{every_kind_scope, scope, with_cuped};
+use super::fixtures::{every_kind_scope, quantile_scope, scope, with_cuped};
 use super::scope::{EventsTableKind, MultipleExposureHandling, Placement, ResultsScope};
 use super::{compile_exposure_probe, compile_exposures, compile_metrics, CompiledQuery};
 
@@ -53,6 +53,26 @@ fn every_metric_kind_compiles_to_its_snapshot() {
     check(
         "metrics_every_kind.sql",
         compile_metrics(&every_kind_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+}
+
+#[test]
+fn quantile_metrics_compile_to_their_snapshots() {
+    check(
+        "metrics_quantile.sql",
+        compile_metrics(&quantile_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+    check(
+        "metrics_quantile_cuped_plain_table.sql",
+        compile_metrics(&with_cuped(quantile_scope()), EventsTableKind::Plain).unwrap(),
+    );
+}
+
+#[test]
+fn quantile_metrics_are_refused_on_a_cluster() {
+    assert_eq!(
+        compile_metrics(&sharded(quantile_scope()), EventsTableKind::Plain),
+        Err(super::CompileError::QuantileOnCluster)
     );
 }
 

@@ -176,7 +176,7 @@ pub fn pre_exposure_p_value(
     }
 }
 
-fn check_method(method: &Method) -> Result<(), StatsError> {
+pub(crate) fn check_method(method: &Method) -> Result<(), StatsError> {
     match method {
         Method::Fixed { alpha } => check_alpha(*alpha),
         Method::Sequential { alpha, tuning } => {
@@ -191,7 +191,7 @@ fn check_method(method: &Method) -> Result<(), StatsError> {
 }
 
 /// `spec.method` on moments `a` (control) and `b` (treatment).
-fn test(a: &Moments, b: &Moments, spec: &Spec) -> Result<Effects, StatsError> {
+pub(crate) fn test(a: &Moments, b: &Moments, spec: &Spec) -> Result<Effects, StatsError> {
     match spec.method {
         Method::Fixed { alpha } => Ok(frequentist(welch(a, b, alpha)?)),
         Method::Sequential { alpha, tuning } => {

@@ -49,6 +49,8 @@ pub enum CupedFallback {
     /// An arm's adjusted variance is not positive (its metric is an exact linear function of
     /// its covariate); gbstats would answer with an uninformative default.
     AdjustedVarianceNotPositive,
+    /// A QUANTILE metric: gbstats 0.8.0 has no regression-adjusted quantile.
+    QuantileMetric,
 }
 
 /// Both arms' adjusted moments and the `θ` they share.

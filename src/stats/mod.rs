@@ -12,6 +12,8 @@
 //! - `fixed`, `sequential` — the frequentist intervals on moments; `moments` — what a test reads
 //!   from an arm and the difference on each scale; `normal`, `student` — the distributions;
 //! - [`verdict`] — win / loss / inconclusive / not enough data, from expectation and direction;
+//! - [`quantile`] — QUANTILE metrics: an arm's quantile and its order-statistic variance
+//!   (clustered for event quantiles), compared by [`analyze_quantile`] as gbstats 0.8.0;
 //! - [`srm`] — sample ratio mismatch, χ² goodness of fit against the traffic weights;
 //! - [`correction`] — Holm–Bonferroni and Benjamini–Hochberg adjusted p-values over a family of
 //!   comparisons, and the adjusted intervals backed out of them, as GrowthBook;
@@ -36,6 +38,7 @@ mod normal;
 pub mod power;
 #[cfg(test)]
 mod properties;
+pub mod quantile;
 mod sequential;
 pub mod srm;
 mod std_normal;
@@ -51,6 +54,7 @@ pub use arm::{ArmSums, CovariateSums};
 pub use bayesian::{Prior, Risk};
 pub use cuped::{Cuped, CupedFallback};
 pub use error::StatsError;
+pub use quantile::{analyze_quantile, ClusterSums, QuantileStats};
 pub use srm::{sample_ratio_mismatch, SampleRatio, SRM_THRESHOLD};
 pub use sufficient::{MetricKind, VariantStats};
 pub use ttest::{compare, Comparison, Estimate};

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::domain::results::{CovariateSums, VariantMetricStats};
-use crate::stats::VariantStats;
+use crate::stats::{ClusterSums, QuantileStats, VariantStats};
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 pub struct ExposureRow {
@@ -20,6 +20,17 @@ pub struct MetricRow {
     pub n: u64,
     pub sum: f64,
     pub sum_sq: f64,
+    /// QUANTILE metrics' columns (`sql/quantile.rs`), NULL for other metrics.
+    pub quantile_level: Option<f64>,
+    pub quantile_n: Option<u64>,
+    pub quantile_nstar: Option<u64>,
+    pub quantile: Option<f64>,
+    pub quantile_lower: Option<f64>,
+    pub quantile_upper: Option<f64>,
+    pub quantile_main_sum: Option<f64>,
+    pub quantile_main_sum_sq: Option<f64>,
+    pub quantile_main_den_sum: Option<f64>,
+    pub quantile_den_sum_sq: Option<f64>,
 }
 
 /// A metrics row with CUPED (`ResultsScope::cuped_lookback` set): the covariate's sums too, NULL
@@ -34,6 +45,16 @@ pub struct CupedMetricRow {
     pub sum_x: Option<f64>,
     pub sum_x2: Option<f64>,
     pub sum_xy: Option<f64>,
+    pub quantile_level: Option<f64>,
+    pub quantile_n: Option<u64>,
+    pub quantile_nstar: Option<u64>,
+    pub quantile: Option<f64>,
+    pub quantile_lower: Option<f64>,
+    pub quantile_upper: Option<f64>,
+    pub quantile_main_sum: Option<f64>,
+    pub quantile_main_sum_sq: Option<f64>,
+    pub quantile_main_den_sum: Option<f64>,
+    pub quantile_den_sum_sq: Option<f64>,
 }
 
 impl MetricRow {
@@ -44,14 +65,47 @@ impl MetricRow {
             sum: self.sum,
             sum_sq: self.sum_sq,
         };
+        let quantile = self.quantile_stats();
         let key = (self.metric as usize, self.variant);
         (
             key,
             VariantMetricStats {
                 stats,
                 covariate: None,
+                quantile,
             },
         )
+    }
+
+    /// A QUANTILE metric's arm: `None` for other metrics, and when the arm has no value.
+    fn quantile_stats(&self) -> Option<QuantileStats> {
+        let clusters = match (
+            self.quantile_main_sum,
+            self.quantile_main_sum_sq,
+            self.quantile_main_den_sum,
+            self.quantile_den_sum_sq,
+        ) {
+            (Some(main_sum), Some(main_sum_sq), Some(main_den_sum), Some(den_sum_sq)) => {
+                Some(ClusterSums {
+                    clusters: self.n,
+                    main_sum,
+                    main_sum_sq,
+                    den_sum: self.quantile_n? as f64,
+                    den_sum_sq,
+                    main_den_sum,
+                })
+            }
+            _ => None,
+        };
+        Some(QuantileStats {
+            n: self.quantile_n?,
+            n_star: self.quantile_nstar?,
+            level: self.quantile_level?,
+            quantile: self.quantile?,
+            lower: self.quantile_lower?,
+            upper: self.quantile_upper?,
+            clusters,
+        })
     }
 }
 
@@ -72,6 +126,16 @@ impl CupedMetricRow {
             n: self.n,
             sum: self.sum,
             sum_sq: self.sum_sq,
+            quantile_level: self.quantile_level,
+            quantile_n: self.quantile_n,
+            quantile_nstar: self.quantile_nstar,
+            quantile: self.quantile,
+            quantile_lower: self.quantile_lower,
+            quantile_upper: self.quantile_upper,
+            quantile_main_sum: self.quantile_main_sum,
+            quantile_main_sum_sq: self.quantile_main_sum_sq,
+            quantile_main_den_sum: self.quantile_main_den_sum,
+            quantile_den_sum_sq: self.quantile_den_sum_sq,
         }
         .into_entry();
         (key, VariantMetricStats { covariate, ..plain })

@@ -109,6 +109,8 @@ pub enum CupedFallbackReason {
     MetricWithoutVariance,
     Uncorrelated,
     AdjustedVarianceNotPositive,
+    /// A QUANTILE metric: there is no regression-adjusted quantile (gbstats 0.8.0 has none).
+    QuantileMetric,
 }
 
 /// What CUPED did to a comparison.

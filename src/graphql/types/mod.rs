@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod feature;
 pub mod judged;
 pub mod metric;
+pub mod quantile;
 pub mod results;
 pub mod viewer;
 pub mod warehouse;

@@ -146,6 +146,7 @@ impl MetricResults {
                 sum_of_squares: v.sum_sq,
                 mean: v.mean,
                 variance: v.variance,
+                quantile: v.quantile.as_ref().map(Into::into),
             })
             .collect()
     }
@@ -166,6 +167,8 @@ pub struct VariantStatistics {
     pub mean: Option<f64>,
     /// Sample variance (n − 1) for NUMERIC metrics, p(1 − p) for CONVERSION metrics.
     pub variance: Option<f64>,
+    /// QUANTILE metrics: the variant's quantile (null for other metrics, and without values).
+    pub quantile: Option<super::quantile::QuantileStatistics>,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
