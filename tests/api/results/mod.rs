@@ -10,7 +10,7 @@
 //! number of a comparison under each analysis setting against gbstats 0.8.0 and GrowthBook's
 //! corrections (`judged_numbers`); snapshot format 2 against the live results, and a stored
 //! format-1 snapshot still reading (`judged_snapshots`); each health check firing (`health`), each
-//! recommendation (`recommendations`) and the power of primary metrics (`power`), with the
+//! recommendation (`recommendations`) and the power of primary metrics (`power`), QUANTILE metrics against gbstats 0.8.0 (`quantile`), with the
 //! experiments and event sets they share in `arms`. `support` holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
@@ -32,6 +32,7 @@ mod judged_snapshots;
 mod laziness;
 mod pooling;
 mod power;
+mod quantile;
 mod recommendations;
 mod settings;
 mod snapshots;
