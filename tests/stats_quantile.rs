@@ -8,7 +8,9 @@
 //! absolute for values gbstats computes as `1 − cdf`); where gbstats answers with its
 //! uninformative default (too few values for the quantile's interval, no variance), lift refuses.
 
-use lift::stats::{analyze_quantile, Effect, GoodDirection, Method, MetricKind, Prior, QuantileStats, Spec};
+use lift::stats::{
+    analyze_quantile, Effect, GoodDirection, Method, MetricKind, Prior, QuantileStats, Spec,
+};
 use serde::Deserialize;
 
 const FIXTURE: &str = include_str!("stats/quantile.json");
@@ -64,16 +66,35 @@ struct RiskJson {
 
 fn close(failures: &mut Vec<String>, at: String, lift: f64, gbstats: f64) {
     let gap = (lift - gbstats).abs();
-    let relative = if gbstats == 0.0 { gap } else { gap / gbstats.abs() };
+    let relative = if gbstats == 0.0 {
+        gap
+    } else {
+        gap / gbstats.abs()
+    };
     if relative > RELATIVE_TOLERANCE && gap > ABSOLUTE_FLOOR {
         failures.push(format!("{at}: lift {lift:e}, gbstats {gbstats:e}"));
     }
 }
 
 fn effect(failures: &mut Vec<String>, at: &str, lift: &Effect, gbstats: &Expected) {
-    close(failures, format!("{at} estimate"), lift.estimate, gbstats.estimate);
-    close(failures, format!("{at} ci_lower"), lift.ci_lower, gbstats.ci_lower);
-    close(failures, format!("{at} ci_upper"), lift.ci_upper, gbstats.ci_upper);
+    close(
+        failures,
+        format!("{at} estimate"),
+        lift.estimate,
+        gbstats.estimate,
+    );
+    close(
+        failures,
+        format!("{at} ci_lower"),
+        lift.ci_lower,
+        gbstats.ci_lower,
+    );
+    close(
+        failures,
+        format!("{at} ci_upper"),
+        lift.ci_upper,
+        gbstats.ci_upper,
+    );
     for (what, l, g) in [
         ("p_value", lift.p_value, gbstats.p_value),
         ("chance_to_win", lift.chance_to_win, gbstats.chance_to_win),
@@ -103,7 +124,12 @@ fn quantile_comparisons_match_gbstats() {
     let mut compared = 0;
     for case in &fixture.cases {
         for (arm, expected) in [&case.control, &case.treatment].iter().zip(case.variances) {
-            close(&mut failures, format!("{} variance", case.name), arm.variance(), expected);
+            close(
+                &mut failures,
+                format!("{} variance", case.name),
+                arm.variance(),
+                expected,
+            );
         }
         let spec = Spec {
             kind: MetricKind::Numeric,
@@ -125,9 +151,16 @@ fn quantile_comparisons_match_gbstats() {
             (Ok(analysis), Some(expected)) => {
                 compared += 1;
                 let at = |scale: &str| format!("{} {scale}", case.name);
-                effect(&mut failures, &at("absolute"), &analysis.adjusted.absolute, &expected.absolute);
+                effect(
+                    &mut failures,
+                    &at("absolute"),
+                    &analysis.adjusted.absolute,
+                    &expected.absolute,
+                );
                 match &analysis.adjusted.relative {
-                    Some(relative) => effect(&mut failures, &at("relative"), relative, &expected.relative),
+                    Some(relative) => {
+                        effect(&mut failures, &at("relative"), relative, &expected.relative)
+                    }
                     None => failures.push(format!("{}: no relative lift", case.name)),
                 }
                 assert_eq!(analysis.adjusted, analysis.unadjusted, "{}", case.name);
@@ -139,5 +172,10 @@ fn quantile_comparisons_match_gbstats() {
         }
     }
     assert!(compared >= 30, "only {compared} comparisons");
-    assert!(failures.is_empty(), "{} gaps:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} gaps:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -450,7 +450,10 @@ fn quantile_levels_and_texts_travel_only_as_parameters() {
                     _ => None,
                 })
                 .collect();
-            assert!(floats.contains(&0.65) && floats.contains(&0.75), "{floats:?}");
+            assert!(
+                floats.contains(&0.65) && floats.contains(&0.75),
+                "{floats:?}"
+            );
             let sent = strings_sent(&h);
             for text in ["purchase", "value2", "property2", "string2"] {
                 assert!(sent.contains(&format!("{text}{HOSTILE}")), "{text}");

@@ -56,5 +56,11 @@ impl Warehouse {
 }
 
 fn compile_error(err: sql::CompileError) -> DomainError {
-    DomainError::Internal(anyhow::Error::new(err).context("compiling the results query"))
+    match err {
+        // A metric the target cannot compute, not a bug: say so (CONFLICT names the clash).
+        sql::CompileError::QuantileOnCluster => DomainError::Conflict(err.to_string()),
+        err => {
+            DomainError::Internal(anyhow::Error::new(err).context("compiling the results query"))
+        }
+    }
 }

@@ -63,7 +63,10 @@ fn events(start: DateTime<Utc>) -> Vec<Event> {
     }
     for i in 0..MULTIPLE {
         let first = start + Duration::hours(3) + Duration::minutes(i as i64);
-        let exposures = [("control", first), ("treatment", first + Duration::hours(1))];
+        let exposures = [
+            ("control", first),
+            ("treatment", first + Duration::hours(1)),
+        ];
         identity(&mut out, &format!("m-{i}"), &exposures, multiple(i));
     }
     out
@@ -115,7 +118,10 @@ fn arm(mut values: Vec<f64>, level: f64) -> Value {
 fn recomputed(events: &[Event], handling: &str) -> HashMap<String, Value> {
     let mut exposures: HashMap<&str, Vec<(DateTime<Utc>, &str)>> = HashMap::new();
     for e in events.iter().filter(|e| e.event == EXPOSURE) {
-        exposures.entry(&e.identifier).or_default().push((e.timestamp, &e.value));
+        exposures
+            .entry(&e.identifier)
+            .or_default()
+            .push((e.timestamp, &e.value));
     }
     let mut per_variant: HashMap<String, Vec<Vec<f64>>> = HashMap::new();
     for (id, mut seen) in exposures {
@@ -129,12 +135,20 @@ fn recomputed(events: &[Event], handling: &str) -> HashMap<String, Value> {
             .filter(|e| e.event == "purchase" && e.identifier == id && e.timestamp >= first)
             .map(|e| e.value.parse().expect("a purchase value"))
             .collect();
-        per_variant.entry(variant.to_owned()).or_default().push(values);
+        per_variant
+            .entry(variant.to_owned())
+            .or_default()
+            .push(values);
     }
     per_variant
         .into_iter()
         .map(|(variant, values)| {
-            let kept: Vec<f64> = values.iter().flatten().copied().filter(|v| *v != 0.0).collect();
+            let kept: Vec<f64> = values
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|v| *v != 0.0)
+                .collect();
             let mut events = arm(kept, 0.9);
             let q = number(&events["quantile"]);
             let s: Vec<f64> = values
@@ -154,7 +168,10 @@ fn recomputed(events: &[Event], handling: &str) -> HashMap<String, Value> {
                 "main_den_sum": s.iter().zip(&c).map(|(x, y)| x * y).sum::<f64>(),
             });
             let identities = arm(values.iter().map(|vs| vs.iter().sum()).collect(), 0.5);
-            (variant, json!({ "events": events, "identities": identities }))
+            (
+                variant,
+                json!({ "events": events, "identities": identities }),
+            )
         })
         .collect()
 }
@@ -196,13 +213,17 @@ async fn quantile_results(
 ) -> Vec<Value> {
     let world = app.world().await;
     connect(app, ENV, warehouse).await;
-    let purchase = |quantile: Value| {
-        json!({ "event": "purchase", "value": { "source": "EVENT_VALUE" }, "quantile": quantile })
-    };
+    let purchase = |quantile: Value| json!({ "event": "purchase", "value": { "source": "EVENT_VALUE" }, "quantile": quantile });
     let mut ids = Vec::new();
     for (name, quantile) in [
-        ("p90 purchase", json!({ "level": 0.9, "over": "EVENTS", "ignoreZeros": true })),
-        ("median spend", json!({ "level": 0.5, "over": "IDENTITIES", "ignoreZeros": false })),
+        (
+            "p90 purchase",
+            json!({ "level": 0.9, "over": "EVENTS", "ignoreZeros": true }),
+        ),
+        (
+            "median spend",
+            json!({ "level": 0.5, "over": "IDENTITIES", "ignoreZeros": false }),
+        ),
     ] {
         ids.push(metric(app, metric_of(ENV, name, "QUANTILE", purchase(quantile))).await);
     }
@@ -213,9 +234,16 @@ async fn quantile_results(
     let input = json!({"environmentKey": ENV, "featureId": world.feature, "name": "Quantiles",
                        "analysis": analysis, "multipleExposureHandling": setting["handling"]});
     let data = app
-        .ok(users::ORG_ADMIN, CREATE_EXPERIMENT, json!({ "input": input }))
+        .ok(
+            users::ORG_ADMIN,
+            CREATE_EXPERIMENT,
+            json!({ "input": input }),
+        )
         .await;
-    let experiment = data["createExperiment"]["id"].as_str().expect("id").to_owned();
+    let experiment = data["createExperiment"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let body = app.lifecycle("startExperiment", &experiment).await;
     assert_eq!(code(&body), "OK", "startExperiment: {body}");
     let start = (Utc::now() - Duration::days(10)).trunc_subsecs(0);
@@ -243,7 +271,9 @@ async fn quantile_results(
     let body = results_as(app, users::ORG_ADMIN, &experiment, &selection).await;
     assert_eq!(code(&body), "OK", "results: {body:#}");
     let results = body["data"]["experiment"]["results"].clone();
-    ids.iter().map(|id| metric_results(&results, id).clone()).collect()
+    ids.iter()
+        .map(|id| metric_results(&results, id).clone())
+        .collect()
 }
 
 /// Every quantile field and comparison number of `metrics` against `setting`'s expectations.
@@ -257,13 +287,25 @@ fn check(metrics: &[Value], setting: &Value) {
             let what = format!("{name} {key} {variant}");
             assert_eq!(q["n"], arm["n"], "{what} n: {q}");
             assert_eq!(q["nStar"], arm["n_star"], "{what} nStar: {q}");
-            for (field, akey) in [("level", "level"), ("value", "quantile"), ("lower", "lower"), ("upper", "upper")] {
+            for (field, akey) in [
+                ("level", "level"),
+                ("value", "quantile"),
+                ("lower", "lower"),
+                ("upper", "upper"),
+            ] {
                 assert_relative(&q[field], &arm[akey], &format!("{what} {field}"));
             }
-            assert_relative(&q["variance"], &expected["variances"][k], &format!("{what} variance"));
+            assert_relative(
+                &q["variance"],
+                &expected["variances"][k],
+                &format!("{what} variance"),
+            );
         }
         let comparison = comparison(metric, "treatment");
-        for (scale, ekey) in [("absoluteDifference", "absolute"), ("relativeLift", "relative")] {
+        for (scale, ekey) in [
+            ("absoluteDifference", "absolute"),
+            ("relativeLift", "relative"),
+        ] {
             let (actual, gbstats) = (&comparison[scale], &expected["effects"][ekey]);
             for (field, gkey) in [
                 ("estimate", "estimate"),
@@ -272,16 +314,32 @@ fn check(metrics: &[Value], setting: &Value) {
                 ("pValue", "p_value"),
                 ("chanceToWin", "chance_to_win"),
             ] {
-                assert_relative(&actual[field], &gbstats[gkey], &format!("{name} {key} {scale} {field}"));
+                assert_relative(
+                    &actual[field],
+                    &gbstats[gkey],
+                    &format!("{name} {key} {scale} {field}"),
+                );
             }
             if let Some(risk) = gbstats["risk"].as_object() {
-                assert_relative(&actual["risk"]["control"], &risk["control"], &format!("{name} {key} risk"));
-                assert_relative(&actual["risk"]["variant"], &risk["treatment"], &format!("{name} {key} risk"));
+                assert_relative(
+                    &actual["risk"]["control"],
+                    &risk["control"],
+                    &format!("{name} {key} risk"),
+                );
+                assert_relative(
+                    &actual["risk"]["variant"],
+                    &risk["treatment"],
+                    &format!("{name} {key} risk"),
+                );
             }
         }
         let cuped = &comparison["cuped"];
         if setting["method"]["type"] == "bayesian" {
-            assert_eq!(cuped, &json!({"status": "FELL_BACK", "fallback": "QUANTILE_METRIC"}), "{name}");
+            assert_eq!(
+                cuped,
+                &json!({"status": "FELL_BACK", "fallback": "QUANTILE_METRIC"}),
+                "{name}"
+            );
         } else {
             assert_eq!(cuped, &json!({"status": "OFF", "fallback": null}), "{name}");
         }
