@@ -22,7 +22,9 @@ use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
 /// `scope.metrics`; `sum` and `sum_sq` add the identities' values and their squares. `kind` says
 /// how the events table removes duplicates (see `metric_events.rs`). With
 /// `scope.cuped_lookback`, each row also has `sum_x, sum_x2, sum_xy Nullable(Float64)`: Σx, Σx²
-/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN metrics).
+/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN and QUANTILE
+/// metrics). Every row also has the QUANTILE columns of `quantile.rs` (`quantile::ROW_COLUMNS`,
+/// NULL for other metrics). QUANTILE metrics on a cluster are refused (`QuantileOnCluster`).
 pub fn compile_metrics(
     scope: &ResultsScope,
     kind: EventsTableKind,
