@@ -17,7 +17,7 @@ use super::experiment::{ExpectedDirection, MetricRole};
 use super::feature::Variant;
 use super::funnel_capping;
 use super::health::{self, Health, PreExposure};
-use super::metric::{Direction, MetricType};
+use super::metric::{Aggregation, Direction, MetricType};
 use super::recommendation::{self, MetricOutcome, Recommendation};
 use super::results::{
     AttachedMetric, Corrected, ExposureSummary, MetricResult, MetricStats, Power, ResultsPolicy,
@@ -161,11 +161,13 @@ fn analyse_metric(
     let definition = &attached.metric.definition;
     let numbers = |variant: &str| stats.get(&(index, variant.to_owned())).map(|s| &s.kinds);
     let ratio = attached.metric.metric_type == MetricType::Ratio;
+    let is_quantile = attached.metric.aggregation == Aggregation::Quantile;
     let summaries = cx
         .variants
         .iter()
         .map(|v| {
             let mut summary = summary(&v.key, &arm_of(stats, index, &v.key).metric(), kind);
+            summary.quantile = quantile_of(stats, index, &v.key);
             let numbers = numbers(&v.key);
             summary.funnel_steps = funnel_capping::funnel_steps(
                 definition,
@@ -197,6 +199,9 @@ fn analyse_metric(
         .filter(|v| v.key != cx.policy.control_variant)
         .map(|v| {
             let treatment = arm_of(stats, index, &v.key);
+            if is_quantile {
+                return quantile_comparison(&v.key, stats, index, cx, &spec);
+            }
             // RATIO metrics: the delta method, and no power (GrowthBook defines none for them).
             let analysis = match ratio {
                 true => stats::analyze_ratio(
@@ -235,6 +240,35 @@ fn analyse_metric(
     }
 }
 
+fn quantile_of(stats: &MetricStats, index: usize, variant: &str) -> Option<stats::QuantileStats> {
+    stats.get(&(index, variant.to_owned()))?.quantile
+}
+
+/// A QUANTILE metric's comparison: the quantiles' difference (`stats::analyze_quantile`), no
+/// power (the power formulas are for means) and no covariate.
+fn quantile_comparison(
+    variant: &str,
+    stats: &MetricStats,
+    index: usize,
+    cx: &Context<'_>,
+    spec: &Spec,
+) -> VariantComparison {
+    let control = quantile_of(stats, index, &cx.policy.control_variant);
+    let treatment = quantile_of(stats, index, variant);
+    let analysis = control
+        .zip(treatment)
+        .and_then(|(c, t)| stats::analyze_quantile(&c, &t, spec).ok());
+    VariantComparison {
+        variant: variant.to_owned(),
+        comparison: None,
+        analysis,
+        corrected: None,
+        verdict: stats::Verdict::NotEnoughData,
+        power: None,
+        pre_exposure_p_value: None,
+    }
+}
+
 fn summary(variant: &str, s: &VariantStats, kind: MetricKind) -> VariantSummary {
     VariantSummary {
         variant: variant.to_owned(),
@@ -246,6 +280,7 @@ fn summary(variant: &str, s: &VariantStats, kind: MetricKind) -> VariantSummary 
         funnel_steps: Vec::new(),
         capped_identities: None,
         denominator_sum: None,
+        quantile: None,
     }
 }
 

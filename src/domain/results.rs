@@ -17,7 +17,9 @@ use super::health::Health;
 use super::model::{ExperimentMetric, Metric};
 use super::recommendation::Recommendation;
 use crate::stats::correction::AdjustedInterval;
-use crate::stats::{self, Analysis, Comparison, SampleRatio, Thresholds, VariantStats, Verdict};
+use crate::stats::{
+    self, Analysis, Comparison, QuantileStats, SampleRatio, Thresholds, VariantStats, Verdict,
+};
 
 /// The snapshot format this lift writes. Version 1 (before analysis settings, health and
 /// recommendations) still reads: every field added since has a serde default.
@@ -105,6 +107,10 @@ pub struct VariantSummary {
     /// RATIO metrics: the denominators' total over the `n` identities (each > 0).
     #[serde(default)]
     pub denominator_sum: Option<f64>,
+    /// QUANTILE metrics: the quantile, its bounds and sample sizes (snapshots before quantiles
+    /// have none).
+    #[serde(default)]
+    pub quantile: Option<QuantileStats>,
 }
 
 /// A treatment variant against the control.
@@ -188,14 +194,17 @@ pub use crate::stats::CovariateSums;
 pub use crate::stats::DenominatorSums;
 
 /// One (metric, variant)'s sufficient statistics, and its covariate's sums when CUPED was asked
-/// for and applies (not for MEAN and RATIO metrics); the funnel and capping numbers in `kinds`.
-/// For a RATIO metric `stats` holds the numerators' `n, Σm, Σm²` and `denominator` the rest.
+/// for and applies (not for MEAN, RATIO and QUANTILE metrics); the funnel and capping numbers in
+/// `kinds`. For a RATIO metric `stats` holds the numerators' `n, Σm, Σm²` and `denominator` the
+/// rest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VariantMetricStats {
     pub stats: VariantStats,
     pub covariate: Option<CovariateSums>,
     pub denominator: Option<DenominatorSums>,
     pub kinds: KindNumbers,
+    /// QUANTILE metrics: the variant's quantile and what its variance needs.
+    pub quantile: Option<QuantileStats>,
 }
 
 /// Sufficient statistics per (attached metric index, variant), as the metrics query returns them.

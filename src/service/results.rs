@@ -68,6 +68,7 @@ impl Shared {
         match &*self.0 {
             DomainError::WarehouseUnavailable(m) => DomainError::WarehouseUnavailable(m.clone()),
             DomainError::WarehouseNotConfigured => DomainError::WarehouseNotConfigured,
+            DomainError::Conflict(m) => DomainError::Conflict(m.clone()),
             other => DomainError::internal(other.to_string()),
         }
     }

@@ -99,11 +99,15 @@ pub(super) fn bind_cap(
 /// The `capped` CTE over `identities AS i`: every column of `identities` (`variant_index`, `m{m}`,
 /// the CUPED `x{m}` in `covariates`, the funnel levels `s{m}` in `levels`), capped metrics' `m{m}`
 /// and `x{m}` clamped, with their cap values `cu{m}`, `cl{m}` and the mark `k{m}`.
+/// `source` is the per-identity stage it reads (`identities`, or a stage over it that keeps its
+/// columns); `passthrough` names further columns of metrics that are not capped (a ratio's
+/// denominator, an event quantile's values and threshold) to carry on unchanged.
 pub(super) fn capped_cte(
+    source: &str,
     caps: &[Option<BoundCap>],
     covariates: &[bool],
     levels: &[bool],
-    denominators: &[bool],
+    passthrough: &[String],
 ) -> Cte {
     let mut columns = vec!["i.variant_index AS variant_index".to_owned()];
     for (m, cap) in caps.iter().enumerate() {
@@ -133,15 +137,16 @@ pub(super) fn capped_cte(
         if levels.get(m).copied().unwrap_or(false) {
             columns.push(format!("i.s{m} AS s{m}"));
         }
-        // A RATIO metric (never capped) passes its denominator through.
-        if denominators.get(m).copied().unwrap_or(false) {
-            columns.push(format!("i.d{m} AS d{m}"));
-        }
     }
+    columns.extend(
+        passthrough
+            .iter()
+            .map(|column| format!("i.{column} AS {column}")),
+    );
     Cte {
         name: "capped",
         body: format!(
-            "SELECT\n    {}\nFROM identities AS i\n",
+            "SELECT\n    {}\nFROM {source} AS i\n",
             columns.join(",\n    ")
         ),
     }

@@ -68,7 +68,9 @@ pub(super) fn covariate_value(
     let period = Period::BeforeExposure {
         lookback: &lookback.seconds,
     };
-    (spec.aggregation != Aggregation::Mean).then(|| metric_value(parts, period))
+    // Nor for QUANTILE: gbstats 0.8.0 has no regression-adjusted quantile.
+    (!matches!(spec.aggregation, Aggregation::Mean | Aggregation::Quantile))
+        .then(|| metric_value(parts, period))
 }
 
 /// The per-variant arrays (one item per metric, `Nullable(Float64)`) of Σx, Σx² and Σxy, in that

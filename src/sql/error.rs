@@ -26,4 +26,7 @@ pub enum CompileError {
     WindowOutOfRange,
     #[error("the CUPED lookback must be a positive whole number of seconds")]
     InvalidLookback,
+    /// Shards' quantiles do not merge into the quantile of all identities (see `quantile.rs`).
+    #[error("QUANTILE metrics cannot be computed on a cluster: per-shard quantiles do not add up")]
+    QuantileOnCluster,
 }

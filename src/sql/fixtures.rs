@@ -221,6 +221,56 @@ pub fn funnel_capping_scope() -> ResultsScope {
     }
 }
 
+/// QUANTILE metrics beside a COUNT: p90 of purchase values over events (zeros left out) within a
+/// day, and the median of identities' summed `amount` (zeros kept).
+pub fn quantile_scope() -> ResultsScope {
+    use crate::domain::metric::{QuantileOver, QuantileSpec};
+    let quantile = |mut spec: MetricSpec, level: f64, over: QuantileOver, ignore_zeros: bool| {
+        spec.definition.quantile = Some(QuantileSpec {
+            level,
+            over,
+            ignore_zeros,
+        });
+        spec
+    };
+    ResultsScope {
+        metrics: vec![
+            metric(Aggregation::Count, "page_view", None, None, vec![]),
+            quantile(
+                metric(
+                    Aggregation::Quantile,
+                    "purchase",
+                    Some(ValueSource::EventValue),
+                    Some((0, Some(86_400))),
+                    vec![],
+                ),
+                0.9,
+                QuantileOver::Events,
+                true,
+            ),
+            quantile(
+                metric(
+                    Aggregation::Quantile,
+                    "purchase",
+                    Some(ValueSource::Property {
+                        property: "amount".into(),
+                    }),
+                    None,
+                    vec![filter(
+                        "plan",
+                        FilterOp::Eq,
+                        Some(FilterValue::String("pro".into())),
+                    )],
+                ),
+                0.5,
+                QuantileOver::Identities,
+                false,
+            ),
+        ],
+        ..scope()
+    }
+}
+
 /// `scope` with CUPED over a 14-day lookback.
 pub fn with_cuped(mut scope: ResultsScope) -> ResultsScope {
     scope.cuped_lookback = Some(Duration::days(14));

@@ -19,12 +19,14 @@ use super::query::Cte;
 /// its CUPED covariate (`Float64`) if it has one, named `x0`, `x1`, … by the metric's index.
 /// `denominators`: per metric a RATIO's denominator (`Nullable(Float64)`, see `ratio.rs`), named
 /// `d0`, `d1`, … by the metric's index. `levels`: per funnel metric its level (`UInt8`, steps
-/// reached, see `funnel.rs`), named `s{m}`.
+/// reached, see `funnel.rs`), named `s{m}`. `quantile_values`: per metric, an event quantile's
+/// values (`Array(Float64)`), named `q{m}`.
 pub(super) fn identities_cte(
     values: &[String],
     covariates: &[Option<String>],
     denominators: &[Option<String>],
     levels: &[Option<String>],
+    quantile_values: &[Option<String>],
 ) -> Cte {
     let values = values
         .iter()
@@ -42,10 +44,15 @@ pub(super) fn identities_cte(
         .iter()
         .enumerate()
         .filter_map(|(m, s)| s.as_ref().map(|s| format!(",\n    {s} AS s{m}")));
+    let quantile_values = quantile_values
+        .iter()
+        .enumerate()
+        .filter_map(|(m, q)| q.as_ref().map(|q| format!(",\n    {q} AS q{m}")));
     let columns: String = values
         .chain(covariates)
         .chain(denominators)
         .chain(levels)
+        .chain(quantile_values)
         .collect();
     let body = format!(
         "SELECT

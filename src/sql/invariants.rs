@@ -566,7 +566,15 @@ fn hostile_steps_and_caps_travel_only_as_parameters() {
     for cap in [5.0, 0.99, 0.9, 0.1] {
         assert!(floats.contains(&cap), "{cap} in {floats:?}");
     }
-    assert!(!query.sql.contains("0.99") && !query.sql.contains("0.9)"));
+    // No number in the text equals a cap or level (the compiler's own constants, such as the
+    // quantile bounds' clamp 0.99999999, are other numbers).
+    let numbers: Vec<&str> = query
+        .sql
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .collect();
+    for cap in ["0.99", "0.9", "0.1"] {
+        assert!(!numbers.contains(&cap), "{cap} in the SQL text");
+    }
 }
 
 #[test]
@@ -724,5 +732,97 @@ fn a_ratio_metric_keeps_its_values_out_of_the_sql_and_reads_the_events_once() {
             assert_eq!(occurrences(sql, " AS (\n"), 3);
             assert_eq!(occurrences(sql, "FROM identities\n"), 1);
         }
+    }
+}
+
+/// `quantile_scope` with hostile text in every text field and other quantile levels.
+fn hostile_quantile_scope() -> ResultsScope {
+    let mut s = super::fixtures::quantile_scope();
+    for (i, spec) in s.metrics.iter_mut().enumerate() {
+        // Metrics that share an event name keep sharing it.
+        spec.definition.event = format!("{}{HOSTILE}", spec.definition.event);
+        if let Some(ValueSource::Property { property }) = &mut spec.definition.value {
+            *property = format!("value{i}{HOSTILE}");
+        }
+        for f in &mut spec.definition.filters {
+            f.property = format!("property{i}{HOSTILE}");
+            f.value = Some(FilterValue::String(format!("string{i}{HOSTILE}")));
+        }
+        if let Some(q) = &mut spec.definition.quantile {
+            q.level = [0.5, 0.65, 0.75][i];
+        }
+    }
+    s
+}
+
+#[test]
+fn quantile_levels_and_texts_travel_only_as_parameters() {
+    let hostile = hostile_quantile_scope();
+    let benign = super::fixtures::quantile_scope();
+    for kind in KINDS {
+        for (h, b) in [
+            (hostile.clone(), benign.clone()),
+            (with_cuped(hostile.clone()), with_cuped(benign.clone())),
+        ] {
+            let (h, b) = (
+                compile_metrics(&h, kind).unwrap(),
+                compile_metrics(&b, kind).unwrap(),
+            );
+            assert_eq!(h.sql, b.sql);
+            let floats: Vec<f64> = h
+                .params
+                .iter()
+                .filter_map(|(_, v)| match v {
+                    ParamValue::Float64(x) => Some(*x),
+                    _ => None,
+                })
+                .collect();
+            assert!(
+                floats.contains(&0.65) && floats.contains(&0.75),
+                "{floats:?}"
+            );
+            let sent = strings_sent(&h);
+            for text in ["purchase", "value2", "property2", "string2"] {
+                assert!(sent.contains(&format!("{text}{HOSTILE}")), "{text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn with_quantiles_the_table_is_read_once_and_every_cte_used_once() {
+    for kind in KINDS {
+        for s in [
+            super::fixtures::quantile_scope(),
+            with_cuped(super::fixtures::quantile_scope()),
+        ] {
+            let sql = compile_metrics(&s, kind).unwrap().sql;
+            assert_eq!(occurrences(&sql, "{p0:Identifier}.{p1:Identifier}"), 2);
+            // assignments, metric_events, identities and the window stage quantile_thresholds.
+            assert_eq!(occurrences(&sql, " AS (\n"), 4);
+            for usage in [
+                "FROM metric_events AS e\n",
+                "RIGHT JOIN assignments AS a ON",
+                "FROM identities\n",
+                "FROM quantile_thresholds\n",
+            ] {
+                assert_eq!(occurrences(&sql, usage), 1, "{usage:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_quantile_without_its_value_source_or_its_quantile_is_refused() {
+    use super::CompileError;
+    let mut without_value = super::fixtures::quantile_scope();
+    without_value.metrics[1].definition.value = None;
+    let mut without_quantile = super::fixtures::quantile_scope();
+    without_quantile.metrics[1].definition.quantile = None;
+    for s in [without_value, without_quantile] {
+        assert!(matches!(
+            compile_metrics(&s, EventsTableKind::Plain),
+            Err(CompileError::InvalidMetric { metric: 1, .. })
+        ));
     }
 }

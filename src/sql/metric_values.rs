@@ -24,6 +24,7 @@ use super::funnel::{self, FunnelSteps};
 use super::metric_events::Carried;
 use super::param::Params;
 use super::property;
+use super::quantile::BoundQuantile;
 use super::scope::{BoundScope, MetricSpec};
 use crate::domain::metric::{Aggregation, MetricWindow, ValueSource};
 
@@ -59,6 +60,8 @@ enum Aggregate {
     Mean(String),
     /// A funnel (CONVERSION with steps, see `funnel.rs`).
     Funnel(FunnelSteps),
+    /// The carried number and the bound quantile (see `quantile.rs`).
+    Quantile(String, BoundQuantile),
 }
 
 /// Checks metric `index` and binds what its values read, in this order: window, filters, value
@@ -76,10 +79,6 @@ pub(super) fn metric_parts(
         reason,
     };
     let definition = &spec.definition;
-    let not_compiled = [("a QUANTILE metric", definition.quantile.is_some())];
-    if let Some((what, _)) = not_compiled.iter().find(|(_, is)| *is) {
-        return Err(invalid(format!("{what} is not compiled yet")));
-    }
     if definition.is_funnel() && spec.aggregation != Aggregation::Occurrence {
         return Err(invalid(
             "a funnel is a CONVERSION (OCCURRENCE) metric".into(),
@@ -146,7 +145,15 @@ pub(super) fn metric_parts(
         (Aggregation::Count, None) => Aggregate::Count,
         (Aggregation::Sum, Some(source)) => Aggregate::Sum(number(source)),
         (Aggregation::Mean, Some(source)) => Aggregate::Mean(number(source)),
-        (aggregation @ (Aggregation::Sum | Aggregation::Mean), None) => {
+        (Aggregation::Quantile, Some(source)) => {
+            let number = number(source);
+            let spec = definition
+                .quantile
+                .as_ref()
+                .ok_or_else(|| invalid("a QUANTILE metric needs its quantile".into()))?;
+            Aggregate::Quantile(number, BoundQuantile::bind(spec, params))
+        }
+        (aggregation @ (Aggregation::Sum | Aggregation::Mean | Aggregation::Quantile), None) => {
             return Err(invalid(format!(
                 "a {aggregation} metric needs a value source"
             )))
@@ -156,10 +163,8 @@ pub(super) fn metric_parts(
                 "a {aggregation} metric takes no value source"
             )))
         }
-        (aggregation @ (Aggregation::Quantile | Aggregation::Ratio), _) => {
-            return Err(invalid(format!(
-                "a {aggregation} metric is not compiled yet"
-            )))
+        (Aggregation::Ratio, _) => {
+            return Err(invalid("a RATIO metric is not compiled yet".into()))
         }
     };
     Ok(MetricParts {
@@ -185,6 +190,7 @@ pub(super) fn metric_value(parts: &MetricParts, period: Period<'_>) -> String {
         Aggregate::Count => format!("toFloat64(countIf({counts}))"),
         Aggregate::Sum(number) => format!("sumIf({number}, {})", finite(number)),
         Aggregate::Mean(number) => format!("avgOrNullIf({number}, {})", finite(number)),
+        Aggregate::Quantile(number, quantile) => quantile.identity_value(number, &counts),
         Aggregate::Funnel(steps) => {
             let level = match period {
                 Period::Window => format!("s{}", parts.index),
@@ -226,6 +232,29 @@ fn period_conditions(parts: &MetricParts, period: Period<'_>) -> Vec<String> {
             "e.timestamp < a.first_exposure".to_owned(),
         ],
     }
+}
+
+/// A QUANTILE metric's bound quantile, `None` for other metrics.
+pub(super) fn quantile_of(parts: &MetricParts) -> Option<&BoundQuantile> {
+    match &parts.aggregate {
+        Aggregate::Quantile(_, quantile) => Some(quantile),
+        _ => None,
+    }
+}
+
+/// Over EVENTS, the identity's values in the metric's window (`Array(Float64)`, see
+/// `quantile.rs`); `None` for every other metric.
+pub(super) fn quantile_values(parts: &MetricParts) -> Option<String> {
+    let Aggregate::Quantile(number, quantile) = &parts.aggregate else {
+        return None;
+    };
+    let mut conditions = vec![
+        format!("e.event = {}", parts.name),
+        parts.window_start.clone(),
+        parts.window_end.clone(),
+    ];
+    conditions.extend(parts.filters.clone());
+    quantile.identity_values(number, &conditions.join("\n        AND "))
 }
 
 /// `Nullable(Float64)`: the number an event carries for SUM and MEAN.

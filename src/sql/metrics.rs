@@ -13,24 +13,30 @@ use super::exposures::assignments_cte;
 use super::funnel::per_variant_steps;
 use super::identities::identities_cte;
 use super::metric_events::{metric_events_cte, Carried};
-use super::metric_values::{funnel_level, metric_parts, metric_value, MetricParts, Period};
+use super::metric_values::{
+    funnel_level, metric_parts, metric_value, quantile_of, quantile_values, MetricParts, Period,
+};
 use super::param::Params;
+use super::quantile::{self, BoundQuantile};
 use super::query::{assemble, CompiledQuery};
 use super::ratio::{self, is_ratio, ratio_events, ratio_values};
 use super::scope::{BoundScope, EventsTableKind, Placement, ResultsScope};
+use crate::domain::metric::QuantileOver;
 
 /// Rows `metric UInt32, variant String, n UInt64, sum Float64, sum_sq Float64`, one per
 /// (metric, variant) with `n > 0`, ordered by metric then variant (scope order). `metric` indexes
 /// `scope.metrics`; `sum` and `sum_sq` add the identities' values and their squares. `kind` says
 /// how the events table removes duplicates (see `metric_events.rs`). With
 /// `scope.cuped_lookback`, each row also has `sum_x, sum_x2, sum_xy Nullable(Float64)`: Σx, Σx²
-/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN and RATIO metrics).
-/// Every row has `den_sum, den_sum_sq, num_den_sum Nullable(Float64)`: a RATIO metric's Σd, Σd²
-/// and Σm·d (its `sum` and `sum_sq` are the numerators'), NULL for other metrics (`ratio.rs`);
-/// `step_reached Array(UInt64)` (funnels: identities reaching each step, see `funnel.rs`; empty
-/// otherwise), `capped_identities UInt64` and `cap_upper`, `cap_lower Nullable(Float64)` (capped
-/// metrics: identities whose value was capped and the cap values used, see `capping.rs`; 0 and
-/// NULL otherwise).
+/// and Σxy over the same identities, `x` the CUPED covariate (NULL for MEAN, RATIO and QUANTILE
+/// metrics). Every row has `den_sum, den_sum_sq, num_den_sum Nullable(Float64)`: a RATIO metric's
+/// Σd, Σd² and Σm·d (its `sum` and `sum_sq` are the numerators'), NULL for other metrics
+/// (`ratio.rs`); `step_reached Array(UInt64)` (funnels: identities reaching each step, see
+/// `funnel.rs`; empty otherwise), `capped_identities UInt64` and `cap_upper`, `cap_lower
+/// Nullable(Float64)` (capped metrics: identities whose value was capped and the cap values used,
+/// see `capping.rs`; 0 and NULL otherwise); the QUANTILE columns of `quantile.rs`
+/// (`quantile::ROW_COLUMNS`, NULL for other metrics). QUANTILE metrics on a cluster are refused
+/// (`QuantileOnCluster`).
 pub fn compile_metrics(
     scope: &ResultsScope,
     kind: EventsTableKind,
@@ -97,15 +103,25 @@ pub fn compile_metrics(
             .collect(),
         None => Vec::new(),
     };
+    let quantiles: Vec<Option<BoundQuantile>> = parts
+        .iter()
+        .map(|p| single(p).and_then(quantile_of).cloned())
+        .collect();
+    let quantile_values: Vec<Option<String>> = parts
+        .iter()
+        .map(|p| single(p).and_then(quantile_values))
+        .collect();
+    if quantiles.iter().any(Option::is_some)
+        && matches!(scope.table.placement, Placement::Cluster(_))
+    {
+        return Err(CompileError::QuantileOnCluster);
+    }
     // With CUPED the scan starts a lookback before the experiment, where the earliest covariate
     // period (of an identity exposed at the start) begins.
     let scan_start = lookback.as_ref().map_or(&bound.start, |l| &l.scan_start);
     let funnels: Vec<Option<(String, usize)>> = parts
         .iter()
-        .map(|parts| match parts {
-            Compiled::Single(parts) => funnel_level(parts),
-            Compiled::Ratio(_) => None,
-        })
+        .map(|parts| single(parts).and_then(funnel_level))
         .collect();
     let levels: Vec<Option<String>> = funnels
         .iter()
@@ -117,27 +133,48 @@ pub fn compile_metrics(
     let mut ctes = vec![
         assignments_cte(&bound),
         metric_events_cte(&bound, kind, &events, scan_start, &scan_end, &carried),
-        identities_cte(&values, &covariates, &denominators, &levels),
+        identities_cte(
+            &values,
+            &covariates,
+            &denominators,
+            &levels,
+            &quantile_values,
+        ),
     ];
-    // Capping reads the per-identity values (a pooled quantile: all of them) before the
-    // per-variant aggregate; without any cap that stage is left out.
-    let source = match caps.iter().any(Option::is_some) {
-        true => {
-            let has = |items: &dyn Fn(usize) -> bool| (0..caps.len()).map(items).collect();
-            let with_covariate: Vec<bool> =
-                has(&|m| covariates.get(m).is_some_and(Option::is_some));
-            let with_level: Vec<bool> = has(&|m| levels[m].is_some());
-            let with_denominator: Vec<bool> = has(&|m| denominators[m].is_some());
-            ctes.push(capped_cte(
-                &caps,
-                &with_covariate,
-                &with_level,
-                &with_denominator,
-            ));
-            "capped"
+    // Event quantiles take each variant's quantile over the per-identity stage (a window).
+    let mut source = match quantile::thresholds_cte(&quantiles) {
+        Some(thresholds) => {
+            ctes.push(thresholds);
+            "quantile_thresholds"
         }
-        false => "identities",
+        None => "identities",
     };
+    // Capping reads the per-identity values (a pooled quantile: all of them) before the
+    // per-variant aggregate; without any cap that stage is left out. A metric that is not
+    // capped passes its columns through.
+    if caps.iter().any(Option::is_some) {
+        let has = |items: &dyn Fn(usize) -> bool| (0..caps.len()).map(items).collect();
+        let with_covariate: Vec<bool> = has(&|m| covariates.get(m).is_some_and(Option::is_some));
+        let with_level: Vec<bool> = has(&|m| levels[m].is_some());
+        let passthrough: Vec<String> = (0..caps.len())
+            .flat_map(|m| {
+                let denominator = denominators[m].is_some().then(|| format!("d{m}"));
+                let events = quantiles[m]
+                    .as_ref()
+                    .filter(|q| q.over == QuantileOver::Events)
+                    .map(|_| [format!("q{m}"), format!("t{m}")]);
+                denominator.into_iter().chain(events.into_iter().flatten())
+            })
+            .collect();
+        ctes.push(capped_cte(
+            source,
+            &caps,
+            &with_covariate,
+            &with_level,
+            &passthrough,
+        ));
+        source = "capped";
+    }
     let steps: Vec<Option<usize>> = funnels.iter().map(|f| f.as_ref().map(|f| f.1)).collect();
     let settings = match kind {
         EventsTableKind::Deduplicating => {
@@ -154,6 +191,7 @@ pub fn compile_metrics(
             source,
             steps: &steps,
             caps: &caps,
+            quantiles: &quantiles,
         },
     );
     Ok(match &scope.table.placement {
@@ -166,32 +204,16 @@ pub fn compile_metrics(
         // one shard); the initiator adds up the per-(metric, variant) rows.
         Placement::Cluster(cluster) => {
             let order = format!("metric, indexOf({}, variant)", bound.variant_array());
+            let mut sums = vec!["n", "sum", "sum_sq", "den_sum", "den_sum_sq", "num_den_sum"];
+            if lookback.is_some() {
+                sums.extend(["sum_x", "sum_x2", "sum_xy"]);
+            }
+            sums.push("capped_identities");
+            // NULL on every shard (QUANTILE metrics are refused above), so their "sums" stay NULL.
+            sums.extend(quantile::ROW_COLUMNS);
             let merge = ShardMerge {
                 keys: &["metric", "variant"],
-                sums: if lookback.is_some() {
-                    &[
-                        "n",
-                        "sum",
-                        "sum_sq",
-                        "den_sum",
-                        "den_sum_sq",
-                        "num_den_sum",
-                        "sum_x",
-                        "sum_x2",
-                        "sum_xy",
-                        "capped_identities",
-                    ]
-                } else {
-                    &[
-                        "n",
-                        "sum",
-                        "sum_sq",
-                        "den_sum",
-                        "den_sum_sq",
-                        "num_den_sum",
-                        "capped_identities",
-                    ]
-                },
+                sums: &sums,
                 elementwise_sums: &["step_reached"],
                 // A PERCENTILE cap is refused on a cluster: these are ABSOLUTE caps or NULL.
                 same: &["cap_upper", "cap_lower"],
@@ -203,20 +225,29 @@ pub fn compile_metrics(
     })
 }
 
-/// What the per-variant select reads besides the sums: its `source` (`identities`, or `capped`
-/// when a metric is capped), funnels' numbers of steps (`step_reached`) and the caps
-/// (`capped_identities`, `cap_upper`, `cap_lower`); the columns are there for every metric (empty,
-/// 0 or NULL for metrics of other kinds).
+/// A single-event metric's parts; `None` for a ratio.
+fn single(parts: &Compiled) -> Option<&MetricParts> {
+    match parts {
+        Compiled::Single(parts) => Some(parts),
+        Compiled::Ratio(_) => None,
+    }
+}
+
+/// What the per-variant select reads besides the sums: its `source` (`identities`; then
+/// `quantile_thresholds` with event quantiles; then `capped` when a metric is capped), funnels'
+/// numbers of steps (`step_reached`), the caps (`capped_identities`, `cap_upper`, `cap_lower`)
+/// and the quantiles' columns (`quantile.rs`); the columns are there for every metric (empty, 0 or
+/// NULL for metrics of other kinds).
 struct KindColumns<'a> {
     source: &'a str,
     steps: &'a [Option<usize>],
     caps: &'a [Option<BoundCap>],
+    quantiles: &'a [Option<BoundQuantile>],
 }
 
-/// The final `SELECT` (without `ORDER BY`) over `identities`' `metrics` columns `m{m}`, RATIO
+/// The final `SELECT` (without `ORDER BY`) over the source's metrics columns `m{m}`, RATIO
 /// metrics' denominators `d{m}`, and with CUPED the covariates `x{m}`. Per variant first (a few
-/// rows), then one row per (metric,
-/// variant): aggregating the identities once for every metric, rather than once per metric after
+/// rows), then one row per (metric, variant): aggregating the identities once for every metric, rather than once per metric after
 /// an `ARRAY JOIN`.
 fn per_variant_select(
     bound: &BoundScope,
@@ -259,7 +290,7 @@ fn per_variant_select(
     step_reached,
     capped_identities,
     cap_upper,
-    cap_lower
+    cap_lower{quantile_columns}
 FROM (
     SELECT
         variant_index,
@@ -272,7 +303,7 @@ FROM (
         {steps} AS step_reached_by_metric,
         {capped} AS capped_by_metric,
         {cap_upper} AS cap_upper_by_metric,
-        {cap_lower} AS cap_lower_by_metric
+        {cap_lower} AS cap_lower_by_metric{quantile_arrays}
     FROM {source}
     GROUP BY variant_index
 )
@@ -286,7 +317,7 @@ ARRAY JOIN
     step_reached_by_metric AS step_reached,
     capped_by_metric AS capped_identities,
     cap_upper_by_metric AS cap_upper,
-    cap_lower_by_metric AS cap_lower,
+    cap_lower_by_metric AS cap_lower,{quantile_spread}
     arrayEnumerate(n_by_metric) AS metric_index
 WHERE n > 0
 ",
@@ -296,6 +327,9 @@ WHERE n > 0
         n = each(&|m| format!("count(m{m})")),
         sum = each(&|m| format!("sum(ifNull(m{m}, 0))")),
         sum_sq = each(&|m| format!("sum(ifNull(m{m} * m{m}, 0))")),
+        quantile_columns = quantile::per_variant_columns(),
+        quantile_arrays = quantile::per_variant_arrays(kinds.quantiles),
+        quantile_spread = quantile::per_variant_spread(),
     )
 }
 

@@ -143,7 +143,17 @@
 //!     step_reached,
 //!     capped_identities,
 //!     cap_upper,
-//!     cap_lower
+//!     cap_lower,
+//!     quantile_level,
+//!     if(isNull(quantile_level), NULL, toUInt64(length(quantile_values))) AS quantile_n,
+//!     if(isNull(quantile_level), NULL, toUInt64(greatest(100, arrayMax(arrayFilter(g -> g < length(quantile_values), [100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 409600, 819200, 1638400, 3276800, 6553600, 13107200, 26214400, 52428800]))))) AS quantile_nstar,
+//!     if(empty(quantile_values), NULL, arrayElement(quantile_values, toUInt64(floor(((greatest(length(quantile_values), 1) - 1) * quantile_level) AS quantile_h)) + 1) + (quantile_h - floor(quantile_h)) * (arrayElement(quantile_values, least(toUInt64(floor(quantile_h)) + 2, length(quantile_values))) - arrayElement(quantile_values, toUInt64(floor(quantile_h)) + 1))) AS quantile,
+//!     if(empty(quantile_values), NULL, arrayElement(quantile_values, toUInt64(floor(((greatest(length(quantile_values), 1) - 1) * greatest(quantile_level - 1.959963984540054 * sqrt(quantile_level * (1 - quantile_level) / quantile_nstar), 0.00000001)) AS quantile_h_lower)) + 1) + (quantile_h_lower - floor(quantile_h_lower)) * (arrayElement(quantile_values, least(toUInt64(floor(quantile_h_lower)) + 2, length(quantile_values))) - arrayElement(quantile_values, toUInt64(floor(quantile_h_lower)) + 1))) AS quantile_lower,
+//!     if(empty(quantile_values), NULL, arrayElement(quantile_values, toUInt64(floor(((greatest(length(quantile_values), 1) - 1) * least(quantile_level + 1.959963984540054 * sqrt(quantile_level * (1 - quantile_level) / quantile_nstar), 0.99999999)) AS quantile_h_upper)) + 1) + (quantile_h_upper - floor(quantile_h_upper)) * (arrayElement(quantile_values, least(toUInt64(floor(quantile_h_upper)) + 2, length(quantile_values))) - arrayElement(quantile_values, toUInt64(floor(quantile_h_upper)) + 1))) AS quantile_upper,
+//!     quantile_main_sum,
+//!     quantile_main_sum_sq,
+//!     quantile_main_den_sum,
+//!     quantile_den_sum_sq
 //! FROM (
 //!     SELECT
 //!         variant_index,
@@ -156,7 +166,13 @@
 //!         CAST([[], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
 //!         CAST([0, 0] AS Array(UInt64)) AS capped_by_metric,
 //!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
-//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_lower_by_metric
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS cap_lower_by_metric,
+//!         CAST([[], []] AS Array(Array(Float64))) AS quantile_values_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS quantile_level_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS quantile_main_sum_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS quantile_main_sum_sq_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS quantile_main_den_sum_by_metric,
+//!         CAST([NULL, NULL] AS Array(Nullable(Float64))) AS quantile_den_sum_sq_by_metric
 //!     FROM identities
 //!     GROUP BY variant_index
 //! )
@@ -171,6 +187,12 @@
 //!     capped_by_metric AS capped_identities,
 //!     cap_upper_by_metric AS cap_upper,
 //!     cap_lower_by_metric AS cap_lower,
+//!     quantile_values_by_metric AS quantile_values,
+//!     quantile_level_by_metric AS quantile_level,
+//!     quantile_main_sum_by_metric AS quantile_main_sum,
+//!     quantile_main_sum_sq_by_metric AS quantile_main_sum_sq,
+//!     quantile_main_den_sum_by_metric AS quantile_main_den_sum,
+//!     quantile_den_sum_sq_by_metric AS quantile_den_sum_sq,
 //!     arrayEnumerate(n_by_metric) AS metric_index
 //! WHERE n > 0
 //! ORDER BY metric, variant_index
@@ -192,6 +214,7 @@ mod param;
 mod preview;
 mod probe;
 mod property;
+mod quantile;
 mod query;
 mod ratio;
 mod scope;

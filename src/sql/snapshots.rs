@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use super::fixtures::{
-    every_kind_scope, funnel_capping_scope, preview_scope, ratio_scope, scope, with_cuped,
+    every_kind_scope, funnel_capping_scope, preview_scope, quantile_scope, ratio_scope, scope,
+    with_cuped,
 };
 use super::scope::{EventsTableKind, MultipleExposureHandling, Placement, ResultsScope};
 use super::{
@@ -85,6 +86,26 @@ fn a_ratio_metric_compiles_to_its_snapshots() {
     check(
         "metrics_ratio_cluster.sql",
         compile_metrics(&sharded(ratio_scope()), EventsTableKind::Deduplicating).unwrap(),
+    );
+}
+
+#[test]
+fn quantile_metrics_compile_to_their_snapshots() {
+    check(
+        "metrics_quantile.sql",
+        compile_metrics(&quantile_scope(), EventsTableKind::Deduplicating).unwrap(),
+    );
+    check(
+        "metrics_quantile_cuped_plain_table.sql",
+        compile_metrics(&with_cuped(quantile_scope()), EventsTableKind::Plain).unwrap(),
+    );
+}
+
+#[test]
+fn quantile_metrics_are_refused_on_a_cluster() {
+    assert_eq!(
+        compile_metrics(&sharded(quantile_scope()), EventsTableKind::Plain),
+        Err(super::CompileError::QuantileOnCluster)
     );
 }
 

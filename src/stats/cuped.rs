@@ -52,6 +52,8 @@ pub enum CupedFallback {
     /// The metric is a RATIO: gbstats 0.8.0 has no regression adjustment for ratios
     /// (`stats::ratio`).
     RatioMetric,
+    /// A QUANTILE metric: gbstats 0.8.0 has no regression-adjusted quantile.
+    QuantileMetric,
 }
 
 /// Both arms' adjusted moments and the `θ` they share.

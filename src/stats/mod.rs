@@ -14,6 +14,8 @@
 //! - `fixed`, `sequential` — the frequentist intervals on moments; `moments` — what a test reads
 //!   from an arm and the difference on each scale; `normal`, `student` — the distributions;
 //! - [`verdict`] — win / loss / inconclusive / not enough data, from expectation and direction;
+//! - [`quantile`] — QUANTILE metrics: an arm's quantile and its order-statistic variance
+//!   (clustered for event quantiles), compared by [`analyze_quantile`] as gbstats 0.8.0;
 //! - [`srm`] — sample ratio mismatch, χ² goodness of fit against the traffic weights;
 //! - [`correction`] — Holm–Bonferroni and Benjamini–Hochberg adjusted p-values over a family of
 //!   comparisons, and the adjusted intervals backed out of them, as GrowthBook;
@@ -38,6 +40,7 @@ mod normal;
 pub mod power;
 #[cfg(test)]
 mod properties;
+pub mod quantile;
 pub mod ratio;
 mod sequential;
 pub mod srm;
@@ -54,6 +57,7 @@ pub use arm::{ArmSums, CovariateSums};
 pub use bayesian::{Prior, Risk};
 pub use cuped::{Cuped, CupedFallback};
 pub use error::StatsError;
+pub use quantile::{analyze_quantile, ClusterSums, QuantileStats};
 pub use ratio::{analyze_ratio, DenominatorSums, RatioArm};
 pub use srm::{sample_ratio_mismatch, SampleRatio, SRM_THRESHOLD};
 pub use sufficient::{MetricKind, VariantStats};

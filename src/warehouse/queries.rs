@@ -74,6 +74,8 @@ fn compile_error(err: sql::CompileError) -> DomainError {
         sql::CompileError::NotOnCluster { .. } => DomainError::Conflict(format!(
             "these results cannot be computed on the warehouse's cluster: {err}"
         )),
+        // A metric the target cannot compute, not a bug: say so (CONFLICT names the clash).
+        sql::CompileError::QuantileOnCluster => DomainError::Conflict(err.to_string()),
         err => {
             DomainError::Internal(anyhow::Error::new(err).context("compiling the results query"))
         }

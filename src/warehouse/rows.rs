@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::domain::funnel_capping::KindNumbers;
 use crate::domain::preview::PreviewCounts;
 use crate::domain::results::{CovariateSums, DenominatorSums, VariantMetricStats};
-use crate::stats::VariantStats;
+use crate::stats::{ClusterSums, QuantileStats, VariantStats};
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 pub struct ExposureRow {
@@ -30,6 +30,17 @@ pub struct MetricRow {
     pub capped_identities: u64,
     pub cap_upper: Option<f64>,
     pub cap_lower: Option<f64>,
+    /// QUANTILE metrics' columns (`sql/quantile.rs`), NULL for other metrics.
+    pub quantile_level: Option<f64>,
+    pub quantile_n: Option<u64>,
+    pub quantile_nstar: Option<u64>,
+    pub quantile: Option<f64>,
+    pub quantile_lower: Option<f64>,
+    pub quantile_upper: Option<f64>,
+    pub quantile_main_sum: Option<f64>,
+    pub quantile_main_sum_sq: Option<f64>,
+    pub quantile_main_den_sum: Option<f64>,
+    pub quantile_den_sum_sq: Option<f64>,
 }
 
 /// A metrics row with CUPED (`ResultsScope::cuped_lookback` set): the covariate's sums too, NULL
@@ -51,6 +62,16 @@ pub struct CupedMetricRow {
     pub capped_identities: u64,
     pub cap_upper: Option<f64>,
     pub cap_lower: Option<f64>,
+    pub quantile_level: Option<f64>,
+    pub quantile_n: Option<u64>,
+    pub quantile_nstar: Option<u64>,
+    pub quantile: Option<f64>,
+    pub quantile_lower: Option<f64>,
+    pub quantile_upper: Option<f64>,
+    pub quantile_main_sum: Option<f64>,
+    pub quantile_main_sum_sq: Option<f64>,
+    pub quantile_main_den_sum: Option<f64>,
+    pub quantile_den_sum_sq: Option<f64>,
 }
 
 impl MetricRow {
@@ -70,6 +91,7 @@ impl MetricRow {
             }),
             _ => None,
         };
+        let quantile = self.quantile_stats();
         let key = (self.metric as usize, self.variant);
         (
             key,
@@ -83,8 +105,40 @@ impl MetricRow {
                     cap_lower: self.cap_lower,
                 },
                 denominator,
+                quantile,
             },
         )
+    }
+
+    /// A QUANTILE metric's arm: `None` for other metrics, and when the arm has no value.
+    fn quantile_stats(&self) -> Option<QuantileStats> {
+        let clusters = match (
+            self.quantile_main_sum,
+            self.quantile_main_sum_sq,
+            self.quantile_main_den_sum,
+            self.quantile_den_sum_sq,
+        ) {
+            (Some(main_sum), Some(main_sum_sq), Some(main_den_sum), Some(den_sum_sq)) => {
+                Some(ClusterSums {
+                    clusters: self.n,
+                    main_sum,
+                    main_sum_sq,
+                    den_sum: self.quantile_n? as f64,
+                    den_sum_sq,
+                    main_den_sum,
+                })
+            }
+            _ => None,
+        };
+        Some(QuantileStats {
+            n: self.quantile_n?,
+            n_star: self.quantile_nstar?,
+            level: self.quantile_level?,
+            quantile: self.quantile?,
+            lower: self.quantile_lower?,
+            upper: self.quantile_upper?,
+            clusters,
+        })
     }
 }
 
@@ -112,6 +166,16 @@ impl CupedMetricRow {
             capped_identities: self.capped_identities,
             cap_upper: self.cap_upper,
             cap_lower: self.cap_lower,
+            quantile_level: self.quantile_level,
+            quantile_n: self.quantile_n,
+            quantile_nstar: self.quantile_nstar,
+            quantile: self.quantile,
+            quantile_lower: self.quantile_lower,
+            quantile_upper: self.quantile_upper,
+            quantile_main_sum: self.quantile_main_sum,
+            quantile_main_sum_sq: self.quantile_main_sum_sq,
+            quantile_main_den_sum: self.quantile_main_den_sum,
+            quantile_den_sum_sq: self.quantile_den_sum_sq,
         }
         .into_entry();
         (key, VariantMetricStats { covariate, ..plain })

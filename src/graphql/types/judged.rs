@@ -112,6 +112,8 @@ pub enum CupedFallbackReason {
     /// A RATIO metric: gbstats 0.8.0, lift's reference, has no regression adjustment for ratios,
     /// so their comparisons are never adjusted.
     RatioMetric,
+    /// A QUANTILE metric: there is no regression-adjusted quantile (gbstats 0.8.0 has none).
+    QuantileMetric,
 }
 
 /// What CUPED did to a comparison.

@@ -13,6 +13,7 @@ pub mod judged;
 pub mod metric;
 pub mod metric_version;
 pub mod preview;
+pub mod quantile;
 pub mod results;
 pub mod viewer;
 pub mod warehouse;

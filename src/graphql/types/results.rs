@@ -162,6 +162,7 @@ impl MetricResults {
                 capped_identities: v.capped_identities,
                 numerator_sum: v.denominator_sum.and(v.sum),
                 denominator_sum: v.denominator_sum,
+                quantile: v.quantile.as_ref().map(Into::into),
             })
             .collect()
     }
@@ -195,6 +196,8 @@ pub struct VariantStatistics {
     /// method's per-identity variance of the ratio (with the numerator–denominator covariance) for
     /// RATIO metrics.
     pub variance: Option<f64>,
+    /// QUANTILE metrics: the variant's quantile (null for other metrics, and without values).
+    pub quantile: Option<super::quantile::QuantileStatistics>,
     /// RATIO metrics only: the numerators' total over the `n` identities (also `sum`).
     pub numerator_sum: Option<f64>,
     /// RATIO metrics only: the denominators' total over the `n` identities. Only identities whose

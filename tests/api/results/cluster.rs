@@ -285,3 +285,45 @@ db_test_with!(
         assert_eq!(placed.trim(), "20\t20", "each row once");
     }
 );
+
+db_test_with!(
+    a_quantile_metric_on_a_cluster_is_refused_with_a_conflict,
+    |settings| {
+        local_engine(&mut settings);
+    },
+    |app| {
+        let world = app.world().await;
+        let warehouse = Warehouse::create_at(two_shard_engine()).await;
+        let db = &warehouse.database;
+        warehouse
+            .run(&format!(
+                "CREATE VIEW {db}.events_local AS SELECT * FROM {db}.events \
+                 WHERE cityHash64(identifier) % 2 + 1 = shardNum()"
+            ))
+            .await;
+        let quantile = metric(
+            &app,
+            metric_of(
+                ENV,
+                "p90 purchase",
+                "QUANTILE",
+                json!({ "event": "purchase", "value": { "source": "EVENT_VALUE" },
+                        "quantile": { "level": 0.9, "over": "EVENTS" } }),
+            ),
+        )
+        .await;
+        let (experiment, s) =
+            started_experiment(&app, ENV, &world.feature, "Sharded p90", None).await;
+        attach_as(&app, &experiment, &quantile, "INCREASE", "PRIMARY").await;
+        warehouse.insert(&events(s)).await;
+        connect_env(&app, &warehouse, "events_local", Some(CLUSTER)).await;
+        // Shards' quantiles do not merge into the quantile of all identities.
+        let body = results_as(&app, users::ORG_ADMIN, &experiment, "metrics { metricId }").await;
+        assert_eq!(code(&body), "CONFLICT", "{body:#}");
+        let message = body["errors"][0]["message"].as_str().expect("a message");
+        assert!(
+            message.contains("QUANTILE") && message.contains("cluster"),
+            "{message}"
+        );
+    }
+);

@@ -57,9 +57,12 @@ fn numbers(results: &Value) -> (Value, Vec<Value>) {
     (numbers, powers)
 }
 
+/// Equal up to the instant of reading: a rate over the days run moves by (seconds between the two
+/// reads) / (seconds run), and the two reads here are a few seconds apart on a loaded machine over a
+/// 10-day run (1e-4 allows 86 s; a wrong rate is off by far more).
 fn assert_nearly(actual: &Value, expected: &Value, what: &str) {
     match (actual.as_f64(), expected.as_f64()) {
-        (Some(a), Some(e)) => assert!((a - e).abs() <= 1e-6 * e.abs(), "{what}: {a} against {e}"),
+        (Some(a), Some(e)) => assert!((a - e).abs() <= 1e-4 * e.abs(), "{what}: {a} against {e}"),
         _ => assert_eq!(actual, expected, "{what}"),
     }
 }

@@ -12,9 +12,9 @@
 //! format-1 snapshot still reading (`judged_snapshots`); each health check firing (`health`), each
 //! recommendation (`recommendations`) and the power of primary metrics (`power`); funnels and
 //! capped metrics (`funnel_capping`); RATIO metrics' numbers against gbstats 0.8.0 (`ratio`);
-//! `previewMetric`'s numbers, warnings and rules (`preview`); results of each attachment's pinned
-//! metric version (`versions`); with the experiments and event sets they share in `arms`.
-//! `support` holds what they share;
+//! QUANTILE metrics against gbstats 0.8.0 (`quantile`); `previewMetric`'s numbers, warnings and
+//! rules (`preview`); results of each attachment's pinned metric version (`versions`); with the
+//! experiments and event sets they share in `arms`. `support` holds what they share;
 //! `crate::clickhouse` makes the events tables.
 //!
 //! Time is arranged by starting an experiment through the API and then moving its `started_at`
@@ -38,6 +38,7 @@ mod pooling;
 mod power;
 mod preview;
 mod preview_model;
+mod quantile;
 mod ratio;
 mod recommendations;
 mod settings;
