@@ -826,3 +826,36 @@ fn a_quantile_without_its_value_source_or_its_quantile_is_refused() {
         ));
     }
 }
+
+/// Every kind in one scope: funnels and caps, a ratio, quantiles over events and identities.
+fn catalogue_scope() -> ResultsScope {
+    let mut s = funnel_capping_scope();
+    s.metrics.extend(super::fixtures::ratio_scope().metrics);
+    s.metrics.extend(super::fixtures::quantile_scope().metrics);
+    s
+}
+
+#[test]
+fn a_scope_with_every_kind_reads_the_events_table_once_and_uses_each_cte_once() {
+    for kind in KINDS {
+        for s in [catalogue_scope(), with_cuped(catalogue_scope())] {
+            let sql = compile_metrics(&s, kind).unwrap().sql;
+            // The exposure range and the metric events' range, each once.
+            assert_eq!(
+                occurrences(&sql, "{p0:Identifier}.{p1:Identifier}"),
+                2,
+                "{sql}"
+            );
+            assert_eq!(occurrences(&sql, " AS (\n"), 5, "{sql}");
+            for usage in [
+                "FROM metric_events AS e\n",
+                "RIGHT JOIN assignments AS a ON",
+                "FROM identities\n",
+                "FROM quantile_thresholds AS i\n",
+                "FROM capped\n",
+            ] {
+                assert_eq!(occurrences(&sql, usage), 1, "{usage:?} in\n{sql}");
+            }
+        }
+    }
+}
