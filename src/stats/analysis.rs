@@ -190,6 +190,30 @@ pub(crate) fn check_method(method: &Method) -> Result<(), StatsError> {
     }
 }
 
+/// Compares two arms of a statistic CUPED does not adjust (a ratio's delta method, a quantile's
+/// order statistics) with the same tests as [`analyze`]; with `spec.cuped` the result says why
+/// CUPED fell back. The method is checked by the caller, before it reads the arms.
+pub(crate) fn analyze_unadjusted(
+    a: &Moments,
+    b: &Moments,
+    spec: &Spec,
+    fallback: CupedFallback,
+) -> Result<Analysis, StatsError> {
+    if a.variance == 0.0 && b.variance == 0.0 {
+        return Err(StatsError::ZeroVariance);
+    }
+    let effects = test(a, b, spec)?;
+    Ok(Analysis {
+        adjusted: effects,
+        unadjusted: effects,
+        cuped: if spec.cuped {
+            Cuped::FellBack(fallback)
+        } else {
+            Cuped::Off
+        },
+    })
+}
+
 /// `spec.method` on moments `a` (control) and `b` (treatment).
 pub(crate) fn test(a: &Moments, b: &Moments, spec: &Spec) -> Result<Effects, StatsError> {
     match spec.method {

@@ -18,8 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::analysis::{check_method, test, Analysis, Spec};
-use super::cuped::{Cuped, CupedFallback};
+use super::analysis::{analyze_unadjusted, check_method, Analysis, Spec};
+use super::cuped::CupedFallback;
 use super::error::StatsError;
 use super::moments::Moments;
 
@@ -156,24 +156,13 @@ pub fn analyze_quantile(
     check_method(&spec.method)?;
     let a = control.moments("control")?;
     let b = treatment.moments("treatment")?;
-    if a.variance == 0.0 && b.variance == 0.0 {
-        return Err(StatsError::ZeroVariance);
-    }
-    let effects = test(&a, &b, spec)?;
-    Ok(Analysis {
-        adjusted: effects,
-        unadjusted: effects,
-        cuped: if spec.cuped {
-            Cuped::FellBack(CupedFallback::QuantileMetric)
-        } else {
-            Cuped::Off
-        },
-    })
+    analyze_unadjusted(&a, &b, spec, CupedFallback::QuantileMetric)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::cuped::Cuped;
     use crate::stats::{GoodDirection, Method, MetricKind};
 
     fn arm(n: u64, quantile: f64, lower: f64, upper: f64) -> QuantileStats {

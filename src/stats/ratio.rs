@@ -14,8 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::analysis::{check_method, test, Analysis, Spec};
-use super::cuped::{Cuped, CupedFallback};
+use super::analysis::{analyze_unadjusted, check_method, Analysis, Spec};
+use super::cuped::CupedFallback;
 use super::error::StatsError;
 use super::moments::Moments;
 use super::sufficient::{MetricKind, VariantStats};
@@ -104,19 +104,7 @@ pub fn analyze_ratio(
     check_method(&spec.method)?;
     let a = control.moments("control")?;
     let b = treatment.moments("treatment")?;
-    if a.variance == 0.0 && b.variance == 0.0 {
-        return Err(StatsError::ZeroVariance);
-    }
-    let effects = test(&a, &b, spec)?;
-    Ok(Analysis {
-        adjusted: effects,
-        unadjusted: effects,
-        cuped: if spec.cuped {
-            Cuped::FellBack(CupedFallback::RatioMetric)
-        } else {
-            Cuped::Off
-        },
-    })
+    analyze_unadjusted(&a, &b, spec, CupedFallback::RatioMetric)
 }
 
 #[cfg(test)]
