@@ -84,6 +84,10 @@ pub struct ServerSettings {
     /// Subscriptions one WebSocket may run at once; one more gets an `error` message for its id.
     #[arg(long, env = "LIFT_WS_MAX_SUBSCRIPTIONS", default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub ws_max_subscriptions: usize,
+    /// Worker threads for WebSocket connections and the audit fan-out, apart from request
+    /// handling (0: share the request runtime). Default: half the cores, at least one.
+    #[arg(long, env = "LIFT_WS_THREADS", default_value_t = crate::subscription_runtime::default_threads(), value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
+    pub ws_threads: usize,
     /// Audit entries buffered per environment, and per WebSocket, for slow subscribers before
     /// they catch up from the database instead.
     #[arg(long, env = "LIFT_AUDIT_BUFFER", default_value_t = crate::events::BROADCAST_CAPACITY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]

@@ -32,6 +32,7 @@ pub mod service;
 pub mod sql;
 pub mod startup;
 pub mod stats;
+pub mod subscription_runtime;
 pub mod tasks;
 pub mod telemetry;
 pub mod warehouse;

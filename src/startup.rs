@@ -21,6 +21,7 @@ use crate::graphql::build_schema;
 use crate::http::server::{ConnectionSlots, Server};
 use crate::http::{router, AppState, Edge, WebSocketLimits};
 use crate::service::App;
+use crate::subscription_runtime::SubscriptionRuntime;
 use crate::telemetry::Metrics;
 use crate::warehouse::{WarehouseClients, WarehouseOptions};
 
@@ -43,8 +44,10 @@ fn audit_hub(
     shutdown: CancellationToken,
     tasks: Tasks,
     metrics: Metrics,
+    subscriptions: &SubscriptionRuntime,
 ) -> AuditHub {
-    let hub = AuditHub::new(db.clone(), capacity, shutdown, tasks, metrics);
+    let lane = subscriptions.handle().clone();
+    let hub = AuditHub::new(db.clone(), capacity, shutdown, tasks, metrics, lane);
     if db.get_database_backend() == DbBackend::Postgres {
         spawn_postgres_listener(db.get_postgres_connection_pool().clone(), hub.clone());
     }
@@ -104,6 +107,10 @@ impl Application {
             &warehouse_options,
         );
         let server = &settings.server;
+        let subscriptions = Arc::new(
+            SubscriptionRuntime::new(server.ws_threads)
+                .context("starting the subscription runtime")?,
+        );
         let app = App {
             db: db.clone(),
             audit: audit_hub(
@@ -112,6 +119,7 @@ impl Application {
                 shutdown.clone(),
                 tasks.clone(),
                 metrics.clone(),
+                &subscriptions,
             ),
             warehouse_options,
             warehouses,
@@ -123,6 +131,7 @@ impl Application {
             schema: build_schema(app.clone(), &settings.graphql),
             app,
             jwt: Arc::new(jwt),
+            subscriptions,
             keepalive: Duration::from_secs(server.ws_keepalive_seconds),
             ws_limits: WebSocketLimits {
                 init_timeout: Duration::from_secs(server.ws_init_timeout_seconds),

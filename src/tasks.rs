@@ -42,6 +42,24 @@ impl Tasks {
         })
     }
 
+    /// Spawns `future` on the runtime of `handle` (e.g. the subscription runtime), counted until
+    /// it ends.
+    pub fn spawn_on<F>(
+        &self,
+        handle: &tokio::runtime::Handle,
+        future: F,
+    ) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let token = self.token();
+        handle.spawn(async move {
+            let _token = token;
+            future.await
+        })
+    }
+
     /// A token that counts as a live task until dropped (for work that outlives the task that
     /// started it, like a socket handed to a WebSocket task).
     pub fn token(&self) -> TaskToken {

@@ -96,11 +96,42 @@ pub struct MutationReport {
     pub wall: Duration,
 }
 
-/// Sends `mutations` `createMetric` mutations from `concurrency` clients.
-pub async fn run_mutations(
+/// Sends the measured mutations from a thread and runtime of their own, with a client of their
+/// own: on this process's runtime they would queue behind the N subscribers' reader tasks, and the
+/// figure would measure this script's scheduling rather than the server.
+pub async fn run_mutations_apart(
+    http: &Http,
+    mutations: usize,
+    concurrency: usize,
+    rate: f64,
+) -> MutationReport {
+    let (url, token) = (http.url.clone(), http.token.clone());
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("mutation runtime");
+        runtime.block_on(async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(concurrency)
+                .build()
+                .expect("http client");
+            let http = Arc::new(Http { url, token, client });
+            run_mutations(http, mutations, concurrency, rate).await
+        })
+    });
+    tokio::task::spawn_blocking(move || thread.join().expect("mutation thread"))
+        .await
+        .expect("mutation thread")
+}
+
+/// Sends `mutations` `createMetric` mutations from `concurrency` clients: as fast as they answer,
+/// or, with `rate` > 0, mutation i no earlier than i / `rate` seconds after the start.
+async fn run_mutations(
     http: Arc<Http>,
     mutations: usize,
     concurrency: usize,
+    rate: f64,
 ) -> MutationReport {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -114,6 +145,10 @@ pub async fn run_mutations(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= mutations {
                         break;
+                    }
+                    if rate > 0.0 {
+                        let due = started + Duration::from_secs_f64(i as f64 / rate);
+                        tokio::time::sleep_until(due.into()).await;
                     }
                     let t = Instant::now();
                     if let Err(err) = http.create_metric(&format!("load metric {i}")).await {

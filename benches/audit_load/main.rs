@@ -12,6 +12,7 @@
 //!
 //! Settings (environment): `LOAD_BACKEND` (`sqlite` | `postgres`, default sqlite),
 //! `LOAD_SUBSCRIBERS` (10000), `LOAD_MUTATIONS` (200), `LOAD_CONCURRENCY` (8 HTTP clients),
+//! `LOAD_RATE` (mutations per second, spread evenly; 0, the default: as fast as answered),
 //! `LOAD_CONNECT_CONCURRENCY` (200 handshakes at a time), `LOAD_DRAIN_SECONDS` (60),
 //! `LOAD_LIFT_BIN` (the server binary to run; default: this build's `lift`).
 //! Exit status: 0 when clean; 1 when an event was lost, duplicated or foreign to the environment;
@@ -55,6 +56,8 @@ struct Config {
     subscribers: usize,
     mutations: usize,
     concurrency: usize,
+    /// Mutations per second (0: as fast as the clients get answers).
+    rate: f64,
     connect_concurrency: usize,
     drain: Duration,
     fd_limit: u64,
@@ -79,6 +82,7 @@ fn main() {
         subscribers: env_or("LOAD_SUBSCRIBERS", 10_000),
         mutations: env_or("LOAD_MUTATIONS", 200),
         concurrency: env_or("LOAD_CONCURRENCY", 8),
+        rate: env_or("LOAD_RATE", 0.0),
         connect_concurrency: env_or("LOAD_CONNECT_CONCURRENCY", 200),
         drain: Duration::from_secs(env_or("LOAD_DRAIN_SECONDS", 60)),
         fd_limit: 0,
@@ -110,8 +114,15 @@ fn main() {
         }
     };
     println!(
-        "lift audit load: backend {}, {} subscribers, {} mutations from {} clients",
-        config.backend, config.subscribers, config.mutations, config.concurrency
+        "lift audit load: backend {}, {} subscribers, {} mutations from {} clients, {}",
+        config.backend,
+        config.subscribers,
+        config.mutations,
+        config.concurrency,
+        match config.rate {
+            r if r > 0.0 => format!("paced at {r}/s"),
+            _ => "as fast as answered".to_owned(),
+        }
     );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

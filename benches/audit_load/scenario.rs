@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::common;
-use crate::http::{run_mutations, Http};
+use crate::http::{run_mutations_apart, Http};
 use crate::report::{self, mib, Measurements};
 use crate::server::{cpu_seconds, max_open_files, open_files, rss_bytes, start_server};
 use crate::subscriber::{subscriber, Outcome, Shared, CONNECT_TIMEOUT};
@@ -78,7 +78,7 @@ pub async fn run(config: &Config, dir: PathBuf, url: String) -> i32 {
 
     // The measured phase.
     let cpu_start = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
-    let mutations = run_mutations(http.clone(), m, config.concurrency).await;
+    let mutations = run_mutations_apart(&http, m, config.concurrency, config.rate).await;
     println!(
         "{m} mutations in {:.2} s ({} errors)",
         mutations.wall.as_secs_f64(),

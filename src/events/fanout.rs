@@ -10,6 +10,11 @@
 //! with its `last`: the group admits it when nothing lies between (it hands over the recent
 //! entries it still holds), or sends it back to the table for the rest.
 //!
+//! Groups run on the subscription runtime (`subscription_runtime.rs`), beside their members'
+//! socket writers, so offering an entry to 10,000 members wakes 10,000 writers there and takes
+//! nothing from request handling. What touches the database or the schema (starting, catching
+//! up, rendering, serving a member alone) runs on the hub's home runtime (`AuditHub::at_home`).
+//!
 //! What a group renders and who may join it is decided outside `events/`: the key names the
 //! environment and the subscription's shape, and whoever builds a [`Membership`] has checked the
 //! viewer may see that environment's entries.
@@ -20,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +39,9 @@ use crate::domain::DomainError;
 const RECENT: usize = 256;
 /// Wait before retrying after a failed read.
 const RETRY: Duration = Duration::from_secs(1);
+
+/// The payload members receive when an entry could not be rendered.
+pub const RENDER_FAILED: &str = r#"{"data":null,"errors":[{"message":"internal error"}]}"#;
 
 /// Renders one entry for one subscription shape: the serialized payload of its `next` message.
 pub trait Render: Send + Sync + 'static {
@@ -177,11 +185,14 @@ impl AuditHub {
         let _ = sender.send(control);
         running.insert(key.clone(), sender);
         self.tasks()
-            .spawn(run_group(self.clone(), key, render, receiver));
+            .spawn_on(self.lane(), run_group(self.clone(), key, render, receiver));
     }
 
     fn serve_alone(&self, member: Member) {
-        self.tasks().spawn(solo(self.clone(), member));
+        // At home, whoever asks (a group on the lane sends behind members here): reading and
+        // rendering for one member is database and GraphQL work.
+        self.tasks()
+            .spawn_on(self.home(), solo(self.clone(), member));
     }
 }
 
@@ -227,8 +238,27 @@ async fn run_group(
                 None => break,
             },
             next = receiver.recv() => match next {
-                Ok(entry) if entry.sequence > group.last => group.deliver(entry).await,
-                Ok(_) => {}
+                Ok(entry) => {
+                    // Whatever else is already broadcast goes with it: one trip home to render
+                    // them all, however far the writers on this runtime are behind.
+                    let mut entries = vec![entry];
+                    let mut lagged = false;
+                    loop {
+                        match receiver.try_recv() {
+                            Ok(entry) => entries.push(entry),
+                            Err(TryRecvError::Lagged(_)) => {
+                                lagged = true;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    group.deliver(entries).await;
+                    if lagged {
+                        hub.note_catch_up();
+                        group.catch_up(&shutdown).await;
+                    }
+                }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, "audit group lagged; catching up from the table");
                     hub.note_catch_up();
@@ -258,14 +288,16 @@ async fn start(
     shutdown: &CancellationToken,
 ) -> Option<(broadcast::Receiver<Arc<AuditEntry>>, i64)> {
     loop {
-        let attempt = async {
-            let receiver = hub.subscribe(environment_id).await?;
-            let start = repo::audit::max_sequence(hub.db(), environment_id).await?;
+        let (home, environment) = (hub.clone(), environment_id.to_owned());
+        let attempt = hub.at_home(async move {
+            let receiver = home.subscribe(&environment).await?;
+            let start = repo::audit::max_sequence(home.db(), &environment).await?;
             Ok::<_, DomainError>((receiver, start))
-        };
+        });
         match attempt.await {
-            Ok(started) => return Some(started),
-            Err(err) => {
+            Some(Ok(started)) => return Some(started),
+            None => return None,
+            Some(Err(err)) => {
                 tracing::warn!(environment_id, error.cause_chain = ?err, "audit group could not start; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(RETRY) => {}
@@ -311,10 +343,35 @@ impl Group {
         self.members.push(member);
     }
 
-    /// Renders `entry` once and offers it to every member that does not have it yet.
-    async fn deliver(&mut self, entry: Arc<AuditEntry>) {
-        let sequence = entry.sequence;
-        let payload = self.render.render(entry).await;
+    /// Renders each new entry once (at home, all in one trip) and offers it to every member that
+    /// does not have it yet, in order.
+    async fn deliver(&mut self, entries: Vec<Arc<AuditEntry>>) {
+        let entries: Vec<Arc<AuditEntry>> = entries
+            .into_iter()
+            .filter(|entry| entry.sequence > self.last)
+            .collect();
+        if entries.is_empty() {
+            return;
+        }
+        let sequences: Vec<i64> = entries.iter().map(|entry| entry.sequence).collect();
+        let render = self.render.clone();
+        let rendered = self.hub.at_home(async move {
+            let mut payloads = Vec::with_capacity(entries.len());
+            for entry in entries {
+                payloads.push(render.render(entry).await);
+            }
+            payloads
+        });
+        let payloads = match rendered.await {
+            Some(payloads) => payloads,
+            None => vec![Arc::from(RENDER_FAILED); sequences.len()],
+        };
+        for (sequence, payload) in sequences.into_iter().zip(payloads) {
+            self.offer_to_all(sequence, payload);
+        }
+    }
+
+    fn offer_to_all(&mut self, sequence: i64, payload: Arc<str>) {
         self.last = sequence;
         self.recent.push_back((sequence, payload.clone()));
         if self.recent.len() > RECENT {
@@ -349,16 +406,25 @@ impl Group {
     /// Reads what the broadcast skipped from the table, delivering it in order.
     async fn catch_up(&mut self, shutdown: &CancellationToken) {
         loop {
+            let (db, environment, last) = (
+                self.hub.db().clone(),
+                self.key.environment_id.clone(),
+                self.last,
+            );
+            let read = self.hub.at_home(async move {
+                repo::audit::after(&db, &environment, last, READ_BATCH).await
+            });
             let rows = tokio::select! {
-                rows = repo::audit::after(self.hub.db(), &self.key.environment_id, self.last, READ_BATCH) => rows,
+                rows = read => match rows {
+                    Some(rows) => rows,
+                    None => return,
+                },
                 _ = shutdown.cancelled() => return,
             };
             match rows {
                 Ok(rows) => {
                     let full = rows.len() as u64 == READ_BATCH;
-                    for row in rows {
-                        self.deliver(Arc::new(row)).await;
-                    }
+                    self.deliver(rows.into_iter().map(Arc::new).collect()).await;
                     if !full {
                         return;
                     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::tasks::Tasks;
+use tokio::runtime::Handle;
 use tokio::sync::{broadcast, Mutex, Notify};
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +39,10 @@ struct Inner {
     metrics: Metrics,
     /// Live subscriptions sharing one resolution per entry (`fanout.rs`).
     groups: Groups,
+    /// Where groups offer entries to their members' writers (`subscription_runtime.rs`).
+    lane: Handle,
+    /// Where database work and rendering run: the runtime that built the hub.
+    home: Handle,
 }
 
 struct Tail {
@@ -47,13 +52,15 @@ struct Tail {
 
 impl AuditHub {
     /// A hub whose tails end when `shutdown` is cancelled and run in `tasks`, recording delivery
-    /// lag and catch-ups in `metrics`.
+    /// lag and catch-ups in `metrics`; its groups run on the runtime of `lane` (must be called
+    /// inside the runtime that does the database work).
     pub fn new(
         db: Db,
         capacity: usize,
         shutdown: CancellationToken,
         tasks: Tasks,
         metrics: Metrics,
+        lane: Handle,
     ) -> Self {
         AuditHub {
             inner: Arc::new(Inner {
@@ -64,6 +71,8 @@ impl AuditHub {
                 tasks,
                 metrics,
                 groups: Groups::default(),
+                lane,
+                home: Handle::current(),
             }),
         }
     }
@@ -82,6 +91,27 @@ impl AuditHub {
     /// The server's task tracker: what runs in it is waited for on shutdown.
     pub fn tasks(&self) -> &Tasks {
         &self.inner.tasks
+    }
+
+    /// The runtime groups run on.
+    pub(super) fn lane(&self) -> &Handle {
+        &self.inner.lane
+    }
+
+    /// The runtime database work and rendering run on.
+    pub(super) fn home(&self) -> &Handle {
+        &self.inner.home
+    }
+
+    /// Runs `work` on the hub's home runtime and waits for it: database connections opened and
+    /// driven there stay responsive to requests whatever the groups' backlog (`None`: it
+    /// panicked, or the runtime is shutting down).
+    pub(super) async fn at_home<F>(&self, work: F) -> Option<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.tasks.spawn_on(&self.inner.home, work).await.ok()
     }
 
     /// Something new may have been committed in `environment_id`.

@@ -25,6 +25,7 @@ use axum::Router;
 use crate::auth::JwtKeys;
 use crate::graphql::LiftExecutor;
 use crate::service::App;
+use crate::subscription_runtime::SubscriptionRuntime;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,6 +33,8 @@ pub struct AppState {
     /// The database and the audit hub (whose shutdown token also closes WebSockets).
     pub app: App,
     pub jwt: Arc<JwtKeys>,
+    /// Where WebSocket connections run (apart from request handling).
+    pub subscriptions: Arc<SubscriptionRuntime>,
     /// How often idle WebSockets get a keepalive ping.
     pub keepalive: Duration,
     /// `connection_init` timeout and subscriptions per socket.

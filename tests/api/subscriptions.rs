@@ -164,6 +164,17 @@ db_test!(
     }
 );
 
+db_test_with!(
+    on_the_request_runtime_alone_the_stream_is_the_same,
+    |settings| {
+        // No subscription runtime: writers and groups share the request runtime.
+        settings.server.ws_threads = 0;
+    },
+    |app| {
+        every_mutation_arrives_once_in_commit_order(app, Protocol::Transport).await;
+    }
+);
+
 db_test!(
     resuming_with_after_replays_the_gap_then_goes_live_without_duplicates,
     |app| {
@@ -397,14 +408,15 @@ db_test_with!(
             subscribe_from_now(&app, Protocol::Transport, users::ENV_VIEWER, ENV, "slow").await;
         let mut brisk =
             subscribe_from_now(&app, Protocol::Legacy, users::ENV_ADMIN, ENV, "brisk").await;
-        // `slow` reads nothing while 8 concurrent writers commit 240 mutations whose entries are large
-        // (a 10,000-character description): ~2.4 MB, well beyond what the server's per-connection outbox
-        // and the socket buffers absorb (~1 MB). The writers all finish.
+        // `slow` reads nothing while 8 concurrent writers commit 640 mutations whose entries are large
+        // (a 10,000-character description): ~6.4 MB, beyond what the server's per-connection queue
+        // and the socket buffers can absorb (Linux lets a socket's send buffer grow to 4 MB by
+        // default, `tcp_wmem`). The writers all finish.
         let writers: Vec<_> = (0..8)
             .map(|w| {
                 let app = TestApp::handle(app.address.clone(), app.db.clone());
                 tokio::spawn(async move {
-                    for i in 0..30 {
+                    for i in 0..80 {
                         let mut input = metric_input(ENV, &format!("w{w}-{i}"));
                         input["description"] = json!("x".repeat(10_000));
                         app.ok(users::ORG_ADMIN, CREATE_METRIC, json!({"input": input}))
@@ -419,9 +431,9 @@ db_test_with!(
                 .expect("writers are never blocked by a subscriber");
         }
         // The other subscriber got everything, and so does the slow one once it reads: every entry
-        // after its start (its own "before" marker, then brisk's, then the 80), once and in order.
-        let brisk_events = brisk.events("brisk", 240).await;
-        let slow_events = slow.events("slow", 241).await;
+        // after its start (brisk's "before" marker, then the 640), once and in order.
+        let brisk_events = brisk.events("brisk", 640).await;
+        let slow_events = slow.events("slow", 641).await;
         assert_eq!(slow_events[0]["log"], "Metric 'before brisk' created");
         assert_eq!(sequences(&slow_events[1..]), sequences(&brisk_events));
         let seqs = sequences(&slow_events);

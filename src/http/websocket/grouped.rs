@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use super::inbound::Session;
 use crate::auth::Authentication;
 use crate::domain::model::AuditEntry;
-use crate::events::fanout::{Delivery, GroupKey, Membership, Render};
+use crate::events::fanout::{Delivery, GroupKey, Membership, Render, RENDER_FAILED};
 use crate::graphql::{AuditFanout, AuditStart, LiftExecutor};
 use crate::http::graphql_request::operation_type;
 use crate::http::AppState;
@@ -247,7 +247,7 @@ impl Render for Selection {
                 });
             match serde_json::to_string(&response) {
                 Ok(payload) => Arc::from(payload),
-                Err(_) => Arc::from(r#"{"data":null,"errors":[{"message":"internal error"}]}"#),
+                Err(_) => Arc::from(RENDER_FAILED),
             }
         })
     }

@@ -203,6 +203,7 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
         }
     };
 
+    let (runtime, tasks) = (state.subscriptions.clone(), state.app.audit.tasks().clone());
     let writer = async move {
         let mut keepalive = tokio::time::interval_at(
             tokio::time::Instant::now() + state.keepalive,
@@ -215,10 +216,16 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
                 reason: reason.into(),
             })
         };
+        // Created once, not per message: every socket waits on the same shutdown token, and
+        // registering with it on each delivery made 10,000 sockets contend for its lock.
+        let shutting_down = state.app.audit.shutdown().cancelled();
+        let changed = session.changed.notified();
+        tokio::pin!(shutting_down, changed);
         loop {
             let message = tokio::select! {
                 biased;
-                _ = session.changed.notified() => {
+                _ = changed.as_mut() => {
+                    changed.set(session.changed.notified());
                     if expiry.is_none() {
                         let valid_until = session.valid_until.lock().ok().and_then(|v| *v);
                         expiry = valid_until.map(|t| Box::pin(tokio::time::sleep(until(t))));
@@ -280,7 +287,7 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
                     }
                     Message::Ping(Default::default())
                 }
-                _ = state.app.audit.shutdown().cancelled() => {
+                _ = &mut shutting_down => {
                     let _ = socket_sink
                         .send(Message::Close(Some(CloseFrame { code: CLOSE_GOING_AWAY, reason: "server shutting down".into() })))
                         .await;
@@ -294,12 +301,18 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
         let _ = socket_sink.close().await;
     };
 
+    // The writer runs on the subscription runtime: one entry wakes every subscriber's writer,
+    // and there that work does not queue ahead of requests. Reading the socket and executing
+    // operations (which use the database) stay here, on the request runtime.
+    let mut writer = runtime.spawn(&tasks, writer);
     // When async-graphql ends (the client left or broke the protocol), the writer drains what it
     // sent and closes; when the writer ends first (expiry, shutdown, a dead peer), the
     // subscriptions are dropped with it.
-    tokio::pin!(graphql, writer);
+    tokio::pin!(graphql);
     tokio::select! {
-        _ = &mut graphql => writer.await,
+        _ = &mut graphql => {
+            let _ = writer.await;
+        }
         _ = &mut writer => {}
     }
     grouping.end_all();
