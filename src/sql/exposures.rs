@@ -63,16 +63,16 @@ fn exposures_cte(scope: &BoundScope) -> Cte {
     }
 }
 
-/// The metrics query's `assignments`: one row per identity that [`counts`], with its
-/// `first_exposure`, `variant_index` (1-based, in the scope's variant order) and `identity`, a
-/// number unique to the row (grouping the joined events by it rather than by the identifier text
-/// takes a third less time). The identity's metric events are joined to it by `identifier` (see
-/// `identities.rs`).
+/// The metrics query's `assignments`: one row per identity that [`counts`], with its `key` (the
+/// identifier's `sipHash128`, see `identities.rs`), `first_exposure`, `variant_index` (1-based,
+/// in the scope's variant order) and `identity`, a number unique to the row (grouping the joined
+/// events by it rather than by the identifier text takes a third less time). The identity's
+/// metric events are joined to it by `key` (see `identities.rs`).
 pub(super) fn assignments_cte(scope: &BoundScope) -> Cte {
     Cte {
         name: "assignments",
         body: format!(
-            "SELECT\n    identifier,\n{ASSIGNMENT_COLUMNS},\n    indexOf({variants}, variant) AS variant_index,\n    rowNumberInAllBlocks() AS identity\n{rows}\nHAVING {counts}\n",
+            "SELECT\n    sipHash128(identifier) AS key,\n{ASSIGNMENT_COLUMNS},\n    indexOf({variants}, variant) AS variant_index,\n    rowNumberInAllBlocks() AS identity\n{rows}\nHAVING {counts}\n",
             variants = scope.variant_array(),
             rows = exposure_rows(scope),
             counts = counts(scope, ""),

@@ -2,9 +2,13 @@
 //! counts, with its variant and its value for every metric.
 //!
 //! Each identity's metric events (`metric_events`, deduplicated) are joined to its assignment
-//! (`assignments`, one row per identity: the hash table of the join) by `identifier`, and grouped
-//! by identity with plain aggregate combinators (`countIf`, `sumIf`, `avgOrNullIf`; see
-//! `metric_values.rs`), so what an identity costs is a few numbers, whatever its events. The
+//! (`assignments`, one row per identity: the hash table of the join) by `key`, the identifier's
+//! 128-bit `sipHash128`: a fixed-width key the join hashes and compares in place, where the
+//! identifier text costs the join a read of the string besides (figures in `benches/results.md`);
+//! two identifiers with equal hashes would share their events, which at 128 bits is as
+//! negligible as for `DISTINCT`. The joined rows are grouped by identity with plain aggregate
+//! combinators (`countIf`, `sumIf`, `avgOrNullIf`; see `metric_values.rs`), so what an identity
+//! costs is a few numbers, whatever its events. The
 //! `RIGHT JOIN` keeps identities without any metric event (their event columns are the defaults:
 //! `event` is empty, which no metric's event name is, so they count zero).
 //!
@@ -58,7 +62,7 @@ pub(super) fn identities_cte(
         "SELECT
     any(a.variant_index) AS variant_index{columns}
 FROM metric_events AS e
-RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+RIGHT JOIN assignments AS a ON e.key = a.key
 GROUP BY a.identity
 "
     );

@@ -3,7 +3,8 @@
 //!
 //! It reads the environment's events of every metric event name from the experiment start (with
 //! CUPED, the lookback before it) to the end of the longest metric window (or the experiment end), on the table's sort-key prefix
-//! `(environment_key, event, …, timestamp)`. Each row keeps `identifier`, `event` and `timestamp`
+//! `(environment_key, event, …, timestamp)`. Each row keeps the identifier's `key` (its
+//! `sipHash128`, the join key of `identities.rs`), `event` and `timestamp`
 //! and the [`Carried`] columns: per metric, its filters' result (`UInt8`) and its number
 //! (`Float64`, NaN when absent), computed here once per event, never the `metadata` text itself.
 //!
@@ -81,7 +82,7 @@ pub(super) fn metric_events_cte(
         .collect();
     let body = format!(
         "SELECT
-    e.identifier AS identifier,
+    sipHash128(e.identifier) AS key,
     e.event AS event,
     e.timestamp AS timestamp{columns}
 FROM {table} AS e{from}

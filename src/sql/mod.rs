@@ -28,8 +28,8 @@
 //! i.e. first variant, first exposure time, whether it saw several variants; only identities that
 //! count) and `metric_events` (the events of every metric, each once, with per metric a filter
 //! result and a number computed from `value`/`metadata`) → `identities`, the per-identity stage:
-//! the events joined to their identity's assignment (`RIGHT JOIN`, the assignments being the hash
-//! table) and grouped by identity with plain combinators (`countIf`, `sumIf`, `avgOrNullIf`), one
+//! the events joined to their identity's assignment (`RIGHT JOIN` on the identifier's
+//! `sipHash128`, the assignments being the hash table) and grouped by identity with plain combinators (`countIf`, `sumIf`, `avgOrNullIf`), one
 //! column per metric (a funnel's level: its steps reached in order) → with capped metrics
 //! `capped` (each value clamped; PERCENTILE caps are window quantiles over all identities) → per
 //! variant `count`/`sum` of every metric's column, spread to one row per
@@ -87,7 +87,7 @@
 //! WITH
 //! assignments AS (
 //!     SELECT
-//!         identifier,
+//!         sipHash128(identifier) AS key,
 //!         argMin(value, (timestamp, value)) AS variant,
 //!         min(timestamp) AS first_exposure,
 //!         min(value) != max(value) AS several_variants,
@@ -104,7 +104,7 @@
 //! ),
 //! metric_events AS (
 //!     SELECT
-//!         e.identifier AS identifier,
+//!         sipHash128(e.identifier) AS key,
 //!         e.event AS event,
 //!         e.timestamp AS timestamp,
 //!         (e.event = {p11:String}
@@ -128,7 +128,7 @@
 //!             AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
 //!             AND isFinite(e.c1)) AS m1
 //!     FROM metric_events AS e
-//!     RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+//!     RIGHT JOIN assignments AS a ON e.key = a.key
 //!     GROUP BY a.identity
 //! )
 //! SELECT

@@ -1,7 +1,7 @@
 WITH
 assignments AS (
     SELECT
-        identifier,
+        sipHash128(identifier) AS key,
         argMin(value, (timestamp, value)) AS variant,
         min(timestamp) AS first_exposure,
         min(value) != max(value) AS several_variants,
@@ -18,7 +18,7 @@ assignments AS (
 ),
 metric_events AS (
     SELECT
-        e.identifier AS identifier,
+        sipHash128(e.identifier) AS key,
         e.event AS event,
         e.timestamp AS timestamp,
         (e.event = {p11:String}
@@ -42,7 +42,7 @@ identities AS (
             AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
             AND isFinite(e.c1)) AS m1
     FROM metric_events AS e
-    RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+    RIGHT JOIN assignments AS a ON e.key = a.key
     GROUP BY a.identity
 )
 SELECT

@@ -25,7 +25,7 @@ FROM cluster({p16:String}, view(
     WITH
     assignments AS (
         SELECT
-            identifier,
+            sipHash128(identifier) AS key,
             argMin(value, (timestamp, value)) AS variant,
             min(timestamp) AS first_exposure,
             min(value) != max(value) AS several_variants,
@@ -42,7 +42,7 @@ FROM cluster({p16:String}, view(
     ),
     metric_events AS (
         SELECT
-            e.identifier AS identifier,
+            sipHash128(e.identifier) AS key,
             e.event AS event,
             e.timestamp AS timestamp,
             (e.event = {p11:String}
@@ -66,7 +66,7 @@ FROM cluster({p16:String}, view(
                 AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
                 AND isFinite(e.c1)) AS m1
         FROM metric_events AS e
-        RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+        RIGHT JOIN assignments AS a ON e.key = a.key
         GROUP BY a.identity
     )
     SELECT

@@ -28,7 +28,7 @@ FROM cluster({p18:String}, view(
     WITH
     assignments AS (
         SELECT
-            identifier,
+            sipHash128(identifier) AS key,
             argMin(value, (timestamp, value)) AS variant,
             min(timestamp) AS first_exposure,
             min(value) != max(value) AS several_variants,
@@ -45,7 +45,7 @@ FROM cluster({p18:String}, view(
     ),
     metric_events AS (
         SELECT
-            e.identifier AS identifier,
+            sipHash128(e.identifier) AS key,
             e.event AS event,
             e.timestamp AS timestamp,
             any(e.event = {p11:String}
@@ -74,7 +74,7 @@ FROM cluster({p18:String}, view(
                 AND e.timestamp < a.first_exposure
                 AND e.c0) > 0) AS x0
         FROM metric_events AS e
-        RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+        RIGHT JOIN assignments AS a ON e.key = a.key
         GROUP BY a.identity
     )
     SELECT

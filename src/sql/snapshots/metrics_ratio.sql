@@ -1,7 +1,7 @@
 WITH
 assignments AS (
     SELECT
-        identifier,
+        sipHash128(identifier) AS key,
         argMin(value, (timestamp, value)) AS variant,
         min(timestamp) AS first_exposure,
         min(value) != max(value) AS several_variants,
@@ -18,7 +18,7 @@ assignments AS (
 ),
 metric_events AS (
     SELECT
-        e.identifier AS identifier,
+        sipHash128(e.identifier) AS key,
         e.event AS event,
         e.timestamp AS timestamp,
         (e.event = {p11:String}
@@ -57,7 +57,7 @@ identities AS (
             AND e.timestamp >= a.first_exposure
             AND e.timestamp < a.first_exposure + toIntervalSecond({p20:Int64}))), NULL) AS d1
     FROM metric_events AS e
-    RIGHT JOIN assignments AS a ON e.identifier = a.identifier
+    RIGHT JOIN assignments AS a ON e.key = a.key
     GROUP BY a.identity
 )
 SELECT
