@@ -3,7 +3,7 @@
 #
 #   benches/memory.sh [LIFT_BINARY] [sqlite|postgres] [ROUNDS] [SECONDS]
 #
-# Seeds a fresh database with `lift demo` (a running experiment with 5 attached metrics) plus 45
+# Seeds a fresh database with `lift demo` (a running experiment with 6 attached metrics) plus 44
 # more metrics through the API, serves it, then runs ROUNDS (5) rounds of SECONDS (60) of `wrk`
 # with 64 connections on
 #   metrics(first: 50) { totalCount edges { node { … definition { … } attachments { experiment { id name status } } } } }
@@ -50,7 +50,7 @@ gql() { # body-json
   curl -fsS --max-time 10 "http://127.0.0.1:$PORT/graphql" -H "authorization: Bearer $TOKEN" \
     -H 'content-type: application/json' -d "$1"
 }
-for i in $(seq 45); do
+for i in $(seq 44); do
   gql "{\"query\": \"mutation(\$i: CreateMetricInput!) { createMetric(input: \$i) { id } }\", \"variables\": {\"i\": {\"environmentKey\": \"demo\", \"name\": \"Load metric $i\", \"description\": \"Seeded for the memory bench\", \"metricType\": \"NUMERIC\", \"aggregation\": \"SUM\", \"direction\": \"UP\", \"definition\": {\"event\": \"purchase_$i\", \"filters\": [{\"property\": \"plan\", \"op\": \"EQ\", \"value\": {\"string\": \"pro\"}}], \"value\": {\"source\": \"EVENT_VALUE\"}}}}}" >/dev/null
 done
 
@@ -62,7 +62,7 @@ r = json.load(sys.stdin)
 assert "errors" not in r, r
 m = r["data"]["environment"]["metrics"]
 attached = sum(1 for e in m["edges"] if e["node"]["attachments"])
-assert m["totalCount"] == 50 and len(m["edges"]) == 50 and attached == 5, (m["totalCount"], attached)
+assert m["totalCount"] == 50 and len(m["edges"]) == 50 and attached == 6, (m["totalCount"], attached)
 print(f"list: {len(json.dumps(r))} bytes, 50 metrics, {attached} attached")'
 
 cat >"$DIR/post.lua" <<EOF

@@ -58,18 +58,16 @@ pub struct GroupKey {
 
 /// One entry for one member, as its socket's writer receives it.
 pub struct Delivery {
-    /// The member (a subscription id can be reused after `complete`; this cannot).
+    /// The member (a subscription id can be reused after `complete`; this cannot). The socket
+    /// knows its members' subscription ids: a delivery stays small, and every socket holds a
+    /// queue of them.
     pub member: u64,
-    /// The subscription id, already JSON-encoded (quotes included).
-    pub subscription: Arc<str>,
     pub payload: Arc<str>,
 }
 
 /// A subscription to be served by its group.
 pub struct Membership {
     pub key: Arc<GroupKey>,
-    /// The subscription id, already JSON-encoded.
-    pub subscription: Arc<str>,
     /// The socket's queue of deliveries (bounded: a full queue sends the member to the table).
     pub sink: mpsc::Sender<Delivery>,
     /// Cancelled when the client completes the subscription or the socket ends.
@@ -80,7 +78,6 @@ pub struct Membership {
 /// A member, wherever it is served (in its group or alone from the table).
 struct Member {
     id: u64,
-    subscription: Arc<str>,
     sink: mpsc::Sender<Delivery>,
     cancel: CancellationToken,
     render: Arc<dyn Render>,
@@ -138,7 +135,6 @@ impl AuditHub {
         let id = groups.next_member.fetch_add(1, Ordering::Relaxed);
         let member = Member {
             id,
-            subscription: membership.subscription,
             sink: membership.sink,
             cancel: membership.cancel,
             render: membership.render,
@@ -474,7 +470,6 @@ enum Offer {
 fn offer(member: &mut Member, sequence: i64, payload: &Arc<str>) -> Offer {
     let delivery = Delivery {
         member: member.id,
-        subscription: member.subscription.clone(),
         payload: payload.clone(),
     };
     match member.sink.try_send(delivery) {
@@ -513,7 +508,6 @@ async fn solo(hub: AuditHub, mut member: Member) {
             let sequence = row.sequence;
             let delivery = Delivery {
                 member: member.id,
-                subscription: member.subscription.clone(),
                 payload: member.render.render(Arc::new(row)).await,
             };
             let sent = tokio::select! {

@@ -38,6 +38,8 @@ use crate::http::AppState;
 /// A subscription of this socket served by a group.
 pub struct GroupedSubscription {
     member: u64,
+    /// The subscription id, JSON-encoded (quotes included), as its frames carry it.
+    encoded_id: Arc<str>,
     key: Arc<GroupKey>,
     cancel: CancellationToken,
 }
@@ -49,12 +51,14 @@ pub struct Grouped {
 }
 
 impl Grouped {
-    /// Whether `member` still is the subscription it was delivered for (the client may have
-    /// completed it, and may even have reused its id since).
-    pub fn is_current(&self, member: u64) -> bool {
-        self.by_id
-            .lock()
-            .is_ok_and(|by_id| by_id.values().any(|s| s.member == member))
+    /// The JSON-encoded id of `member` while it still is the subscription it was delivered for
+    /// (the client may have completed it, and may even have reused its id since).
+    pub fn encoded_id(&self, member: u64) -> Option<Arc<str>> {
+        let by_id = self.by_id.lock().ok()?;
+        by_id
+            .values()
+            .find(|s| s.member == member)
+            .map(|s| s.encoded_id.clone())
     }
 }
 
@@ -168,7 +172,6 @@ impl Grouping {
         let cancel = CancellationToken::new();
         let membership = Membership {
             key: key.clone(),
-            subscription: Arc::from(json!(id).to_string()),
             sink: self.deliveries.clone(),
             cancel: cancel.clone(),
             render: Arc::new(selection),
@@ -178,10 +181,12 @@ impl Grouping {
             return;
         };
         let member = self.state.app.audit.fan_out(membership, start.after);
+        let encoded_id = Arc::from(json!(id).to_string());
         by_id.insert(
             id,
             GroupedSubscription {
                 member,
+                encoded_id,
                 key,
                 cancel,
             },

@@ -123,7 +123,7 @@ pub struct Inbound<S> {
     init_received: bool,
     init_deadline: Pin<Box<Sleep>>,
     /// Answers to refused subscriptions, sent with backpressure before reading more.
-    replies: PollSender<Message>,
+    replies: PollSender<Box<Message>>,
     pending_reply: Option<Message>,
     grouping: Grouping,
     /// A subscription being probed: resolves to the message for async-graphql, if any.
@@ -136,7 +136,7 @@ impl<S> Inbound<S> {
         protocol: WebSocketProtocols,
         session: Arc<Session>,
         limits: super::WebSocketLimits,
-        replies: PollSender<Message>,
+        replies: PollSender<Box<Message>>,
         grouping: Grouping,
     ) -> Self {
         Inbound {
@@ -265,7 +265,7 @@ where
             if let Some(reply) = this.pending_reply.take() {
                 match this.replies.poll_reserve(cx) {
                     Poll::Ready(Ok(())) => {
-                        if this.replies.send_item(reply).is_err() {
+                        if this.replies.send_item(Box::new(reply)).is_err() {
                             return Poll::Ready(None);
                         }
                     }

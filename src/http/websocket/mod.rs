@@ -163,7 +163,8 @@ async fn on_init(
 
 async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState) {
     let (mut socket_sink, socket_stream) = socket.split();
-    let (sender, mut outbox) = tokio::sync::mpsc::channel::<Message>(64);
+    // Boxed: a queue holds a block of slots from the start, and every socket has one.
+    let (sender, mut outbox) = tokio::sync::mpsc::channel::<Box<Message>>(64);
     let session = Arc::new(Session::default());
     // Entries of grouped subscriptions: as many as a subscriber may be behind before it reads
     // from the table instead (an idle queue holds no memory).
@@ -196,7 +197,7 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
                         reason: reason.into(),
                     })),
                 };
-                if sender.send(message).await.is_err() {
+                if sender.send(Box::new(message)).await.is_err() {
                     break;
                 }
             }
@@ -232,7 +233,7 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
                     }
                     continue;
                 }
-                message = outbox.recv() => match message {
+                message = outbox.recv() => match message.map(|message| *message) {
                     Some(Message::Close(frame)) => {
                         let frame = decided(&session).or(frame);
                         let _ = socket_sink.send(Message::Close(frame)).await;
@@ -257,8 +258,10 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
                     let mut frames = std::iter::once(first)
                         .chain(std::iter::from_fn(|| deliveries.try_recv().ok()))
                         .take(MAX_BATCH)
-                        .filter(|delivery| session.grouped.is_current(delivery.member))
-                        .map(|delivery| Message::Text(next_frame(protocol, &delivery).into()))
+                        .filter_map(|delivery| {
+                            let id = session.grouped.encoded_id(delivery.member)?;
+                            Some(Message::Text(next_frame(protocol, &id, &delivery.payload).into()))
+                        })
                         .peekable();
                     let mut last = None;
                     while let Some(frame) = frames.next() {
@@ -320,19 +323,18 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
 
 /// The protocol's message carrying one entry: the group's payload, framed with this
 /// subscription's id (serialized once for the group, copied once per subscriber).
-fn next_frame(protocol: WebSocketProtocols, delivery: &Delivery) -> String {
+fn next_frame(protocol: WebSocketProtocols, encoded_id: &str, payload: &str) -> String {
     let kind = match protocol {
         WebSocketProtocols::GraphQLWS => "next",
         WebSocketProtocols::SubscriptionsTransportWS => "data",
     };
-    let mut frame =
-        String::with_capacity(delivery.payload.len() + delivery.subscription.len() + 40);
+    let mut frame = String::with_capacity(payload.len() + encoded_id.len() + 40);
     frame.push_str(r#"{"type":""#);
     frame.push_str(kind);
     frame.push_str(r#"","id":"#);
-    frame.push_str(&delivery.subscription);
+    frame.push_str(encoded_id);
     frame.push_str(r#","payload":"#);
-    frame.push_str(&delivery.payload);
+    frame.push_str(payload);
     frame.push('}');
     frame
 }
@@ -387,17 +389,14 @@ mod tests {
 
     #[test]
     fn a_shared_payload_is_framed_with_each_protocols_message_and_the_members_id() {
-        let delivery = Delivery {
-            member: 1,
-            subscription: Arc::from(json!("a \"quoted\" id").to_string()),
-            payload: Arc::from(r#"{"data":{"auditLogCreated":{"log":"x"}}}"#),
-        };
+        let encoded_id = json!("a \"quoted\" id").to_string();
+        let payload = r#"{"data":{"auditLogCreated":{"log":"x"}}}"#;
         for (protocol, kind) in [
             (WebSocketProtocols::GraphQLWS, "next"),
             (WebSocketProtocols::SubscriptionsTransportWS, "data"),
         ] {
             let frame: serde_json::Value =
-                serde_json::from_str(&next_frame(protocol, &delivery)).expect("JSON");
+                serde_json::from_str(&next_frame(protocol, &encoded_id, payload)).expect("JSON");
             assert_eq!(
                 frame,
                 json!({"type": kind, "id": "a \"quoted\" id", "payload": {"data": {"auditLogCreated": {"log": "x"}}}})
