@@ -35,11 +35,7 @@ impl Tasks {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let token = self.token();
-        tokio::spawn(async move {
-            let _token = token;
-            future.await
-        })
+        self.spawn_on(&tokio::runtime::Handle::current(), future)
     }
 
     /// Spawns `future` on the runtime of `handle` (e.g. the subscription runtime), counted until
