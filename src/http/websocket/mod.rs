@@ -167,7 +167,8 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
     let (sender, mut outbox) = tokio::sync::mpsc::channel::<Box<Message>>(64);
     let session = Arc::new(Session::default());
     // Entries of grouped subscriptions: as many as a subscriber may be behind before it reads
-    // from the table instead (an idle queue holds no memory).
+    // from the table instead. An idle queue holds only its first block of 32 slots, which is
+    // why a delivery is just a member and a shared payload.
     let (deliveries_sender, mut deliveries) =
         tokio::sync::mpsc::channel::<Delivery>(state.app.audit.capacity());
     let grouping = Grouping::new(state.clone(), session.clone(), deliveries_sender);
