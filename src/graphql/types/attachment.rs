@@ -1,6 +1,6 @@
 //! `ExperimentMetric`: a metric attached to an experiment, with its role and expected direction.
 
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, ContextSelectionSet, InputObject, Object, Value, ID};
 use chrono::{DateTime, Utc};
 
 use super::enums::{ExpectedDirection, MetricRole};
@@ -12,6 +12,7 @@ use crate::domain::model;
 use crate::domain::DomainError;
 use crate::graphql::error::GqlResult;
 use crate::graphql::loaders::{self, ExperimentById, MetricById, PinnedVersion};
+use crate::graphql::plain::{Fast, Plain, PlainFields};
 use crate::service::attachments::{AttachDraft, AttachmentPatch};
 
 pub struct ExperimentMetric(pub model::ExperimentMetric);
@@ -45,15 +46,32 @@ impl ExperimentMetric {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
-    async fn experiment(&self, ctx: &Context<'_>) -> GqlResult<Experiment> {
+    async fn experiment(&self, ctx: &Context<'_>) -> GqlResult<Fast<Experiment>> {
         let id = ExperimentById(self.0.experiment_id.clone());
         let experiment = loaders::require(ctx, id, || DomainError::not_found("experiment")).await?;
-        Ok(Experiment(experiment))
+        Ok(Fast(Experiment(experiment)))
     }
-    async fn metric(&self, ctx: &Context<'_>) -> GqlResult<Metric> {
+    async fn metric(&self, ctx: &Context<'_>) -> GqlResult<Fast<Metric>> {
         let id = MetricById(self.0.metric_id.clone());
         let metric = loaders::require(ctx, id, || DomainError::not_found("metric")).await?;
-        Ok(Metric(metric))
+        Ok(Fast(Metric(metric)))
+    }
+}
+
+impl PlainFields for ExperimentMetric {
+    fn plain_field(&self, name: &str, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
+        let attachment = &self.0;
+        Some(match name {
+            "id" => attachment.id.plain(ctx),
+            "expectedDirection" => {
+                ExpectedDirection::from(attachment.expected_direction).plain(ctx)
+            }
+            "role" => MetricRole::from(attachment.role).plain(ctx),
+            "metricVersion" => attachment.metric_version.plain(ctx),
+            "createdAt" => attachment.created_at.plain(ctx),
+            "updatedAt" => attachment.updated_at.plain(ctx),
+            _ => return None,
+        })
     }
 }
 

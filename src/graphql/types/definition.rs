@@ -4,6 +4,7 @@ use async_graphql::{InputObject, OneofObject, SimpleObject};
 
 use super::enums::{Aggregation, CappingKind, FilterOp, QuantileOver, ValueSourceKind};
 use crate::domain::metric as domain;
+use crate::graphql::plain::plain_object;
 
 /// What a metric counts. A single-event metric (NUMERIC, or a CONVERSION on one event) sets
 /// `event`, `filters` and `value`; a funnel (CONVERSION) sets `steps` instead; a RATIO metric sets
@@ -284,6 +285,42 @@ pub struct MetricWindow {
     pub start_seconds: i64,
     pub end_seconds: Option<i64>,
 }
+
+plain_object!(MetricDefinition {
+    "event" => event,
+    "filters" => filters,
+    "value" => value,
+    "window" => window,
+    "steps" => steps,
+    "numerator" => numerator,
+    "denominator" => denominator,
+    "quantile" => quantile,
+    "capping" => capping,
+});
+plain_object!(FunnelStep { "event" => event, "filters" => filters });
+plain_object!(RatioPart {
+    "event" => event,
+    "filters" => filters,
+    "aggregation" => aggregation,
+    "value" => value,
+});
+plain_object!(Quantile { "level" => level, "over" => over, "ignoreZeros" => ignore_zeros });
+plain_object!(Capping {
+    "kind" => kind,
+    "upper" => upper,
+    "lower" => lower,
+    "ignoreZeros" => ignore_zeros,
+});
+plain_object!(PropertyFilter { "property" => property, "op" => op, "value" => value });
+plain_object!(FilterValue {
+    "string" => string,
+    "number" => number,
+    "boolean" => boolean,
+    "stringList" => string_list,
+    "numberList" => number_list,
+});
+plain_object!(ValueSource { "source" => source, "property" => property });
+plain_object!(MetricWindow { "startSeconds" => start_seconds, "endSeconds" => end_seconds });
 
 impl From<domain::MetricDefinition> for MetricDefinition {
     fn from(d: domain::MetricDefinition) -> Self {

@@ -3,6 +3,7 @@
 use async_graphql::Enum;
 
 use crate::domain::{analysis, experiment, metric};
+use crate::graphql::plain::plain_enums;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "metric::MetricType")]
@@ -147,3 +148,17 @@ pub enum MultipleTestingCorrection {
     /// Benjamini–Hochberg: controls the false discovery rate.
     BenjaminiHochberg,
 }
+
+plain_enums!(
+    MetricType,
+    Aggregation,
+    Direction,
+    FilterOp,
+    ValueSourceKind,
+    QuantileOver,
+    CappingKind,
+    ExperimentStatus,
+    MultipleExposureHandling,
+    ExpectedDirection,
+    MetricRole,
+);

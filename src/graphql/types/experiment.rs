@@ -1,6 +1,6 @@
 //! `Experiment` and its inputs.
 
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, ContextSelectionSet, InputObject, Object, Value, ID};
 use chrono::{DateTime, Utc};
 
 use super::analysis::{ExperimentAnalysis, ExperimentAnalysisInput};
@@ -18,6 +18,7 @@ use crate::graphql::limits::ResultsBudget;
 use crate::graphql::loaders::{self, AttachmentsOfExperiment, EnvironmentById, FeatureById};
 use crate::graphql::nullable::or_null;
 use crate::graphql::pagination::{connection, list_cost, page_cost, page_request, Conn};
+use crate::graphql::plain::{Fast, Plain, PlainFields};
 use crate::service;
 
 pub struct Experiment(pub model::Experiment);
@@ -121,13 +122,36 @@ impl Experiment {
     /// Attached metrics (deleted metrics are not shown), in the order they were attached.
     /// Query complexity: what is selected inside, counted for 10 items.
     #[graphql(complexity = "list_cost(child_complexity)")]
-    async fn metrics(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExperimentMetric>> {
+    async fn metrics(&self, ctx: &Context<'_>) -> GqlResult<Vec<Fast<ExperimentMetric>>> {
         let rows = loaders::load(ctx, AttachmentsOfExperiment(self.0.id.clone())).await?;
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(ExperimentMetric)
+            .map(|row| Fast(ExperimentMetric(row)))
             .collect())
+    }
+}
+
+impl PlainFields for Experiment {
+    fn plain_field(&self, name: &str, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
+        let experiment = &self.0;
+        Some(match name {
+            "id" => experiment.id.plain(ctx),
+            "name" => experiment.name.plain(ctx),
+            "hypothesis" => experiment.hypothesis.plain(ctx),
+            "status" => ExperimentStatus::from(experiment.status).plain(ctx),
+            "exposureEvent" => experiment.exposure_event.plain(ctx),
+            "controlVariant" => experiment.control_variant.plain(ctx),
+            "multipleExposureHandling" => {
+                MultipleExposureHandling::from(experiment.multiple_exposure_handling).plain(ctx)
+            }
+            "startedAt" => experiment.started_at.plain(ctx),
+            "endedAt" => experiment.ended_at.plain(ctx),
+            "createdAt" => experiment.created_at.plain(ctx),
+            "updatedAt" => experiment.updated_at.plain(ctx),
+            "deletedAt" => experiment.deleted_at.plain(ctx),
+            _ => return None,
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! `Metric` and its inputs.
 
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, ContextSelectionSet, InputObject, Object, Value, ID};
 use chrono::{DateTime, Utc};
 
 use super::attachment::ExperimentMetric;
@@ -16,6 +16,7 @@ use crate::graphql::loaders::{self, AttachmentsOfMetric, EnvironmentById, Versio
 use crate::graphql::pagination::{
     connection_by, encode_cursor, list_cost, page_cost, page_request, Conn,
 };
+use crate::graphql::plain::{Fast, Plain, PlainFields};
 use crate::service;
 
 pub struct Metric(pub model::Metric);
@@ -81,13 +82,32 @@ impl Metric {
     /// Where this metric is attached (experiments that are not deleted).
     /// Query complexity: what is selected inside, counted for 10 items.
     #[graphql(complexity = "list_cost(child_complexity)")]
-    async fn attachments(&self, ctx: &Context<'_>) -> GqlResult<Vec<ExperimentMetric>> {
+    async fn attachments(&self, ctx: &Context<'_>) -> GqlResult<Vec<Fast<ExperimentMetric>>> {
         let rows = loaders::load(ctx, AttachmentsOfMetric(self.0.id.clone())).await?;
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(ExperimentMetric)
+            .map(|row| Fast(ExperimentMetric(row)))
             .collect())
+    }
+}
+
+impl PlainFields for Metric {
+    fn plain_field(&self, name: &str, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
+        let metric = &self.0;
+        Some(match name {
+            "id" => metric.id.plain(ctx),
+            "name" => metric.name.plain(ctx),
+            "description" => metric.description.plain(ctx),
+            "metricType" => MetricType::from(metric.metric_type).plain(ctx),
+            "aggregation" => Aggregation::from(metric.aggregation).plain(ctx),
+            "direction" => Direction::from(metric.direction).plain(ctx),
+            "definition" => MetricDefinition::from(metric.definition.clone()).plain(ctx),
+            "version" => metric.version.plain(ctx),
+            "createdAt" => metric.created_at.plain(ctx),
+            "deletedAt" => metric.deleted_at.plain(ctx),
+            _ => return None,
+        })
     }
 }
 
