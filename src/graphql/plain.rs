@@ -109,27 +109,45 @@ pub fn walk<T: PlainFields>(ctx: &ContextSelectionSet<'_>, root: &T) -> Value {
     }
 }
 
-/// Calls `found` for each selected field, in selection order, following fragments that apply.
+/// The value of each selected field of `root` that is plain (`None` for the others), in
+/// selection order.
 fn collect<'a, T: PlainFields>(
     ctx: &ContextSelectionSet<'a>,
     root: &T,
     found: &mut impl FnMut(Name, &'a Positioned<Field>, Option<Value>),
 ) -> ServerResult<()> {
+    for_each_field(ctx, &T::type_name(), &mut |field| {
+        let key = field.node.response_key().node.clone();
+        let value = match field.node.name.node.as_str() {
+            "__typename" => Some(Value::String(root.introspection_type_name().into_owned())),
+            name => root.plain_field(name, &selection_of(ctx, field)),
+        };
+        found(key, field, value);
+        Ok(())
+    })
+}
+
+/// What `field` selects inside. Its path stays the parent's: plain fields report no errors, and
+/// a path is only ever read for one.
+fn selection_of<'a>(
+    ctx: &ContextSelectionSet<'a>,
+    field: &'a Positioned<Field>,
+) -> ContextSelectionSet<'a> {
+    ctx.with_selection_set(&field.node.selection_set)
+}
+
+/// Calls `found` with each selected field, in selection order, following the fragments that
+/// apply to `type_name` (the objects walked here implement no interface, so a fragment applies
+/// when it names their type or none).
+fn for_each_field<'a>(
+    ctx: &ContextSelectionSet<'a>,
+    type_name: &str,
+    found: &mut impl FnMut(&'a Positioned<Field>) -> ServerResult<()>,
+) -> ServerResult<()> {
     for selection in &ctx.item.node.items {
         let (condition, selection_set) = match &selection.node {
             Selection::Field(field) => {
-                let key = field.node.response_key().node.clone();
-                let name = field.node.name.node.as_str();
-                let value = if name == "__typename" {
-                    Some(Value::String(root.introspection_type_name().into_owned()))
-                } else {
-                    let ctx_field = ctx.with_field(field);
-                    root.plain_field(
-                        name,
-                        &ctx_field.with_selection_set(&field.node.selection_set),
-                    )
-                };
-                found(key, field, value);
+                found(field)?;
                 continue;
             }
             Selection::FragmentSpread(spread) => {
@@ -154,9 +172,8 @@ fn collect<'a, T: PlainFields>(
                 &fragment.node.selection_set,
             ),
         };
-        // These objects implement no interface, so a fragment applies when it names their type.
-        if condition.is_none_or(|on| on.as_str() == T::type_name()) {
-            collect(&ctx.with_selection_set(selection_set), root, found)?;
+        if condition.is_none_or(|on| on.as_str() == type_name) {
+            for_each_field(&ctx.with_selection_set(selection_set), type_name, found)?;
         }
     }
     Ok(())
@@ -231,6 +248,7 @@ plain_scalars!(
     f64,
     i64,
     i32,
+    u64,
     u32,
     async_graphql::ID,
     chrono::DateTime<chrono::Utc>
@@ -273,6 +291,9 @@ macro_rules! plain_object {
     };
 }
 pub(crate) use plain_object;
+
+mod connection;
+pub use connection::FastConn;
 
 #[cfg(test)]
 mod tests;

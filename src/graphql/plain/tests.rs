@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
 use serde_json::Value as Json;
 
-use super::Fast;
+use super::{Fast, FastConn};
+use crate::db::page::Page;
 use crate::domain::analysis::StoredAnalysis;
 use crate::domain::{experiment as experiments, metric as metrics, model};
+use crate::graphql::pagination::{connection, Conn};
 use crate::graphql::types::attachment::ExperimentMetric;
 use crate::graphql::types::definition::{
     Capping, FilterValue, FunnelStep, MetricDefinition, MetricWindow, PropertyFilter, Quantile,
@@ -368,5 +370,85 @@ async fn the_plain_fields_of_metrics_experiments_and_attachments_resolve_as_asyn
             text(&data, &format!("derived{field}")),
             "{type_name}"
         );
+    }
+}
+
+fn page(size: usize) -> Conn<Fast<Metric>> {
+    let items = (0..size)
+        .map(|i| {
+            let Metric(mut metric) = metric();
+            metric.id = format!("m-{i}");
+            metric.name = format!("Metric {i}");
+            metric
+        })
+        .collect();
+    let page = Page {
+        items,
+        has_next_page: size > 1,
+        total_count: Some(size as u64 + 4),
+    };
+    connection(page, |m| &m.id, |m| Fast(Metric(m)))
+}
+
+struct DerivedPages;
+
+#[Object]
+impl DerivedPages {
+    async fn page(&self, size: usize) -> Conn<Fast<Metric>> {
+        page(size)
+    }
+}
+
+struct WalkedPages;
+
+#[Object]
+impl WalkedPages {
+    async fn page(&self, size: usize) -> FastConn<Fast<Metric>> {
+        FastConn(page(size))
+    }
+}
+
+/// A page of a list walked by `FastConn` against async-graphql's `Connection`, in two schemas
+/// (the two register one GraphQL type each, `MetricConnection`): every field of the connection,
+/// its edges and page info, fragments on each, repeated and aliased fields, full and empty pages.
+#[tokio::test]
+async fn a_walked_page_answers_as_async_graphql_connections_do() {
+    let derived = Schema::new(DerivedPages, EmptyMutation, EmptySubscription);
+    let walked = Schema::new(WalkedPages, EmptyMutation, EmptySubscription);
+    let query = "query($size: Int!) { page(size: $size) { __typename totalCount \
+                 pageInfo { hasPreviousPage hasNextPage startCursor endCursor __typename } \
+                 edges { __typename cursor node { __typename id name version } } \
+                 again: edges { node { createdAt } } ...Page \
+                 nodes { id ... on Metric { metricType definition { event window { startSeconds } } } } \
+                 edges { node { description } } } } \
+                 fragment Page on MetricConnection { count: totalCount edges { ...Edge } } \
+                 fragment Edge on MetricEdge { last: cursor }";
+    for size in [3, 1, 0] {
+        let request = || {
+            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(
+                serde_json::json!({ "size": size }),
+            ))
+        };
+        let (from_derived, from_walked) = (
+            derived.execute(request()).await,
+            walked.execute(request()).await,
+        );
+        assert!(from_derived.errors.is_empty(), "{:?}", from_derived.errors);
+        assert!(from_walked.errors.is_empty(), "{:?}", from_walked.errors);
+        let text = |data: &async_graphql::Value| serde_json::to_string(data).expect("serializes");
+        let walked_text = text(&from_walked.data);
+        assert_eq!(walked_text, text(&from_derived.data), "page of {size}");
+        if size == 3 {
+            assert!(
+                walked_text.contains(r#""edges":[{"__typename":"MetricEdge","cursor":"#),
+                "{walked_text}"
+            );
+            assert!(
+                walked_text.contains(
+                    r#""name":"Metric 2","version":3,"description":"What buyers pay"},"last":"#
+                ),
+                "{walked_text}"
+            );
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::graphql::context::{app, db};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::nullable::or_null;
 use crate::graphql::pagination::{connection, connection_by, page_cost, page_request, Conn};
-use crate::graphql::plain::Fast;
+use crate::graphql::plain::{Fast, FastConn};
 use crate::service;
 use crate::service::access::EnvironmentAccess;
 
@@ -77,12 +77,16 @@ impl Environment {
         first: Option<i32>,
         after: Option<String>,
         search: Option<String>,
-    ) -> GqlResult<Conn<Fast<Metric>>> {
+    ) -> GqlResult<FastConn<Fast<Metric>>> {
         let page = page_request(ctx, first, after).gql()?;
         let metrics = service::metrics::list(db(ctx)?, &self.0, search.as_deref(), &page)
             .await
             .gql()?;
-        Ok(connection(metrics, |m| &m.id, |m| Fast(Metric(m))))
+        Ok(FastConn(connection(
+            metrics,
+            |m| &m.id,
+            |m| Fast(Metric(m)),
+        )))
     }
 
     /// Experiments, newest first, optionally only those with `status`.
