@@ -191,9 +191,13 @@ fn object(slots: Vec<(Name, Option<Value>)>) -> Value {
 }
 
 fn insert(target: &mut IndexMap<Name, Value>, key: Name, value: Value) {
-    let Some(previous) = target.get_mut(&key) else {
-        target.insert(key, value);
-        return;
+    use async_graphql::indexmap::map::Entry;
+    let previous = match target.entry(key) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(value);
+            return;
+        }
+        Entry::Occupied(occupied) => occupied.into_mut(),
     };
     match (previous, value) {
         (Value::Object(into), Value::Object(from)) => {

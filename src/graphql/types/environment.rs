@@ -98,13 +98,17 @@ impl Environment {
         first: Option<i32>,
         after: Option<String>,
         status: Option<ExperimentStatus>,
-    ) -> GqlResult<Conn<Experiment>> {
+    ) -> GqlResult<FastConn<Fast<Experiment>>> {
         let page = page_request(ctx, first, after).gql()?;
         let experiments =
             service::experiments::list(db(ctx)?, &self.0, status.map(Into::into), &page)
                 .await
                 .gql()?;
-        Ok(connection(experiments, |e| &e.id, Experiment))
+        Ok(FastConn(connection(
+            experiments,
+            |e| &e.id,
+            |e| Fast(Experiment(e)),
+        )))
     }
 
     /// Audit entries of this environment, newest first, optionally filtered by the kind of object,
