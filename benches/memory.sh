@@ -7,8 +7,9 @@
 # more metrics through the API, serves it, then runs ROUNDS (5) rounds of SECONDS (60) of `wrk`
 # with 64 connections on
 #   metrics(first: 50) { totalCount edges { node { … definition { … } attachments { experiment { id name status } } } } }
-# printing VmRSS and VmHWM (from /proc/<pid>/status) idle and after each round, and the round's
-# throughput. Extra environment for the server passes through (e.g. MALLOC_ARENA_MAX=2).
+# printing VmRSS and VmHWM (from /proc/<pid>/status) idle and after each round, the round's
+# throughput, and SQLite's own share (`lift_sqlite_memory_bytes`) when the server shows it. Extra
+# environment for the server passes through (e.g. MALLOC_ARENA_MAX=2).
 # PostgreSQL is LIFT_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432); the script
 # creates and drops its own database there. Bounded: ROUNDS × SECONDS of load.
 set -euo pipefail
@@ -76,7 +77,11 @@ response = function(status, headers, body)
 end
 EOF
 
-rss() { awk '/^(VmRSS|VmHWM|Threads)/ { if ($1 == "Threads:") printf "threads %s  ", $2; else printf "%s %.1f MB  ", $1, $2 / 1024 }' "/proc/$SERVER/status"; }
+rss() { awk '/^(VmRSS|VmHWM|Threads)/ { if ($1 == "Threads:") printf "threads %s  ", $2; else printf "%s %.1f MB  ", $1, $2 / 1024 }' "/proc/$SERVER/status"; sqlite_memory; }
+# SQLite's own allocations (page caches, statements), when the server shows them on /metrics.
+sqlite_memory() {
+  curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^lift_sqlite_memory_bytes / { printf "sqlite %.1f MB  ", $2 / 1048576 }'
+}
 echo "backend $BACKEND, $CONNECTIONS connections, ${MALLOC_ARENA_MAX:+MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX }load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "idle:     $(rss)"
 for round in $(seq "$ROUNDS"); do

@@ -7,7 +7,8 @@
 //! - `page`: keyset pagination on UUIDv7 ids, newest first;
 //! - `sealing`: warehouse passwords sealed at rest (ChaCha20-Poly1305);
 //! - `repo/`: reads and writes, each `fn(&impl ConnectionTrait, ..)` so they run inside a
-//!   transaction or outside one alike.
+//!   transaction or outside one alike;
+//! - `sqlite_memory`: what SQLite's own allocator holds, for `/metrics`.
 
 pub mod connect;
 mod convert;
@@ -17,11 +18,13 @@ pub mod page;
 pub mod repo;
 mod scope;
 pub mod sealing;
+mod sqlite_memory;
 
 pub use connect::{begin_write, connect, connect_with, Db};
 pub use failure::is_unavailable;
 pub use page::{Page, PageRequest};
 pub use sealing::Sealer;
+pub use sqlite_memory::sqlite_memory_used;
 
 use crate::domain::DomainError;
 

@@ -3,7 +3,7 @@
 //! async-graphql resolves every field of an object as a boxed future of its own, polled through a
 //! `FuturesUnordered` (two allocations and a wake-up per field), and then builds the object from
 //! their results. For a metric's scalars, its definition and its filters — a few dozen fields per
-//! item of a list — that machinery cost most of the list (`benches/list.md`).
+//! item of a list — that machinery cost most of the list (`benches/batching.md`, "Plain fields read in one walk").
 //!
 //! [`Fast`] is the same GraphQL type as the object it wraps: its type information is the inner
 //! type's, so the schema does not change. It resolves the fields the object names in

@@ -31,6 +31,8 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         audit_groups: state.app.audit.fanout_groups(),
         pool: pool_usage(&state.app.db),
         open_connections: state.edge.slots.open(),
+        sqlite_memory: (state.app.db.get_database_backend() == DbBackend::Sqlite)
+            .then(crate::db::sqlite_memory_used),
     };
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -46,6 +46,9 @@ pub struct ScrapeTime {
     pub audit_groups: usize,
     pub pool: Option<PoolUsage>,
     pub open_connections: usize,
+    /// Bytes SQLite's allocator holds (its page caches, statements and schemas, for every
+    /// connection of the process); `None` on PostgreSQL.
+    pub sqlite_memory: Option<i64>,
 }
 
 /// The series of one application; cheap to clone (shared).
@@ -108,7 +111,7 @@ impl Metrics {
 
     fn describe(&self) {
         let r = &self.inner.recorder;
-        let texts: [(&'static str, Option<Unit>, &'static str); 16] = [
+        let texts: [(&'static str, Option<Unit>, &'static str); 17] = [
             ("lift_graphql_requests_total", None, "GraphQL queries and mutations, by operation name and outcome (ok or the first error's code)."),
             ("lift_graphql_request_duration_seconds", Some(Unit::Seconds), "Time to answer a GraphQL query or mutation (parse to response), by operation name."),
             ("lift_warehouse_queries_total", None, "Queries sent to warehouses, by kind."),
@@ -125,6 +128,7 @@ impl Metrics {
             ("lift_http_connections_total", None, "Connections accepted and served."),
             ("lift_http_connections_timed_out_total", None, "Connections closed because a client did not send its headers within LIFT_HEADER_READ_TIMEOUT_SECONDS."),
             ("lift_db_statements_total", None, "SQL statements sent to the application database (queries, writes, transaction control)."),
+            ("lift_sqlite_memory_bytes", Some(Unit::Bytes), "Memory SQLite's allocator holds (page caches, prepared statements, schemas), across the process's connections; only when the application database is SQLite."),
         ];
         for (name, unit, help) in texts {
             let help = SharedString::const_str(help);
@@ -265,6 +269,10 @@ impl Metrics {
             self.gauge("lift_db_pool_max_connections", vec![])
                 .set(f64::from(pool.max));
         }
+        if let Some(bytes) = now.sqlite_memory {
+            self.gauge("lift_sqlite_memory_bytes", vec![])
+                .set(bytes as f64);
+        }
         self.inner.handle.render()
     }
 
@@ -328,6 +336,7 @@ mod tests {
             audit_groups: 0,
             pool: None,
             open_connections: 0,
+            sqlite_memory: None,
         };
         assert!(a
             .render(now)

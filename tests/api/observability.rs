@@ -221,3 +221,19 @@ db_test!(
         client.close().await;
     }
 );
+
+db_test!(
+    sqlite_memory_is_shown_only_when_the_database_is_sqlite,
+    |app| {
+        app.world().await;
+        let text = metrics_text(&app).await;
+        let bytes = value(&text, "lift_sqlite_memory_bytes");
+        match app.db.get_database_backend() {
+            // At least the schema and one connection's pages, which a world's rows need.
+            sea_orm::DbBackend::Sqlite => {
+                assert!(bytes.is_some_and(|b| b > 64.0 * 1024.0), "{text}")
+            }
+            _ => assert_eq!(bytes, None, "{text}"),
+        }
+    }
+);
