@@ -3,19 +3,20 @@
 //! async-graphql resolves every field of an object as a boxed future of its own, polled through a
 //! `FuturesUnordered` (two allocations and a wake-up per field), and then builds the object from
 //! their results. For a metric's scalars, its definition and its filters — a few dozen fields per
-//! item of a list — that machinery cost most of the list (`benches/batching.md`, "Plain fields read in one walk").
+//! item of a list — that machinery cost most of the list (`benches/batching.md`, "Plain fields
+//! read in one walk").
 //!
 //! [`Fast`] is the same GraphQL type as the object it wraps: its type information is the inner
 //! type's, so the schema does not change. It resolves the fields the object names in
 //! [`PlainFields`] by reading them, in the order they were selected, and leaves only the others
 //! (relations through the loaders, fields with arguments) to async-graphql, run concurrently so
 //! their loads still batch. Objects all of whose fields are plain (a definition and everything in
-//! it) are walked without any future at all ([`Plain`]).
+//! it) are walked without any future at all ([`Plain`]); a page of a list, by [`FastConn`].
 //!
 //! Fragments are followed as async-graphql follows them; `@skip` and `@include` are gone before
-//! execution (async-graphql removes skipped selections when it prepares the request).
-//! `tests::every_plain_field_resolves_as_async_graphql_does` holds each plain field to the value
-//! async-graphql's own resolver gives for it.
+//! execution (async-graphql removes skipped selections when it prepares the request). `tests`
+//! queries every registered plain field both ways and holds the walk to async-graphql's answer,
+//! byte for byte.
 
 use std::borrow::Cow;
 
@@ -179,7 +180,8 @@ fn for_each_field<'a>(
     Ok(())
 }
 
-/// The response object, merging fields selected twice under one key as async-graphql does.
+/// The response object, merging fields selected twice under one key as async-graphql does (and,
+/// as it does, `null` for an object left with no field).
 fn object(slots: Vec<(Name, Option<Value>)>) -> Value {
     let mut map = IndexMap::with_capacity(slots.len());
     for (key, value) in slots {
@@ -187,7 +189,11 @@ fn object(slots: Vec<(Name, Option<Value>)>) -> Value {
             insert(&mut map, key, value);
         }
     }
-    Value::Object(map)
+    if map.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(map)
+    }
 }
 
 fn insert(target: &mut IndexMap<Name, Value>, key: Name, value: Value) {
