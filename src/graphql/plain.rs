@@ -35,7 +35,8 @@ pub trait Plain {
     fn plain(&self, ctx: &ContextSelectionSet<'_>) -> Value;
 }
 
-/// The fields of an object that are plain data.
+/// The fields of an object that are plain data. A field named here is read, not resolved: it
+/// would skip a `guard` or a field directive, so name only fields that have neither.
 pub trait PlainFields: OutputType {
     /// The value of the field `name` for the selection `ctx`, or `None` when the field is not
     /// plain (async-graphql resolves it).
