@@ -68,9 +68,10 @@ impl<N: OutputType> FastConn<N> {
                 "totalCount" => Shape::Done(conn.additional_fields.total_count.plain(ctx)),
                 "pageInfo" => Shape::Done(self.page_info().plain(&selection_of(ctx, field))),
                 "edges" => {
+                    let edge_type = Edge::<String, N, EmptyFields>::type_name();
                     let mut edges = Vec::with_capacity(conn.edges.len());
                     for index in 0..conn.edges.len() {
-                        edges.push(self.edge(ctx, field, index, nodes)?);
+                        edges.push(self.edge(ctx, field, &edge_type, index, nodes)?);
                     }
                     Shape::List(edges)
                 }
@@ -91,21 +92,21 @@ impl<N: OutputType> FastConn<N> {
         Ok(Shape::Object(slots))
     }
 
-    /// The edge at `index`, as `edges` (the field) selects it.
+    /// The edge at `index` (of the GraphQL type `type_name`), as `edges` (the field) selects it.
     fn edge<'a>(
         &'a self,
         ctx: &'a ContextSelectionSet<'a>,
         edges: &'a Positioned<Field>,
+        type_name: &str,
         index: usize,
         nodes: &mut Vec<NodeFuture<'a>>,
     ) -> ServerResult<Shape> {
         let edge = &self.0.edges[index];
-        let type_name = Edge::<String, N, EmptyFields>::type_name().into_owned();
         let mut slots = Vec::new();
-        for_each_field(&selection_of(ctx, edges), &type_name, &mut |field| {
+        for_each_field(&selection_of(ctx, edges), type_name, &mut |field| {
             let key = field.node.response_key().node.clone();
             let shape = match field.node.name.node.as_str() {
-                "__typename" => Shape::Done(Value::String(type_name.clone())),
+                "__typename" => Shape::Done(Value::String(type_name.to_owned())),
                 "cursor" => Shape::Done(Value::String(edge.cursor.clone())),
                 "node" => {
                     nodes.push(self.node(ctx, edges, index, Some(field)));
