@@ -1,7 +1,8 @@
 //! `RESULTS_BENCH_DUMP_SQL=DIR`: writes the queries of each size to `DIR` for inspection with curl
 //! (`EXPLAIN PIPELINE`, settings…): per table (`events`, `events_dedup`) lift's
-//! `<size>_<table>_exposures.sql` and `<size>_<table>_metrics.sql` (with `.params`: one
-//! `param_pN=value` per line, the text the client sends) and the floor; and the check.
+//! `<size>_<table>_exposures.sql`, `<size>_<table>_metrics.sql`, `…_metrics_cuped.sql` and
+//! `…_metrics_catalogue.sql` (one metric of every kind), each with `.params` (one
+//! `param_pN=value` per line, the text the client sends), and the floor; and the check.
 
 use std::path::Path;
 
@@ -42,6 +43,11 @@ pub fn dump(dir: &Path, size: u64, database: &str) -> anyhow::Result<()> {
             dir,
             &format!("{size}_{table}_metrics_cuped"),
             &compile_metrics(&crate::scope::cuped_scope(database, table), kind)?,
+        )?;
+        write(
+            dir,
+            &format!("{size}_{table}_metrics_catalogue"),
+            &compile_metrics(&crate::scope::catalogue_scope(database, table), kind)?,
         )?;
         let qualified = format!("`{database}`.{table}");
         std::fs::write(

@@ -13,11 +13,19 @@
 //!   left out, and with `ignoreZeros` identities whose value is 0 left out, as GrowthBook does by
 //!   turning 0 into NULL). The quantile is GrowthBook's: ClickHouse's `quantile`, which is exact
 //!   with linear interpolation between the closest ranks below its 8,192-value reservoir, i.e.
-//!   PostgreSQL's `PERCENTILE_CONT` (GrowthBook's other warehouses); lift uses the exact
-//!   `quantileExactInclusive` (the same interpolation at any size). They are window functions
-//!   `OVER ()` over `identities`, so the events table is still read once. With no value to take
-//!   the quantile of (NaN), nothing is capped and the cap value is reported as null. Memory: the
-//!   window keeps the identities' rows and the quantile their values.
+//!   PostgreSQL's `PERCENTILE_CONT` (GrowthBook's other warehouses); lift computes
+//!   `quantileExactInclusive`'s formula (the same interpolation at any size) over the sorted pool
+//!   ([`pooled_quantile`]). With no value to take the quantile of (NaN), nothing is capped and
+//!   the cap value is reported as null.
+//!
+//! Where the caps apply: an ABSOLUTE cap per identity, in the `capped` CTE. A PERCENTILE cap
+//! cannot be known until every identity is aggregated, and a window over the identities (`OVER
+//! ()`) would hold every identity's whole row in memory, with no spilling: at 100M events that
+//! alone exceeded the 4 GB limit. So a PERCENTILE-capped metric passes `capped` unchanged and is
+//! capped in the per-variant select: per variant it keeps only its own values (`v{m}`, with
+//! CUPED the (value, covariate) pairs), the pool is a window over the few per-variant rows, and
+//! the capped sums are taken over `v{m}` ([`per_variant_pooled`]). The events table is still read
+//! once, and memory is 8 bytes per identity per such metric (16 with CUPED) in each copy.
 //!
 //! Clusters: a pooled quantile needs every shard's values, so it cannot be added up from per-shard
 //! rows; a PERCENTILE cap on `Placement::Cluster` is refused ([`CompileError::NotOnCluster`]).
@@ -29,10 +37,27 @@ use super::query::Cte;
 use super::scope::{MetricSpec, Placement};
 use crate::domain::metric::{Aggregation, CappingKind};
 
-/// A capped metric's cap values, as expressions over `identities AS i` (`Float64`).
-pub(super) struct BoundCap {
-    upper: String,
-    lower: Option<String>,
+/// A capped metric's cap: ABSOLUTE values (bound `Float64` parameters), applied to each identity in
+/// `capped`; or PERCENTILE levels, whose values are the pooled quantiles taken in the per-variant
+/// select.
+pub(super) enum BoundCap {
+    Fixed {
+        upper: String,
+        lower: Option<String>,
+    },
+    Pooled {
+        upper: String,
+        lower: Option<String>,
+        ignore_zeros: bool,
+    },
+}
+
+impl BoundCap {
+    fn has_lower(&self) -> bool {
+        match self {
+            BoundCap::Fixed { lower, .. } | BoundCap::Pooled { lower, .. } => lower.is_some(),
+        }
+    }
 }
 
 /// Binds metric `index`'s capping (`None` without one); refuses a PERCENTILE cap on a cluster.
@@ -59,9 +84,8 @@ pub(super) fn bind_cap(
     if !finite || capping.lower.is_some_and(|lower| lower >= capping.upper) {
         return Err(invalid("the cap values must be finite, lower below upper"));
     }
-    let m = format!("i.m{index}");
     Ok(Some(match capping.kind {
-        CappingKind::Absolute => BoundCap {
+        CappingKind::Absolute => BoundCap::Fixed {
             upper: params.float(capping.upper),
             lower: capping.lower.map(|lower| params.float(lower)),
         },
@@ -78,27 +102,19 @@ pub(super) fn bind_cap(
             if !levels_ok(capping.upper) || !capping.lower.is_none_or(levels_ok) {
                 return Err(invalid("PERCENTILE cap levels are in [0, 1]"));
             }
-            let mut counted = format!("isNotNull({m})");
-            if capping.ignore_zeros {
-                counted.push_str(&format!(" AND {m} != 0"));
-            }
-            let mut quantile = |level: f64| {
-                format!(
-                    "quantileExactInclusiveIf({})({m}, {counted}) OVER ()",
-                    params.float(level)
-                )
-            };
-            BoundCap {
-                upper: quantile(capping.upper),
-                lower: capping.lower.map(&mut quantile),
+            BoundCap::Pooled {
+                upper: params.float(capping.upper),
+                lower: capping.lower.map(|lower| params.float(lower)),
+                ignore_zeros: capping.ignore_zeros,
             }
         }
     }))
 }
 
 /// The `capped` CTE over `identities AS i`: every column of `identities` (`variant_index`, `m{m}`,
-/// the CUPED `x{m}` in `covariates`, the funnel levels `s{m}` in `levels`), capped metrics' `m{m}`
-/// and `x{m}` clamped, with their cap values `cu{m}`, `cl{m}` and the mark `k{m}`.
+/// the CUPED `x{m}` in `covariates`, the funnel levels `s{m}` in `levels`), ABSOLUTE-capped
+/// metrics' `m{m}` and `x{m}` clamped, with their cap values `cu{m}`, `cl{m}` and the mark `k{m}`
+/// (PERCENTILE-capped metrics pass unchanged, see the module's comment).
 /// `source` is the per-identity stage it reads (`identities`, or a stage over it that keeps its
 /// columns); `passthrough` names further columns of metrics that are not capped (a ratio's
 /// denominator, an event quantile's values and threshold) to carry on unchanged.
@@ -113,24 +129,25 @@ pub(super) fn capped_cte(
     for (m, cap) in caps.iter().enumerate() {
         let has_covariate = covariates.get(m).copied().unwrap_or(false);
         match cap {
-            None => {
+            Some(BoundCap::Fixed { upper, lower }) => {
+                columns.push(format!("{upper} AS cu{m}"));
+                if let Some(lower) = lower {
+                    columns.push(format!("{lower} AS cl{m}"));
+                }
+                let lowered = lower.is_some();
+                columns.push(format!("{} AS m{m}", clamp(&format!("i.m{m}"), m, lowered)));
+                columns.push(format!(
+                    "{} AS k{m}",
+                    outside(&format!("i.m{m}"), m, lowered)
+                ));
+                if has_covariate {
+                    columns.push(format!("{} AS x{m}", clamp(&format!("i.x{m}"), m, lowered)));
+                }
+            }
+            None | Some(BoundCap::Pooled { .. }) => {
                 columns.push(format!("i.m{m} AS m{m}"));
                 if has_covariate {
                     columns.push(format!("i.x{m} AS x{m}"));
-                }
-            }
-            Some(cap) => {
-                columns.push(format!("{} AS cu{m}", cap.upper));
-                let mut outside = format!("i.m{m} > cu{m}");
-                if let Some(lower) = &cap.lower {
-                    columns.push(format!("{lower} AS cl{m}"));
-                    outside.push_str(&format!(" OR i.m{m} < cl{m}"));
-                }
-                let lowered = cap.lower.is_some();
-                columns.push(format!("{} AS m{m}", clamp(&format!("i.m{m}"), m, lowered)));
-                columns.push(format!("({outside}) AS k{m}"));
-                if has_covariate {
-                    columns.push(format!("{} AS x{m}", clamp(&format!("i.x{m}"), m, lowered)));
                 }
             }
         }
@@ -152,20 +169,68 @@ pub(super) fn capped_cte(
     }
 }
 
+/// Whether `value` is outside metric `m`'s caps (`cu{m}`, `cl{m}`).
+fn outside(value: &str, m: usize, lowered: bool) -> String {
+    let (upper, lower) = cap_names(m, lowered);
+    outside_of(value, &upper, lower.as_deref())
+}
+
+fn outside_of(value: &str, upper: &str, lower: Option<&str>) -> String {
+    match lower {
+        Some(lower) => format!("({value} > {upper} OR {value} < {lower})"),
+        None => format!("({value} > {upper})"),
+    }
+}
+
+/// Metric `m`'s cap columns: `cu{m}` and, when it has a lower cap, `cl{m}`.
+fn cap_names(m: usize, lowered: bool) -> (String, Option<String>) {
+    (format!("cu{m}"), lowered.then(|| format!("cl{m}")))
+}
+
 /// `value` within metric `m`'s caps. Comparisons rather than `least`/`greatest` (which skip a
 /// NULL argument): a MEAN identity without a value stays NULL, and a NaN cap (a quantile of no
 /// values) compares false, so it caps nothing.
 fn clamp(value: &str, m: usize, lowered: bool) -> String {
-    let upper = format!("if({value} > cu{m}, cu{m}, {value})");
-    match lowered {
-        true => format!("if({upper} < cl{m}, cl{m}, {upper})"),
-        false => upper,
+    let (upper, lower) = cap_names(m, lowered);
+    clamp_to(value, &upper, lower.as_deref())
+}
+
+fn clamp_to(value: &str, upper: &str, lower: Option<&str>) -> String {
+    let capped = format!("if({value} > {upper}, {upper}, {value})");
+    match lower {
+        Some(lower) => format!("if({capped} < {lower}, {lower}, {capped})"),
+        None => capped,
     }
+}
+
+/// `function((v, u[, l]) -> body, v{m}, …)`: `body` over each of PERCENTILE-capped metric `m`'s
+/// per-variant values `v`, with its cap values `u`, `l` passed beside them as arrays. The lambda
+/// must capture nothing: ClickHouse evaluates a captured alias inside the lambda, and the cap
+/// values' expression holds the pool, which would then be copied for every element.
+fn over_values(function: &str, m: usize, lowered: bool, body: &str) -> String {
+    let beside = |cap: &str| format!("arrayWithConstant(length(v{m}), {cap})");
+    match lowered {
+        true => format!(
+            "{function}((v, u, l) -> {body}, v{m}, {}, {})",
+            beside(&format!("cu{m}")),
+            beside(&format!("cl{m}"))
+        ),
+        false => format!(
+            "{function}((v, u) -> {body}, v{m}, {})",
+            beside(&format!("cu{m}"))
+        ),
+    }
+}
+
+/// The names [`over_values`]' lambda gives the cap values.
+fn lambda_caps(lowered: bool) -> (&'static str, Option<&'static str>) {
+    ("u", lowered.then_some("l"))
 }
 
 /// The per-variant arrays (one item per metric) of capped identities (`UInt64`), the upper and the
 /// lower cap values (`Nullable(Float64)`, NULL for metrics without that cap), in that order.
-pub(super) fn per_variant_caps(caps: &[Option<BoundCap>]) -> [String; 3] {
+/// `covariates` says which metrics have a CUPED covariate.
+pub(super) fn per_variant_caps(caps: &[Option<BoundCap>], covariates: &[bool]) -> [String; 3] {
     let items = |item: &dyn Fn(usize, &BoundCap) -> Option<String>, none: &str| {
         caps.iter()
             .enumerate()
@@ -177,21 +242,165 @@ pub(super) fn per_variant_caps(caps: &[Option<BoundCap>]) -> [String; 3] {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let capped = |m: usize, cap: &BoundCap| match cap {
+        BoundCap::Fixed { .. } => format!("countIf(k{m})"),
+        BoundCap::Pooled { .. } => {
+            let lowered = cap.has_lower();
+            let (upper, lower) = lambda_caps(lowered);
+            let outside = outside_of(pooled_value(covariates, m), upper, lower);
+            format!(
+                "toUInt64({})",
+                over_values("arrayCount", m, lowered, &outside)
+            )
+        }
+    };
+    // Per variant after the pooled window, so the value itself; a fixed cap is on every row.
+    let value = |cap: &BoundCap, column: String| match cap {
+        BoundCap::Fixed { .. } => format!("any({column})"),
+        BoundCap::Pooled { .. } => column,
+    };
     [
         format!(
             "CAST([{}] AS Array(UInt64))",
-            items(&|m, _| Some(format!("countIf(k{m})")), "0")
+            items(&|m, cap| Some(capped(m, cap)), "0")
         ),
         format!(
             "CAST([{}] AS Array(Nullable(Float64)))",
-            items(&|m, _| Some(format!("any(cu{m})")), "NULL")
+            items(&|m, cap| Some(value(cap, format!("cu{m}"))), "NULL")
         ),
         format!(
             "CAST([{}] AS Array(Nullable(Float64)))",
             items(
-                &|m, cap| cap.lower.as_ref().map(|_| format!("any(cl{m})")),
+                &|m, cap| cap.has_lower().then(|| value(cap, format!("cl{m}"))),
                 "NULL"
             )
         ),
     ]
+}
+
+/// A PERCENTILE-capped metric's value in a lambda `v -> …` over `v{m}`: the element, or with a
+/// covariate the first of the (value, covariate) pair.
+fn pooled_value(covariates: &[bool], m: usize) -> &'static str {
+    match covariates.get(m).copied().unwrap_or(false) {
+        true => "v.1",
+        false => "v",
+    }
+}
+
+/// The columns the per-variant select defines for its PERCENTILE-capped metrics (empty when
+/// there are none): `v{m}`, this variant's values of metric `m` (MEAN identities without one left
+/// out; with a covariate, in `covariates`, (value, covariate) pairs); `pool{m}`, every variant's
+/// values that count towards the quantile, sorted (a window over the per-variant rows); and the
+/// cap values `cu{m}`, `cl{m}`.
+pub(super) fn pooled_columns(caps: &[Option<BoundCap>], covariates: &[bool]) -> Vec<String> {
+    let mut columns = Vec::new();
+    for (m, cap) in caps.iter().enumerate() {
+        let Some(BoundCap::Pooled {
+            upper,
+            lower,
+            ignore_zeros,
+        }) = cap
+        else {
+            continue;
+        };
+        let values = match covariates.get(m).copied().unwrap_or(false) {
+            true => {
+                columns.push(format!(
+                    "groupArrayIf((m{m}, x{m}), isNotNull(m{m})) AS v{m}"
+                ));
+                format!("arrayMap(p -> p.1, v{m})")
+            }
+            false => {
+                columns.push(format!("groupArray(m{m}) AS v{m}"));
+                format!("v{m}")
+            }
+        };
+        let counted = match ignore_zeros {
+            true => format!("arrayFilter(v -> v != 0, {values})"),
+            false => values,
+        };
+        columns.push(format!(
+            "arraySort(arrayFlatten(groupArray({counted}) OVER ())) AS pool{m}"
+        ));
+        columns.push(format!(
+            "{} AS cu{m}",
+            pooled_quantile(&format!("pool{m}"), upper, &format!("u{m}"))
+        ));
+        if let Some(lower) = lower {
+            columns.push(format!(
+                "{} AS cl{m}",
+                pooled_quantile(&format!("pool{m}"), lower, &format!("l{m}"))
+            ));
+        }
+    }
+    columns
+}
+
+/// `quantileExactInclusive(level)` of the sorted array `pool` (NaN when empty), by its own formula
+/// (h = level · (n − 1) + 1; the h-th smallest value, interpolated towards the next), so it equals
+/// the aggregate to the bit; `tag` makes the aliases of `h` and its whole part unique.
+fn pooled_quantile(pool: &str, level: &str, tag: &str) -> String {
+    let (h, k) = (format!("h{tag}"), format!("k{tag}"));
+    format!(
+        "if(empty({pool}), nan, if(toUInt64(({level} * (length({pool}) - 1) + 1) AS {h}) AS {k} \
+         >= length({pool}), {pool}[length({pool})], {pool}[{k}] + ({h} - {k}) * ({pool}[{k} + 1] \
+         - {pool}[{k}])))"
+    )
+}
+
+/// For each metric, with a PERCENTILE cap, its capped per-variant sums over `v{m}`: Σm and Σm²,
+/// and with a covariate Σx, Σx², Σxy (both clamped to the metric's caps); `None` for others.
+pub(super) fn pooled_sums(
+    caps: &[Option<BoundCap>],
+    covariates: &[bool],
+) -> Vec<Option<PooledSums>> {
+    caps.iter()
+        .enumerate()
+        .map(|(m, cap)| {
+            let cap = cap
+                .as_ref()
+                .filter(|c| matches!(c, BoundCap::Pooled { .. }))?;
+            let lowered = cap.has_lower();
+            let (upper, lower) = lambda_caps(lowered);
+            let sums = |value: &str, other: Option<&str>| {
+                let c = clamp_to(value, upper, lower);
+                let product = match other {
+                    Some(other) => format!("{c} * {}", clamp_to(other, upper, lower)),
+                    None => format!("{c} * {c}"),
+                };
+                [
+                    over_values("arraySum", m, lowered, &c),
+                    over_values("arraySum", m, lowered, &product),
+                ]
+            };
+            Some(match covariates.get(m).copied().unwrap_or(false) {
+                false => {
+                    let [sum, sum_sq] = sums("v", None);
+                    PooledSums {
+                        sum,
+                        sum_sq,
+                        covariate: None,
+                    }
+                }
+                true => {
+                    let [sum, sum_sq] = sums("v.1", None);
+                    let [x, x2] = sums("v.2", None);
+                    let [_, xy] = sums("v.2", Some("v.1"));
+                    PooledSums {
+                        sum,
+                        sum_sq,
+                        covariate: Some([x, x2, xy]),
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// A PERCENTILE-capped metric's per-variant sums (see [`pooled_sums`]).
+pub(super) struct PooledSums {
+    pub sum: String,
+    pub sum_sq: String,
+    /// Σx, Σx², Σxy with CUPED.
+    pub covariate: Option<[String; 3]>,
 }

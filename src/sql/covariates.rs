@@ -74,24 +74,29 @@ pub(super) fn covariate_value(
 }
 
 /// The per-variant arrays (one item per metric, `Nullable(Float64)`) of Σx, Σx² and Σxy, in that
-/// order, over `identities`' columns `x{m}` and `m{m}`; NULL for metrics without a covariate. The
-/// cast types the arrays even when every item is NULL.
-pub(super) fn per_variant_sums(covariates: &[Option<String>]) -> [String; 3] {
-    let array = |item: &dyn Fn(usize) -> String| {
+/// order, over `identities`' columns `x{m}` and `m{m}` (for a metric with a PERCENTILE cap, its
+/// `pooled` sums instead, `capping.rs`); NULL for metrics without a covariate. The cast types the
+/// arrays even when every item is NULL.
+pub(super) fn per_variant_sums(
+    covariates: &[Option<String>],
+    pooled: &[Option<[String; 3]>],
+) -> [String; 3] {
+    let array = |k: usize, item: &dyn Fn(usize) -> String| {
         let items: Vec<String> = covariates
             .iter()
             .enumerate()
-            .map(|(m, x)| match x {
-                Some(_) => item(m),
-                None => "NULL".to_owned(),
+            .map(|(m, x)| match (x, pooled.get(m).and_then(Option::as_ref)) {
+                (Some(_), Some(sums)) => sums[k].clone(),
+                (Some(_), None) => item(m),
+                (None, _) => "NULL".to_owned(),
             })
             .collect();
         format!("CAST([{}] AS Array(Nullable(Float64)))", items.join(", "))
     };
     [
-        array(&|m| format!("sum(x{m})")),
-        array(&|m| format!("sum(x{m} * x{m})")),
-        array(&|m| format!("sum(x{m} * m{m})")),
+        array(0, &|m| format!("sum(x{m})")),
+        array(1, &|m| format!("sum(x{m} * x{m})")),
+        array(2, &|m| format!("sum(x{m} * m{m})")),
     ]
 }
 
@@ -173,7 +178,7 @@ mod tests {
 
     #[test]
     fn metrics_without_a_covariate_have_null_sums() {
-        let [x, x2, xy] = per_variant_sums(&[Some("x".into()), None]);
+        let [x, x2, xy] = per_variant_sums(&[Some("x".into()), None], &[]);
         assert_eq!(x, "CAST([sum(x0), NULL] AS Array(Nullable(Float64)))");
         assert_eq!(x2, "CAST([sum(x0 * x0), NULL] AS Array(Nullable(Float64)))");
         assert_eq!(xy, "CAST([sum(x0 * m0), NULL] AS Array(Nullable(Float64)))");

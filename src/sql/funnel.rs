@@ -14,13 +14,23 @@
 //! and one event matching two consecutive steps (same event name) counts for one of them only.
 //! The identity converts (value 1) when it reaches the last step.
 //!
-//! SQL: per step, `groupArrayIf` of the step's events' times (milliseconds) in the period, and the
-//! moment each step is reached by an alias chain `f{m}_{k}` (`NULL` when not reached; every later
-//! step is then `NULL` too); the level `s{m}` counts the non-`NULL` moments. It costs the identity
-//! the times of its step events in the period (8 bytes each) in the per-identity `GROUP BY`, which
-//! ClickHouse's `windowFunnel` would hold as well; `windowFunnel` is not used because its window is
-//! measured from the first step rather than from the exposure, and the order of its equal-time
-//! events is the order the rows arrive in.
+//! SQL: the moment each step is reached is an alias chain `f{m}_{k}` of milliseconds (`NULL` when
+//! not reached; every later step is then `NULL` too), and the level `s{m}` counts the steps
+//! reached. Only an intermediate step needs the times of its events:
+//! - step 1 is reached at its earliest event in the period, `minOrNullIf`;
+//! - the last step *K* is reached iff one of its events is later than `f{m}_{K-1}`, that is iff
+//!   its latest event is (`maxOrNullIf`), so the moment itself is never needed;
+//! - a step in between (funnels of three or more steps) is reached at its earliest event later
+//!   than the previous step's moment, which is not known until the identity's last row is read,
+//!   so it keeps the times of that step's events in the period (`groupArrayIf`, 8 bytes each) and
+//!   picks from them after the `GROUP BY`.
+//!
+//! So a two-step funnel holds a few numbers per identity, like a COUNT, however many events the
+//! identity has; a longer one also holds its middle steps' event times (the per-identity `GROUP
+//! BY` spills past `max_bytes_before_external_group_by` like any other). ClickHouse's
+//! `windowFunnel` is not used: it holds every step's events, its window is measured from the
+//! first step rather than from the exposure, and the order of its equal-time events is the order
+//! the rows arrive in.
 //!
 //! Per variant, `step_reached` is `[countIf(s{m} >= 1), …, countIf(s{m} >= K)]`: identities that
 //! reached each step; the last equals the conversions (`sum`). Counts over identities, so shards
@@ -64,21 +74,23 @@ pub(super) fn funnel_steps(
 /// (`{prefix}_{k}`), unique per metric and period.
 pub(super) fn level(steps: &FunnelSteps, period: &[String], prefix: &str) -> String {
     let period = period.join("\n        AND ");
-    let mut reached = Vec::with_capacity(steps.columns.len());
+    let time = "toUnixTimestamp64Milli(e.timestamp)";
+    let last = steps.columns.len();
+    let mut reached = Vec::with_capacity(last);
     for (k, column) in steps.columns.iter().enumerate() {
-        let times = format!(
-            "groupArrayIf(toUnixTimestamp64Milli(e.timestamp), {period}\n        AND {column})"
-        );
-        let candidates = match k {
-            0 => times,
-            _ => {
-                format!("arrayFilter(t -> t > ifNull({prefix}_{k}, 9223372036854775807), {times})")
-            }
-        };
-        reached.push(format!(
-            "isNotNull(arrayReduce('minOrNull', {candidates}) AS {prefix}_{})",
-            k + 1
-        ));
+        let step = k + 1;
+        let condition = format!("{period}\n        AND {column}");
+        let previous = format!("{prefix}_{k}");
+        reached.push(if step == 1 {
+            format!("isNotNull(minOrNullIf({time}, {condition}) AS {prefix}_1)")
+        } else if step == last {
+            format!("ifNull(maxOrNullIf({time}, {condition}) > {previous}, 0)")
+        } else {
+            format!(
+                "isNotNull(arrayReduce('minOrNull', arrayFilter(t -> t > ifNull({previous}, \
+                 9223372036854775807), groupArrayIf({time}, {condition}))) AS {prefix}_{step})"
+            )
+        });
     }
     format!("toUInt8({})", reached.join("\n    + "))
 }

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::capping::{bind_cap, capped_cte, per_variant_caps, BoundCap};
+use super::capping::{
+    bind_cap, capped_cte, per_variant_caps, pooled_columns, pooled_sums, BoundCap, PooledSums,
+};
 use super::cluster::{merged_on_cluster, ShardMerge};
 use super::covariates::{bind_lookback, covariate_value, per_variant_sums};
 use super::error::CompileError;
@@ -149,13 +151,17 @@ pub fn compile_metrics(
         }
         None => "identities",
     };
-    // Capping reads the per-identity values (a pooled quantile: all of them) before the
-    // per-variant aggregate; without any cap that stage is left out. A metric that is not
-    // capped passes its columns through.
-    if caps.iter().any(Option::is_some) {
-        let has = |items: &dyn Fn(usize) -> bool| (0..caps.len()).map(items).collect();
-        let with_covariate: Vec<bool> = has(&|m| covariates.get(m).is_some_and(Option::is_some));
-        let with_level: Vec<bool> = has(&|m| levels[m].is_some());
+    let with_covariate: Vec<bool> = (0..caps.len())
+        .map(|m| covariates.get(m).is_some_and(Option::is_some))
+        .collect();
+    // ABSOLUTE caps clamp each identity's values before the per-variant aggregate; without one
+    // that stage is left out. A metric without one passes its columns through (PERCENTILE caps
+    // apply per variant, `capping.rs`).
+    if caps
+        .iter()
+        .any(|c| matches!(c, Some(BoundCap::Fixed { .. })))
+    {
+        let with_level: Vec<bool> = (0..caps.len()).map(|m| levels[m].is_some()).collect();
         let passthrough: Vec<String> = (0..caps.len())
             .flat_map(|m| {
                 let denominator = denominators[m].is_some().then(|| format!("d{m}"));
@@ -191,6 +197,7 @@ pub fn compile_metrics(
             source,
             steps: &steps,
             caps: &caps,
+            covariates: &with_covariate,
             quantiles: &quantiles,
         },
     );
@@ -234,14 +241,16 @@ fn single(parts: &Compiled) -> Option<&MetricParts> {
 }
 
 /// What the per-variant select reads besides the sums: its `source` (`identities`; then
-/// `quantile_thresholds` with event quantiles; then `capped` when a metric is capped), funnels'
-/// numbers of steps (`step_reached`), the caps (`capped_identities`, `cap_upper`, `cap_lower`)
-/// and the quantiles' columns (`quantile.rs`); the columns are there for every metric (empty, 0 or
-/// NULL for metrics of other kinds).
+/// `quantile_thresholds` with event quantiles; then `capped` when a metric has an ABSOLUTE cap),
+/// funnels' numbers of steps (`step_reached`), the caps (`capped_identities`, `cap_upper`,
+/// `cap_lower`; PERCENTILE caps also replace their metric's sums) and which metrics have a CUPED
+/// covariate, and the quantiles' columns (`quantile.rs`); the columns are there for every metric
+/// (empty, 0 or NULL for metrics of other kinds).
 struct KindColumns<'a> {
     source: &'a str,
     steps: &'a [Option<usize>],
     caps: &'a [Option<BoundCap>],
+    covariates: &'a [bool],
     quantiles: &'a [Option<BoundQuantile>],
 }
 
@@ -259,9 +268,20 @@ fn per_variant_select(
     let each = |aggregate: &dyn Fn(usize) -> String| {
         (0..metrics).map(aggregate).collect::<Vec<_>>().join(", ")
     };
+    let pooled = pooled_sums(kinds.caps, kinds.covariates);
+    let pooled_or = |m: usize, sum: &dyn Fn(&PooledSums) -> String, otherwise: String| {
+        pooled
+            .get(m)
+            .and_then(Option::as_ref)
+            .map_or(otherwise, sum)
+    };
     let (columns, arrays, spread) = match covariates {
         Some(covariates) => {
-            let [x, x2, xy] = per_variant_sums(covariates);
+            let pooled_covariates: Vec<Option<[String; 3]>> = pooled
+                .iter()
+                .map(|p| p.as_ref().and_then(|p| p.covariate.clone()))
+                .collect();
+            let [x, x2, xy] = per_variant_sums(covariates, &pooled_covariates);
             (
                 ",\n    sum_x,\n    sum_x2,\n    sum_xy".to_owned(),
                 format!(
@@ -275,7 +295,11 @@ fn per_variant_select(
         }
         None => (String::new(), String::new(), String::new()),
     };
-    let [capped, cap_upper, cap_lower] = per_variant_caps(kinds.caps);
+    let [capped, cap_upper, cap_lower] = per_variant_caps(kinds.caps, kinds.covariates);
+    let pooled_columns: String = pooled_columns(kinds.caps, kinds.covariates)
+        .iter()
+        .map(|column| format!("\n        {column},"))
+        .collect();
     let [d, d2, md] = ratio::per_variant_sums(denominators);
     format!(
         "SELECT
@@ -293,7 +317,7 @@ fn per_variant_select(
     cap_lower{quantile_columns}
 FROM (
     SELECT
-        variant_index,
+        variant_index,{pooled_columns}
         [{n}] AS n_by_metric,
         [{sum}] AS sum_by_metric,
         [{sum_sq}] AS sum_sq_by_metric,
@@ -325,8 +349,12 @@ WHERE n > 0
         source = kinds.source,
         variants = bound.variant_array(),
         n = each(&|m| format!("count(m{m})")),
-        sum = each(&|m| format!("sum(ifNull(m{m}, 0))")),
-        sum_sq = each(&|m| format!("sum(ifNull(m{m} * m{m}, 0))")),
+        sum = each(&|m| pooled_or(m, &|p| p.sum.clone(), format!("sum(ifNull(m{m}, 0))"))),
+        sum_sq = each(&|m| pooled_or(
+            m,
+            &|p| p.sum_sq.clone(),
+            format!("sum(ifNull(m{m} * m{m}, 0))")
+        )),
         quantile_columns = quantile::per_variant_columns(),
         quantile_arrays = quantile::per_variant_arrays(kinds.quantiles),
         quantile_spread = quantile::per_variant_spread(),

@@ -52,10 +52,11 @@
 //!
 //! # Cost and memory
 //! An identity costs the per-identity stage a few numbers (its assignment in the join's hash table,
-//! its aggregates in the `GROUP BY`), whatever its events; no per-identity array or set (except a
-//! funnel's: the times of the identity's step events, see `funnel.rs`; and a PERCENTILE cap's
-//! window keeps every identity's row, see `capping.rs`), and the
-//! `metadata` text never leaves the scan. So time and memory grow with the identities, like the
+//! its aggregates in the `GROUP BY`), whatever its events; no per-identity array or set (except
+//! the times of the events of a funnel's middle steps, see `funnel.rs`, and an event quantile's
+//! values, see `quantile.rs`), and the `metadata` text never leaves the scan. A PERCENTILE cap
+//! keeps one number per identity per variant (its value), not the identity's row (`capping.rs`);
+//! an event quantile's window keeps the identity rows of one variant at a time. So time and memory grow with the identities, like the
 //! per-identity floor (one `GROUP BY identifier` computing the assignment), not with events ×
 //! metadata as the earlier per-identity arrays of events did. The warehouse client
 //! (`warehouse::query_settings`) makes each big stage spill to disk rather than fail: the

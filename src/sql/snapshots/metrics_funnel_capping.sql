@@ -47,15 +47,15 @@ identities AS (
             AND e.timestamp >= a.first_exposure
             AND e.timestamp <= {p6:DateTime64(3, 'UTC')}
             AND isFinite(e.c3)) AS m3,
-        toUInt8(isNotNull(arrayReduce('minOrNull', groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure
+        toUInt8(isNotNull(minOrNullIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure
             AND e.timestamp < a.first_exposure + toIntervalSecond({p14:Int64})
-            AND e.c0)) AS f0_1)
+            AND e.c0) AS f0_1)
         + isNotNull(arrayReduce('minOrNull', arrayFilter(t -> t > ifNull(f0_1, 9223372036854775807), groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure
             AND e.timestamp < a.first_exposure + toIntervalSecond({p14:Int64})
             AND e.c1))) AS f0_2)
-        + isNotNull(arrayReduce('minOrNull', arrayFilter(t -> t > ifNull(f0_2, 9223372036854775807), groupArrayIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure
+        + ifNull(maxOrNullIf(toUnixTimestamp64Milli(e.timestamp), e.timestamp >= a.first_exposure
             AND e.timestamp < a.first_exposure + toIntervalSecond({p14:Int64})
-            AND e.c2))) AS f0_3)) AS s0
+            AND e.c2) > f0_2, 0)) AS s0
     FROM metric_events AS e
     RIGHT JOIN assignments AS a ON e.key = a.key
     GROUP BY a.identity
@@ -68,13 +68,8 @@ capped AS (
         {p20:Float64} AS cu1,
         if(i.m1 > cu1, cu1, i.m1) AS m1,
         (i.m1 > cu1) AS k1,
-        quantileExactInclusiveIf({p21:Float64})(i.m2, isNotNull(i.m2) AND i.m2 != 0) OVER () AS cu2,
-        if(i.m2 > cu2, cu2, i.m2) AS m2,
-        (i.m2 > cu2) AS k2,
-        quantileExactInclusiveIf({p22:Float64})(i.m3, isNotNull(i.m3)) OVER () AS cu3,
-        quantileExactInclusiveIf({p23:Float64})(i.m3, isNotNull(i.m3)) OVER () AS cl3,
-        if(if(i.m3 > cu3, cu3, i.m3) < cl3, cl3, if(i.m3 > cu3, cu3, i.m3)) AS m3,
-        (i.m3 > cu3 OR i.m3 < cl3) AS k3
+        i.m2 AS m2,
+        i.m3 AS m3
     FROM identities AS i
 )
 SELECT
@@ -103,16 +98,23 @@ SELECT
 FROM (
     SELECT
         variant_index,
+        groupArray(m2) AS v2,
+        arraySort(arrayFlatten(groupArray(arrayFilter(v -> v != 0, v2)) OVER ())) AS pool2,
+        if(empty(pool2), nan, if(toUInt64(({p21:Float64} * (length(pool2) - 1) + 1) AS hu2) AS ku2 >= length(pool2), pool2[length(pool2)], pool2[ku2] + (hu2 - ku2) * (pool2[ku2 + 1] - pool2[ku2]))) AS cu2,
+        groupArray(m3) AS v3,
+        arraySort(arrayFlatten(groupArray(v3) OVER ())) AS pool3,
+        if(empty(pool3), nan, if(toUInt64(({p22:Float64} * (length(pool3) - 1) + 1) AS hu3) AS ku3 >= length(pool3), pool3[length(pool3)], pool3[ku3] + (hu3 - ku3) * (pool3[ku3 + 1] - pool3[ku3]))) AS cu3,
+        if(empty(pool3), nan, if(toUInt64(({p23:Float64} * (length(pool3) - 1) + 1) AS hl3) AS kl3 >= length(pool3), pool3[length(pool3)], pool3[kl3] + (hl3 - kl3) * (pool3[kl3 + 1] - pool3[kl3]))) AS cl3,
         [count(m0), count(m1), count(m2), count(m3)] AS n_by_metric,
-        [sum(ifNull(m0, 0)), sum(ifNull(m1, 0)), sum(ifNull(m2, 0)), sum(ifNull(m3, 0))] AS sum_by_metric,
-        [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0)), sum(ifNull(m2 * m2, 0)), sum(ifNull(m3 * m3, 0))] AS sum_sq_by_metric,
+        [sum(ifNull(m0, 0)), sum(ifNull(m1, 0)), arraySum((v, u) -> if(v > u, u, v), v2, arrayWithConstant(length(v2), cu2)), arraySum((v, u, l) -> if(if(v > u, u, v) < l, l, if(v > u, u, v)), v3, arrayWithConstant(length(v3), cu3), arrayWithConstant(length(v3), cl3))] AS sum_by_metric,
+        [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0)), arraySum((v, u) -> if(v > u, u, v) * if(v > u, u, v), v2, arrayWithConstant(length(v2), cu2)), arraySum((v, u, l) -> if(if(v > u, u, v) < l, l, if(v > u, u, v)) * if(if(v > u, u, v) < l, l, if(v > u, u, v)), v3, arrayWithConstant(length(v3), cu3), arrayWithConstant(length(v3), cl3))] AS sum_sq_by_metric,
         CAST([NULL, NULL, NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_by_metric,
         CAST([NULL, NULL, NULL, NULL] AS Array(Nullable(Float64))) AS den_sum_sq_by_metric,
         CAST([NULL, NULL, NULL, NULL] AS Array(Nullable(Float64))) AS num_den_sum_by_metric,
         CAST([[countIf(s0 >= 1), countIf(s0 >= 2), countIf(s0 >= 3)], [], [], []] AS Array(Array(UInt64))) AS step_reached_by_metric,
-        CAST([0, countIf(k1), countIf(k2), countIf(k3)] AS Array(UInt64)) AS capped_by_metric,
-        CAST([NULL, any(cu1), any(cu2), any(cu3)] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
-        CAST([NULL, NULL, NULL, any(cl3)] AS Array(Nullable(Float64))) AS cap_lower_by_metric,
+        CAST([0, countIf(k1), toUInt64(arrayCount((v, u) -> (v > u), v2, arrayWithConstant(length(v2), cu2))), toUInt64(arrayCount((v, u, l) -> (v > u OR v < l), v3, arrayWithConstant(length(v3), cu3), arrayWithConstant(length(v3), cl3)))] AS Array(UInt64)) AS capped_by_metric,
+        CAST([NULL, any(cu1), cu2, cu3] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
+        CAST([NULL, NULL, NULL, cl3] AS Array(Nullable(Float64))) AS cap_lower_by_metric,
         CAST([[], [], [], []] AS Array(Array(Float64))) AS quantile_values_by_metric,
         CAST([NULL, NULL, NULL, NULL] AS Array(Nullable(Float64))) AS quantile_level_by_metric,
         CAST([NULL, NULL, NULL, NULL] AS Array(Nullable(Float64))) AS quantile_main_sum_by_metric,

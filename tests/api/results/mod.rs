@@ -11,7 +11,8 @@
 //! corrections (`judged_numbers`); snapshot format 2 against the live results, and a stored
 //! format-1 snapshot still reading (`judged_snapshots`); each health check firing (`health`), each
 //! recommendation (`recommendations`) and the power of primary metrics (`power`); funnels and
-//! capped metrics (`funnel_capping`); RATIO metrics' numbers against gbstats 0.8.0 (`ratio`);
+//! capped metrics (`funnel_capping`), funnels on random event orders against a reference
+//! (`funnel_orders`); RATIO metrics' numbers against gbstats 0.8.0 (`ratio`);
 //! QUANTILE metrics against gbstats 0.8.0 (`quantile`); `previewMetric`'s numbers, warnings and
 //! rules (`preview`); results of each attachment's pinned metric version (`versions`); with the
 //! experiments and event sets they share in `arms`. `support` holds what they share;
@@ -28,6 +29,7 @@ mod egress;
 mod exact_numbers;
 mod failures;
 mod funnel_capping;
+mod funnel_orders;
 mod health;
 mod hostile;
 mod judged;
