@@ -15,7 +15,7 @@
 //!   with linear interpolation between the closest ranks below its 8,192-value reservoir, i.e.
 //!   PostgreSQL's `PERCENTILE_CONT` (GrowthBook's other warehouses); lift computes
 //!   `quantileExactInclusive`'s formula (the same interpolation at any size) over the sorted pool
-//!   ([`pooled_quantile`]). With no value to take the quantile of (NaN), nothing is capped and
+//!   (`quantile::exact_inclusive`). With no value to take the quantile of (NaN), nothing is capped and
 //!   the cap value is reported as null.
 //!
 //! Where the caps apply: an ABSOLUTE cap per identity, in the `capped` CTE. A PERCENTILE cap
@@ -33,6 +33,7 @@
 
 use super::error::CompileError;
 use super::param::Params;
+use super::quantile::exact_inclusive;
 use super::query::Cte;
 use super::scope::{MetricSpec, Placement};
 use crate::domain::metric::{Aggregation, CappingKind};
@@ -324,28 +325,16 @@ pub(super) fn pooled_columns(caps: &[Option<BoundCap>], covariates: &[bool]) -> 
         ));
         columns.push(format!(
             "{} AS cu{m}",
-            pooled_quantile(&format!("pool{m}"), upper, &format!("u{m}"))
+            exact_inclusive(&format!("pool{m}"), upper, &format!("u{m}"))
         ));
         if let Some(lower) = lower {
             columns.push(format!(
                 "{} AS cl{m}",
-                pooled_quantile(&format!("pool{m}"), lower, &format!("l{m}"))
+                exact_inclusive(&format!("pool{m}"), lower, &format!("l{m}"))
             ));
         }
     }
     columns
-}
-
-/// `quantileExactInclusive(level)` of the sorted array `pool` (NaN when empty), by its own formula
-/// (h = level · (n − 1) + 1; the h-th smallest value, interpolated towards the next), so it equals
-/// the aggregate to the bit; `tag` makes the aliases of `h` and its whole part unique.
-fn pooled_quantile(pool: &str, level: &str, tag: &str) -> String {
-    let (h, k) = (format!("h{tag}"), format!("k{tag}"));
-    format!(
-        "if(empty({pool}), nan, if(toUInt64(({level} * (length({pool}) - 1) + 1) AS {h}) AS {k} \
-         >= length({pool}), {pool}[length({pool})], {pool}[{k}] + ({h} - {k}) * ({pool}[{k} + 1] \
-         - {pool}[{k}])))"
-    )
 }
 
 /// For each metric, with a PERCENTILE cap, its capped per-variant sums over `v{m}`: Σm and Σm²,

@@ -798,13 +798,12 @@ fn with_quantiles_the_table_is_read_once_and_every_cte_used_once() {
         ] {
             let sql = compile_metrics(&s, kind).unwrap().sql;
             assert_eq!(occurrences(&sql, "{p0:Identifier}.{p1:Identifier}"), 2);
-            // assignments, metric_events, identities and the window stage quantile_thresholds.
-            assert_eq!(occurrences(&sql, " AS (\n"), 4);
+            // assignments, metric_events, identities.
+            assert_eq!(occurrences(&sql, " AS (\n"), 3);
             for usage in [
                 "FROM metric_events AS e\n",
                 "RIGHT JOIN assignments AS a ON",
                 "FROM identities\n",
-                "FROM quantile_thresholds\n",
             ] {
                 assert_eq!(occurrences(&sql, usage), 1, "{usage:?}");
             }
@@ -846,16 +845,32 @@ fn a_scope_with_every_kind_reads_the_events_table_once_and_uses_each_cte_once() 
                 2,
                 "{sql}"
             );
-            assert_eq!(occurrences(&sql, " AS (\n"), 5, "{sql}");
+            assert_eq!(occurrences(&sql, " AS (\n"), 4, "{sql}");
             for usage in [
                 "FROM metric_events AS e\n",
                 "RIGHT JOIN assignments AS a ON",
-                "FROM identities\n",
-                "FROM quantile_thresholds AS i\n",
+                "FROM identities AS i\n",
                 "FROM capped\n",
             ] {
                 assert_eq!(occurrences(&sql, usage), 1, "{usage:?} in\n{sql}");
             }
+        }
+    }
+}
+
+/// A window holds every row of its partition in memory and never spills, so no window may run
+/// over identities: the PERCENTILE caps' and the event quantiles' windows are in the per-variant
+/// select, over one row per variant.
+#[test]
+fn windows_run_over_the_per_variant_rows_only() {
+    for kind in KINDS {
+        for s in [catalogue_scope(), with_cuped(catalogue_scope())] {
+            let sql = compile_metrics(&s, kind).unwrap().sql;
+            let per_variant = sql
+                .find("    SELECT\n        variant_index,")
+                .expect("the per-variant select");
+            assert!(occurrences(&sql[per_variant..], " OVER (") > 0, "{sql}");
+            assert_eq!(occurrences(&sql[..per_variant], " OVER ("), 0, "{sql}");
         }
     }
 }

@@ -143,14 +143,7 @@ pub fn compile_metrics(
             &quantile_values,
         ),
     ];
-    // Event quantiles take each variant's quantile over the per-identity stage (a window).
-    let mut source = match quantile::thresholds_cte(&quantiles) {
-        Some(thresholds) => {
-            ctes.push(thresholds);
-            "quantile_thresholds"
-        }
-        None => "identities",
-    };
+    let mut source = "identities";
     let with_covariate: Vec<bool> = (0..caps.len())
         .map(|m| covariates.get(m).is_some_and(Option::is_some))
         .collect();
@@ -168,8 +161,8 @@ pub fn compile_metrics(
                 let events = quantiles[m]
                     .as_ref()
                     .filter(|q| q.over == QuantileOver::Events)
-                    .map(|_| [format!("q{m}"), format!("t{m}")]);
-                denominator.into_iter().chain(events.into_iter().flatten())
+                    .map(|_| format!("q{m}"));
+                denominator.into_iter().chain(events)
             })
             .collect();
         ctes.push(capped_cte(
@@ -240,8 +233,8 @@ fn single(parts: &Compiled) -> Option<&MetricParts> {
     }
 }
 
-/// What the per-variant select reads besides the sums: its `source` (`identities`; then
-/// `quantile_thresholds` with event quantiles; then `capped` when a metric has an ABSOLUTE cap),
+/// What the per-variant select reads besides the sums: its `source` (`identities`, or `capped`
+/// when a metric has an ABSOLUTE cap),
 /// funnels' numbers of steps (`step_reached`), the caps (`capped_identities`, `cap_upper`,
 /// `cap_lower`; PERCENTILE caps also replace their metric's sums) and which metrics have a CUPED
 /// covariate, and the quantiles' columns (`quantile.rs`); the columns are there for every metric
@@ -296,8 +289,11 @@ fn per_variant_select(
         None => (String::new(), String::new(), String::new()),
     };
     let [capped, cap_upper, cap_lower] = per_variant_caps(kinds.caps, kinds.covariates);
-    let pooled_columns: String = pooled_columns(kinds.caps, kinds.covariates)
-        .iter()
+    // Named before the arrays that read them: PERCENTILE caps' and event quantiles' per-variant
+    // values and the quantiles over them.
+    let named: String = pooled_columns(kinds.caps, kinds.covariates)
+        .into_iter()
+        .chain(quantile::per_variant_columns_before(kinds.quantiles))
         .map(|column| format!("\n        {column},"))
         .collect();
     let [d, d2, md] = ratio::per_variant_sums(denominators);
@@ -317,7 +313,7 @@ fn per_variant_select(
     cap_lower{quantile_columns}
 FROM (
     SELECT
-        variant_index,{pooled_columns}
+        variant_index,{named}
         [{n}] AS n_by_metric,
         [{sum}] AS sum_by_metric,
         [{sum_sq}] AS sum_sq_by_metric,

@@ -55,8 +55,9 @@
 //! its aggregates in the `GROUP BY`), whatever its events; no per-identity array or set (except
 //! the times of the events of a funnel's middle steps, see `funnel.rs`, and an event quantile's
 //! values, see `quantile.rs`), and the `metadata` text never leaves the scan. A PERCENTILE cap
-//! keeps one number per identity per variant (its value), not the identity's row (`capping.rs`);
-//! an event quantile's window keeps the identity rows of one variant at a time. So time and memory grow with the identities, like the
+//! keeps each identity's value per variant, not the identity's row (`capping.rs`), and an event
+//! quantile its values (`quantile.rs`): no window runs over identities, since a window holds its
+//! whole partition in memory and never spills (`sql::invariants` checks it). So time and memory grow with the identities, like the
 //! per-identity floor (one `GROUP BY identifier` computing the assignment), not with events ×
 //! metadata as the earlier per-identity arrays of events did. The warehouse client
 //! (`warehouse::query_settings`) makes each big stage spill to disk rather than fail: the

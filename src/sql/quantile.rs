@@ -13,11 +13,12 @@
 //!   every identity of the variant has a value); the identity's `m{m}` is that sum (NULL when
 //!   left out), so the metric's `n, sum, sum_sq` are over the values the quantile is taken over;
 //! - over EVENTS, every event's value in the window. The identity stage keeps, per identity, the
-//!   array of its values (`q{m}`), and `m{m}` is their number `Nᵢ`. The variant's quantile `q̂`
-//!   is a window over the identities (`quantile_thresholds`: the identity rows with `t{m}`, their
-//!   variant's `q̂`), so each identity's `Sᵢ`, its number of values `≤ q̂`, is known in the same
-//!   pass: the variant's `ΣSᵢ, ΣSᵢ², ΣSᵢNᵢ, ΣNᵢ²` are gbstats' cluster sums (`main_sum`, … with
-//!   the identities as clusters, GrowthBook's `SUM(IF(value <= quantile, 1, 0))` per unit).
+//!   array of its values (`q{m}`), and `m{m}` is their number `Nᵢ`. Per variant, the identities'
+//!   arrays are kept (`qs{m}`, those with a value), the variant's quantile `q̂` (`t{m}`) is taken
+//!   over all of them, and then each identity's `Sᵢ`, its number of values `≤ q̂` (`below{m}`):
+//!   the variant's `ΣSᵢ, ΣSᵢ², ΣSᵢNᵢ, ΣNᵢ²` are gbstats' cluster sums (`main_sum`, … with the
+//!   identities as clusters, GrowthBook's `SUM(IF(value <= quantile, 1, 0))` per unit). A window
+//!   over the identities would hold every identity's row, unspilled; this holds its values.
 //!
 //! Per variant, the values are collected sorted (`quantile_values`), and from them: `n` their
 //! number, `n*` GrowthBook's order-statistic sample size (the largest of 100·2ᵏ, k = 0…19, below
@@ -26,14 +27,12 @@
 //!
 //! Memory: the per-variant values are held sorted (8 bytes per value: per identity over
 //! IDENTITIES, per event over EVENTS), and event quantiles also hold each identity's values in
-//! the identity stage and the identity rows in the window's partition (the window sorts nothing
-//! else and adds one number per identity). Other metrics add nothing but constant NULL columns.
+//! the identity stage and per variant. Other metrics add nothing but constant NULL columns.
 //!
 //! A quantile is not a sum: shards' quantiles cannot be merged into the quantile of the union,
 //! so `compile_metrics` refuses QUANTILE metrics on a cluster.
 
 use super::param::Params;
-use super::query::Cte;
 use crate::domain::metric::{QuantileOver, QuantileSpec};
 
 /// `Φ⁻¹(0.975)` as scipy computes it (gbstats' multiplier, and the bounds' in GrowthBook).
@@ -105,29 +104,41 @@ impl BoundQuantile {
     }
 }
 
-/// The `quantile_thresholds` CTE when a metric is an event quantile: `identities` with, per
-/// event-quantile metric, its variant's quantile `t{m}` (a window over the variant's identities).
-/// `None` otherwise: the per-variant select then reads `identities` itself.
-pub(super) fn thresholds_cte(quantiles: &[Option<BoundQuantile>]) -> Option<Cte> {
-    let thresholds: Vec<String> = quantiles
-        .iter()
-        .enumerate()
-        .filter_map(|(m, q)| {
-            let q = q.as_ref().filter(|q| q.over == QuantileOver::Events)?;
-            Some(format!(
-                ",\n    quantileExactInclusiveArray({})(q{m}) OVER (PARTITION BY variant_index) \
-                 AS t{m}",
-                q.level
-            ))
-        })
-        .collect();
-    if thresholds.is_empty() {
-        return None;
+/// The columns the per-variant select defines for its event quantiles (empty without one):
+/// `qs{m}`, the identities' arrays of values (those with a value); `qv{m}`, all of them sorted;
+/// the variant's quantile `t{m}`; and `below{m}`, each identity's number of values `≤ t{m}`. The
+/// lambdas capture nothing (see `capping::over_values`): the quantile is passed beside the arrays.
+pub(super) fn per_variant_columns_before(quantiles: &[Option<BoundQuantile>]) -> Vec<String> {
+    let mut columns = Vec::new();
+    for (m, q) in quantiles.iter().enumerate() {
+        let Some(q) = q.as_ref().filter(|q| q.over == QuantileOver::Events) else {
+            continue;
+        };
+        columns.push(format!("groupArrayIf(q{m}, notEmpty(q{m})) AS qs{m}"));
+        columns.push(format!("arraySort(arrayFlatten(qs{m})) AS qv{m}"));
+        columns.push(format!(
+            "{} AS t{m}",
+            exact_inclusive(&format!("qv{m}"), &q.level, &format!("t{m}"))
+        ));
+        columns.push(format!(
+            "arrayMap((a, t) -> arrayCount((x, s) -> x <= s, a, arrayWithConstant(length(a), t)), \
+             qs{m}, arrayWithConstant(length(qs{m}), t{m})) AS below{m}"
+        ));
     }
-    Some(Cte {
-        name: "quantile_thresholds",
-        body: format!("SELECT\n    *{}\nFROM identities\n", thresholds.concat()),
-    })
+    columns
+}
+
+/// `quantileExactInclusive(level)` of the sorted array `sorted` (NaN when empty), by its own
+/// formula (h = level · (n − 1) + 1; the h-th smallest value, interpolated towards the next), so it
+/// equals the aggregate to the bit (checked on 36,000 random arrays against the engine); `tag`
+/// makes the aliases of `h` and its whole part unique.
+pub(super) fn exact_inclusive(sorted: &str, level: &str, tag: &str) -> String {
+    let (h, k) = (format!("h{tag}"), format!("k{tag}"));
+    format!(
+        "if(empty({sorted}), nan, if(toUInt64(({level} * (length({sorted}) - 1) + 1) AS {h}) AS \
+         {k} >= length({sorted}), {sorted}[length({sorted})], {sorted}[{k}] + ({h} - {k}) * \
+         ({sorted}[{k} + 1] - {sorted}[{k}])))"
+    )
 }
 
 /// The per-variant columns of the inner (grouped) select, each an array with one item per
@@ -151,7 +162,7 @@ pub(super) fn per_variant_arrays(quantiles: &[Option<BoundQuantile>]) -> String 
             .enumerate()
             .map(|(m, q)| match q.as_ref().map(|q| q.over) {
                 Some(QuantileOver::Identities) => format!("arraySort(groupArray(m{m}))"),
-                Some(QuantileOver::Events) => format!("arraySort(groupArrayArray(q{m}))"),
+                Some(QuantileOver::Events) => format!("qv{m}"),
                 None => "[]".to_owned(),
             })
             .collect();
@@ -169,21 +180,21 @@ pub(super) fn per_variant_arrays(quantiles: &[Option<BoundQuantile>]) -> String 
         (
             array(
                 "Nullable(Float64)",
-                &events(|m| format!("sum({})", below(m))),
+                &events(|m| format!("arraySum(below{m})")),
             ),
             "quantile_main_sum",
         ),
         (
             array(
                 "Nullable(Float64)",
-                &events(|m| format!("sum(pow({}, 2))", below(m))),
+                &events(|m| format!("arraySum(s -> pow(s, 2), below{m})")),
             ),
             "quantile_main_sum_sq",
         ),
         (
             array(
                 "Nullable(Float64)",
-                &events(|m| format!("sum({} * m{m})", below(m))),
+                &events(|m| format!("arraySum((s, a) -> s * length(a), below{m}, qs{m})")),
             ),
             "quantile_main_den_sum",
         ),
@@ -199,11 +210,6 @@ pub(super) fn per_variant_arrays(quantiles: &[Option<BoundQuantile>]) -> String 
         .iter()
         .map(|(expression, name)| format!(",\n        {expression} AS {name}_by_metric"))
         .collect()
-}
-
-/// An event-quantile identity's `Sᵢ`: how many of its values are at most its variant's quantile.
-fn below(m: usize) -> String {
-    format!("arrayCount(x -> x <= t{m}, q{m})")
 }
 
 /// The `ARRAY JOIN` items spreading [`per_variant_arrays`] over the (metric, variant) rows.

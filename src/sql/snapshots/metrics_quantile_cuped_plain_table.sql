@@ -59,12 +59,6 @@ identities AS (
     FROM metric_events AS e
     RIGHT JOIN assignments AS a ON e.key = a.key
     GROUP BY a.identity
-),
-quantile_thresholds AS (
-    SELECT
-        *,
-        quantileExactInclusiveArray({p14:Float64})(q1) OVER (PARTITION BY variant_index) AS t1
-    FROM identities
 )
 SELECT
     toUInt32(metric_index - 1) AS metric,
@@ -95,6 +89,10 @@ SELECT
 FROM (
     SELECT
         variant_index,
+        groupArrayIf(q1, notEmpty(q1)) AS qs1,
+        arraySort(arrayFlatten(qs1)) AS qv1,
+        if(empty(qv1), nan, if(toUInt64(({p14:Float64} * (length(qv1) - 1) + 1) AS ht1) AS kt1 >= length(qv1), qv1[length(qv1)], qv1[kt1] + (ht1 - kt1) * (qv1[kt1 + 1] - qv1[kt1]))) AS t1,
+        arrayMap((a, t) -> arrayCount((x, s) -> x <= s, a, arrayWithConstant(length(a), t)), qs1, arrayWithConstant(length(qs1), t1)) AS below1,
         [count(m0), count(m1), count(m2)] AS n_by_metric,
         [sum(ifNull(m0, 0)), sum(ifNull(m1, 0)), sum(ifNull(m2, 0))] AS sum_by_metric,
         [sum(ifNull(m0 * m0, 0)), sum(ifNull(m1 * m1, 0)), sum(ifNull(m2 * m2, 0))] AS sum_sq_by_metric,
@@ -108,13 +106,13 @@ FROM (
         CAST([0, 0, 0] AS Array(UInt64)) AS capped_by_metric,
         CAST([NULL, NULL, NULL] AS Array(Nullable(Float64))) AS cap_upper_by_metric,
         CAST([NULL, NULL, NULL] AS Array(Nullable(Float64))) AS cap_lower_by_metric,
-        CAST([[], arraySort(groupArrayArray(q1)), arraySort(groupArray(m2))] AS Array(Array(Float64))) AS quantile_values_by_metric,
+        CAST([[], qv1, arraySort(groupArray(m2))] AS Array(Array(Float64))) AS quantile_values_by_metric,
         CAST([NULL, {p14:Float64}, {p18:Float64}] AS Array(Nullable(Float64))) AS quantile_level_by_metric,
-        CAST([NULL, sum(arrayCount(x -> x <= t1, q1)), NULL] AS Array(Nullable(Float64))) AS quantile_main_sum_by_metric,
-        CAST([NULL, sum(pow(arrayCount(x -> x <= t1, q1), 2)), NULL] AS Array(Nullable(Float64))) AS quantile_main_sum_sq_by_metric,
-        CAST([NULL, sum(arrayCount(x -> x <= t1, q1) * m1), NULL] AS Array(Nullable(Float64))) AS quantile_main_den_sum_by_metric,
+        CAST([NULL, arraySum(below1), NULL] AS Array(Nullable(Float64))) AS quantile_main_sum_by_metric,
+        CAST([NULL, arraySum(s -> pow(s, 2), below1), NULL] AS Array(Nullable(Float64))) AS quantile_main_sum_sq_by_metric,
+        CAST([NULL, arraySum((s, a) -> s * length(a), below1, qs1), NULL] AS Array(Nullable(Float64))) AS quantile_main_den_sum_by_metric,
         CAST([NULL, sum(m1 * m1), NULL] AS Array(Nullable(Float64))) AS quantile_den_sum_sq_by_metric
-    FROM quantile_thresholds
+    FROM identities
     GROUP BY variant_index
 )
 ARRAY JOIN
