@@ -12,7 +12,7 @@
 //! format-1 snapshot still reading (`judged_snapshots`); each health check firing (`health`), each
 //! recommendation (`recommendations`) and the power of primary metrics (`power`); funnels and
 //! capped metrics (`funnel_capping`), funnels on random event orders against a reference
-//! (`funnel_orders`); RATIO metrics' numbers against gbstats 0.8.0 (`ratio`);
+//! (`funnel_orders`), PERCENTILE caps on random values against a reference (`pooled_caps`); RATIO metrics' numbers against gbstats 0.8.0 (`ratio`);
 //! QUANTILE metrics against gbstats 0.8.0 (`quantile`); `previewMetric`'s numbers, warnings and
 //! rules (`preview`); results of each attachment's pinned metric version (`versions`); with the
 //! experiments and event sets they share in `arms`. `support` holds what they share;
@@ -36,6 +36,7 @@ mod judged;
 mod judged_numbers;
 mod judged_snapshots;
 mod laziness;
+mod pooled_caps;
 mod pooling;
 mod power;
 mod preview;
