@@ -145,7 +145,7 @@ pub struct MetricDefinition {
     pub capping: Option<Capping>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct StoredDefinition {
     version: u32,
     #[serde(flatten)]
@@ -175,17 +175,24 @@ impl MetricDefinition {
         serde_json::to_value(stored).unwrap_or(serde_json::Value::Null)
     }
 
-    /// Reads a stored definition, refusing versions this build does not know.
+    /// Reads a stored definition, refusing versions this build does not know. The version is
+    /// read first and the definition straight from the same object (its `version` key is not a
+    /// field, so it is skipped): `#[serde(flatten)]` would buffer every value first, on every
+    /// metric of every list.
     pub fn from_stored(value: serde_json::Value) -> Result<Self, String> {
-        let stored: StoredDefinition = serde_json::from_value(value)
-            .map_err(|e| format!("malformed metric definition: {e}"))?;
-        if !(OLDEST_READABLE_VERSION..=DEFINITION_VERSION).contains(&stored.version) {
+        let version = value
+            .get("version")
+            .ok_or("malformed metric definition: missing field `version`")?;
+        let version = version.as_u64().ok_or_else(|| {
+            format!("malformed metric definition: version {version} is not a whole number")
+        })?;
+        if !(u64::from(OLDEST_READABLE_VERSION)..=u64::from(DEFINITION_VERSION)).contains(&version)
+        {
             return Err(format!(
-                "metric definition version {} is not supported (expected \
-                 {OLDEST_READABLE_VERSION} to {DEFINITION_VERSION})",
-                stored.version
+                "metric definition version {version} is not supported (expected \
+                 {OLDEST_READABLE_VERSION} to {DEFINITION_VERSION})"
             ));
         }
-        Ok(stored.definition)
+        serde_json::from_value(value).map_err(|e| format!("malformed metric definition: {e}"))
     }
 }

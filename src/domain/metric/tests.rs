@@ -182,6 +182,38 @@ fn unknown_definition_versions_are_refused() {
     assert!(MetricDefinition::from_stored(stored).is_err());
 }
 
+#[test]
+fn a_stored_definition_without_a_whole_version_or_of_the_wrong_shape_is_refused() {
+    for (stored, says) in [
+        (serde_json::json!({"event": "x"}), "missing field `version`"),
+        (
+            serde_json::json!({"version": "2", "event": "x"}),
+            "not a whole number",
+        ),
+        (
+            serde_json::json!({"version": 1.5, "event": "x"}),
+            "not a whole number",
+        ),
+        (
+            serde_json::json!({"version": 0, "event": "x"}),
+            "not supported",
+        ),
+        (serde_json::json!({"version": 2, "event": 7}), "malformed"),
+        (serde_json::json!([2]), "missing field `version`"),
+    ] {
+        let refused = MetricDefinition::from_stored(stored.clone()).expect_err("refused");
+        assert!(refused.contains(says), "{stored}: {refused}");
+    }
+    // Every readable version reads, the version key aside.
+    for version in 1..=DEFINITION_VERSION {
+        let stored = serde_json::json!({"version": version, "event": "x"});
+        assert_eq!(
+            MetricDefinition::from_stored(stored),
+            Ok(MetricDefinition::on_event("x"))
+        );
+    }
+}
+
 fn filter_on(property: &str) -> PropertyFilter {
     PropertyFilter {
         property: property.into(),
