@@ -13,19 +13,22 @@
 //!   left out, and with `ignoreZeros` identities whose value is 0 left out, as GrowthBook does by
 //!   turning 0 into NULL). The quantile is GrowthBook's: ClickHouse's `quantile`, which is exact
 //!   with linear interpolation between the closest ranks below its 8,192-value reservoir, i.e.
-//!   PostgreSQL's `PERCENTILE_CONT` (GrowthBook's other warehouses); lift computes
-//!   `quantileExactInclusive`'s formula (the same interpolation at any size) over the sorted pool
-//!   (`quantile::exact_inclusive`). With no value to take the quantile of (NaN), nothing is capped and
-//!   the cap value is reported as null.
+//!   PostgreSQL's `PERCENTILE_CONT` (GrowthBook's other warehouses); lift takes
+//!   `quantilesExactInclusive`, the same interpolation at any size. With no value to take the
+//!   quantile of (NaN), nothing is capped and the cap value is reported as null.
 //!
 //! Where the caps apply: an ABSOLUTE cap per identity, in the `capped` CTE. A PERCENTILE cap
 //! cannot be known until every identity is aggregated, and a window over the identities (`OVER
 //! ()`) would hold every identity's whole row in memory, with no spilling: at 100M events that
 //! alone exceeded the 4 GB limit. So a PERCENTILE-capped metric passes `capped` unchanged and is
-//! capped in the per-variant select: per variant it keeps only its own values (`v{m}`, with
-//! CUPED the (value, covariate) pairs), the pool is a window over the few per-variant rows, and
-//! the capped sums are taken over `v{m}` ([`per_variant_pooled`]). The events table is still read
-//! once, and memory is 8 bytes per identity per such metric (16 with CUPED) in each copy.
+//! capped in the per-variant select ([`pooled_columns`]): per variant it keeps its values other
+//! than 0 (`v{m}`, with CUPED the (value, covariate) pairs other than (0, 0)) and the number of
+//! zeros (`z{m}`); the cap values are the quantiles of a window over the few per-variant rows, whose
+//! aggregate state holds the pool once; the capped sums are lambdas over `v{m}` plus `z{m}` times
+//! the clamped 0 ([`pooled_sums`]). The events table is still read once; memory is 8 bytes per
+//! identity with a value other than 0 (16 with CUPED) in `v{m}`, and 8 per counted identity in
+//! the pool. Clamping every identity's value in lambdas, zeros included, took more than the 4 GB
+//! limit at 100M events (`benches/results.md`).
 //!
 //! Clusters: a pooled quantile needs every shard's values, so it cannot be added up from per-shard
 //! rows; a PERCENTILE cap on `Placement::Cluster` is refused ([`CompileError::NotOnCluster`]).
@@ -33,7 +36,6 @@
 
 use super::error::CompileError;
 use super::param::Params;
-use super::quantile::exact_inclusive;
 use super::query::Cte;
 use super::scope::{MetricSpec, Placement};
 use crate::domain::metric::{Aggregation, CappingKind};
@@ -248,10 +250,11 @@ pub(super) fn per_variant_caps(caps: &[Option<BoundCap>], covariates: &[bool]) -
         BoundCap::Pooled { .. } => {
             let lowered = cap.has_lower();
             let (upper, lower) = lambda_caps(lowered);
-            let outside = outside_of(pooled_value(covariates, m), upper, lower);
+            let outside_value = outside_of(pooled_value(covariates, m), upper, lower);
             format!(
-                "toUInt64({})",
-                over_values("arrayCount", m, lowered, &outside)
+                "toUInt64({} + if({}, z{m}, 0))",
+                over_values("arrayCount", m, lowered, &outside_value),
+                outside("0", m, lowered)
             )
         }
     };
@@ -289,10 +292,16 @@ fn pooled_value(covariates: &[bool], m: usize) -> &'static str {
 }
 
 /// The columns the per-variant select defines for its PERCENTILE-capped metrics (empty when
-/// there are none): `v{m}`, this variant's values of metric `m` (MEAN identities without one left
-/// out; with a covariate, in `covariates`, (value, covariate) pairs); `pool{m}`, every variant's
-/// values that count towards the quantile, sorted (a window over the per-variant rows); and the
-/// cap values `cu{m}`, `cl{m}`.
+/// there are none):
+/// - `v{m}`, this variant's values of metric `m` other than 0 (with a covariate, in
+///   `covariates`, the (value, covariate) pairs other than (0, 0)); MEAN identities without a
+///   value are left out;
+/// - `z{m}`, the number of this variant's identities left out of `v{m}` for being 0 (or (0, 0)):
+///   each adds its clamped 0 to the sums, so the lambdas over `v{m}` run over the non-zero values
+///   only, which for a typical revenue metric are a small share of the identities;
+/// - `c{m}`, the cap values `[upper]` or `[upper, lower]`: `quantilesExactInclusive` over every
+///   variant's values that count (its zeros given back unless `ignoreZeros`), a window over the
+///   per-variant rows, so the pool is held once, in the aggregate's state; and `cu{m}`, `cl{m}`.
 pub(super) fn pooled_columns(caps: &[Option<BoundCap>], covariates: &[bool]) -> Vec<String> {
     let mut columns = Vec::new();
     for (m, cap) in caps.iter().enumerate() {
@@ -304,34 +313,42 @@ pub(super) fn pooled_columns(caps: &[Option<BoundCap>], covariates: &[bool]) -> 
         else {
             continue;
         };
-        let values = match covariates.get(m).copied().unwrap_or(false) {
+        let counted = match covariates.get(m).copied().unwrap_or(false) {
             true => {
                 columns.push(format!(
-                    "groupArrayIf((m{m}, x{m}), isNotNull(m{m})) AS v{m}"
+                    "groupArrayIf((m{m}, x{m}), isNotNull(m{m}) AND (m{m} != 0 OR x{m} != 0)) \
+                     AS v{m}"
                 ));
-                format!("arrayMap(p -> p.1, v{m})")
+                // The pairs keep the values 0 whose covariate is not.
+                match ignore_zeros {
+                    true => format!("arrayFilter(v -> v != 0, arrayMap(p -> p.1, v{m}))"),
+                    false => format!("arrayMap(p -> p.1, v{m})"),
+                }
             }
             false => {
-                columns.push(format!("groupArray(m{m}) AS v{m}"));
+                columns.push(format!("groupArrayIf(m{m}, m{m} != 0) AS v{m}"));
                 format!("v{m}")
             }
         };
+        let zeros = match covariates.get(m).copied().unwrap_or(false) {
+            true => format!("countIf(m{m} = 0 AND x{m} = 0)"),
+            false => format!("countIf(m{m} = 0)"),
+        };
+        columns.push(format!("{zeros} AS z{m}"));
         let counted = match ignore_zeros {
-            true => format!("arrayFilter(v -> v != 0, {values})"),
-            false => values,
+            true => counted,
+            false => format!("arrayResize({counted}, length({counted}) + z{m}, 0.)"),
+        };
+        let levels = match lower {
+            Some(lower) => format!("{upper}, {lower}"),
+            None => upper.clone(),
         };
         columns.push(format!(
-            "arraySort(arrayFlatten(groupArray({counted}) OVER ())) AS pool{m}"
+            "quantilesExactInclusiveArray({levels})({counted}) OVER () AS c{m}"
         ));
-        columns.push(format!(
-            "{} AS cu{m}",
-            exact_inclusive(&format!("pool{m}"), upper, &format!("u{m}"))
-        ));
-        if let Some(lower) = lower {
-            columns.push(format!(
-                "{} AS cl{m}",
-                exact_inclusive(&format!("pool{m}"), lower, &format!("l{m}"))
-            ));
+        columns.push(format!("c{m}[1] AS cu{m}"));
+        if lower.is_some() {
+            columns.push(format!("c{m}[2] AS cl{m}"));
         }
     }
     columns
@@ -351,6 +368,8 @@ pub(super) fn pooled_sums(
                 .filter(|c| matches!(c, BoundCap::Pooled { .. }))?;
             let lowered = cap.has_lower();
             let (upper, lower) = lambda_caps(lowered);
+            // The identities left out of `v{m}` (`z{m}`) each add their clamped 0.
+            let zero = clamp("0", m, lowered);
             let sums = |value: &str, other: Option<&str>| {
                 let c = clamp_to(value, upper, lower);
                 let product = match other {
@@ -358,8 +377,14 @@ pub(super) fn pooled_sums(
                     None => format!("{c} * {c}"),
                 };
                 [
-                    over_values("arraySum", m, lowered, &c),
-                    over_values("arraySum", m, lowered, &product),
+                    format!(
+                        "({} + z{m} * {zero})",
+                        over_values("arraySum", m, lowered, &c)
+                    ),
+                    format!(
+                        "({} + z{m} * {zero} * {zero})",
+                        over_values("arraySum", m, lowered, &product)
+                    ),
                 ]
             };
             Some(match covariates.get(m).copied().unwrap_or(false) {

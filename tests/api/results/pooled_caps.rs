@@ -1,7 +1,7 @@
 //! PERCENTILE caps against a reference written here, on random values: for 500 identities with
-//! one exposure each and random `buy` events (values with many zeros and a few outliers) before and
+//! one exposure each and random `buy` events (values with many zeros, some refunds below 0 and a few outliers) before and
 //! after the exposure, COUNT, SUM and MEAN metrics capped at pooled quantiles (upper only, upper
-//! and lower, with and without `ignoreZeros`, and one whose pool is empty) give per variant the
+//! and lower, with and without `ignoreZeros`, caps that clamp 0 itself, and one whose pool is empty) give per variant the
 //! `n`, the capped sums, the capped identities, the cap values (to the bit: the same formula as
 //! `quantileExactInclusive`) and the CUPED covariate capped with the metric's caps, on both kinds
 //! of events table with every event delivered twice. `funnel_capping` has the hand-made cases.
@@ -52,6 +52,9 @@ fn cases() -> Vec<Case> {
         case(Aggregation::Count, "buy", 0.75, None, false),
         case(Aggregation::Mean, "buy", 0.9, Some(0.1), false),
         case(Aggregation::Sum, "buy", 0.333, Some(0.05), true),
+        // Both caps on one side of 0, so the identities whose value is 0 are capped too.
+        case(Aggregation::Sum, "buy", 0.95, Some(0.7), false),
+        case(Aggregation::Sum, "buy", 0.03, None, false),
         // Nobody has one: the pool is empty, nothing is capped and the cap value is null.
         case(Aggregation::Sum, "never", 0.9, None, true),
     ]
@@ -62,7 +65,7 @@ struct Identity {
     id: String,
     variant: &'static str,
     exposed: i64,
-    buys: Vec<(i64, u32)>,
+    buys: Vec<(i64, i32)>,
 }
 
 fn identities(seed: u64) -> Vec<Identity> {
@@ -71,11 +74,13 @@ fn identities(seed: u64) -> Vec<Identity> {
         .map(|i| {
             let exposed = rng.random_range(60..120);
             let count = rng.random_range(0..6);
-            let mut buys: Vec<(i64, u32)> = Vec::new();
+            let mut buys: Vec<(i64, i32)> = Vec::new();
             for _ in 0..count {
                 let minute = exposed + rng.random_range(-50..50);
                 let value = match rng.random_range(0..10) {
                     0..=2 => 0,
+                    // Refunds: a pool with negative values, below its zeros.
+                    3 => -rng.random_range(1..40),
                     9 => rng.random_range(500..5000),
                     _ => rng.random_range(1..60),
                 };
