@@ -1,6 +1,7 @@
 //! `LiftExecutor`: how lift runs a GraphQL request, over HTTP and WebSocket alike (it is the
 //! `async_graphql::Executor` both use). Around async-graphql's own parse, validation and
 //! execution it:
+//! - gives the request its document parsed earlier from the same text ([`DocumentCache`]);
 //! - applies the [`RequestPolicy`] first, then explains async-graphql's limit refusals;
 //! - puts the request's [`Loaders`](super::loaders::Loaders) into its data and starts their
 //!   batches whenever the execution waits;
@@ -17,6 +18,7 @@ use async_graphql::{Data, Executor, Request, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use tracing::Instrument;
 
+use super::documents::DocumentCache;
 use super::loaders::RequestLoaders;
 use super::observe::{self, Operation};
 use super::policy::{self, RequestPolicy};
@@ -29,6 +31,7 @@ pub struct LiftExecutor(Arc<Parts>);
 
 struct Parts {
     schema: AppSchema,
+    documents: DocumentCache,
     loaders: RequestLoaders,
     policy: RequestPolicy,
     metrics: Metrics,
@@ -43,6 +46,7 @@ impl LiftExecutor {
     ) -> Self {
         LiftExecutor(Arc::new(Parts {
             schema,
+            documents: DocumentCache::default(),
             loaders,
             policy,
             metrics,
@@ -56,10 +60,14 @@ impl Executor for LiftExecutor {
         let started = Instant::now();
         let parts = &self.0;
         let deferred = parts.loaders.attach(&mut request, None);
+        let recalled = parts.documents.recall(&mut request);
         if let Err(refusal) = parts.policy.admit(&mut request, None) {
             let response = Response::from_errors(vec![refusal]);
             observe::record(&parts.metrics, &Operation::none(), started, &response);
             return response;
+        }
+        if !recalled {
+            parts.documents.remember(&mut request);
         }
         let operation = Operation::of(&mut request);
         let mut response = deferred
@@ -81,8 +89,12 @@ impl Executor for LiftExecutor {
         let parts = &self.0;
         let session = session_data.unwrap_or_default();
         let deferred = parts.loaders.attach(&mut request, Some(&session));
+        let recalled = parts.documents.recall(&mut request);
         if let Err(refusal) = parts.policy.admit(&mut request, Some(&session)) {
             return stream::once(async { Response::from_errors(vec![refusal]) }).boxed();
+        }
+        if !recalled {
+            parts.documents.remember(&mut request);
         }
         let span = Operation::of(&mut request).span();
         let responses = parts

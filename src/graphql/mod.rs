@@ -16,6 +16,7 @@
 //! - `types/`      output objects wrapping read models, input objects converting into drafts.
 
 mod context;
+mod documents;
 mod error;
 mod executor;
 mod limits;
