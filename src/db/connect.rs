@@ -59,20 +59,21 @@ pub async fn connect_with(settings: &DatabaseSettings) -> anyhow::Result<Db> {
                     .synchronous(SqliteSynchronous::Full)
             })
             .map_sqlx_sqlite_pool_opts(|o| {
-                o.after_release(|conn, _| {
-                    Box::pin(async move {
-                        // The driver counts a transaction from its BEGIN until its end has run,
-                        // so a count of 0 means none is open or queued to roll back, and the
-                        // connection returns without a round trip to its worker thread (most
-                        // releases: every read outside a transaction).
-                        if !conn.is_in_transaction() {
-                            return Ok(true);
-                        }
-                        // The ping runs after any rollback queued when a transaction was dropped.
-                        conn.ping().await?;
-                        Ok(!still_in_transaction(conn.is_in_transaction()))
+                o.after_connect(|conn, _| Box::pin(super::sqlite_plans::stabilize(conn)))
+                    .after_release(|conn, _| {
+                        Box::pin(async move {
+                            // The driver counts a transaction from its BEGIN until its end has run,
+                            // so a count of 0 means none is open or queued to roll back, and the
+                            // connection returns without a round trip to its worker thread (most
+                            // releases: every read outside a transaction).
+                            if !conn.is_in_transaction() {
+                                return Ok(true);
+                            }
+                            // The ping runs after any rollback queued when a transaction was dropped.
+                            conn.ping().await?;
+                            Ok(!still_in_transaction(conn.is_in_transaction()))
+                        })
                     })
-                })
             });
     } else {
         // PostgreSQL ends a failed transaction itself and the driver's count follows it.

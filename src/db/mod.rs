@@ -8,7 +8,9 @@
 //! - `sealing`: warehouse passwords sealed at rest (ChaCha20-Poly1305);
 //! - `repo/`: reads and writes, each `fn(&impl ConnectionTrait, ..)` so they run inside a
 //!   transaction or outside one alike;
-//! - `sqlite_memory`: what SQLite's own allocator holds, for `/metrics`.
+//! - `sqlite_memory`: what SQLite's own allocator holds, for `/metrics`;
+//! - `sqlite_plans`: SQLite plans statements without looking at bound values, so cached
+//!   statements are reused.
 
 pub mod connect;
 mod convert;
@@ -19,6 +21,7 @@ pub mod repo;
 mod scope;
 pub mod sealing;
 mod sqlite_memory;
+pub mod sqlite_plans;
 
 pub use connect::{begin_write, connect, connect_with, Db};
 pub use failure::is_unavailable;
