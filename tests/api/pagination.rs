@@ -265,3 +265,15 @@ db_test!(
         );
     }
 );
+
+db_test!(an_empty_list_counts_zero, |app| {
+    app.world().await;
+    for connection in ["metrics", "experiments"] {
+        let body = page(&app, connection, Some(10), None).await;
+        assert_eq!(code(&body), "OK", "{body}");
+        let conn = &body["data"]["environment"][connection];
+        assert_eq!(conn["edges"], json!([]), "{body}");
+        assert_eq!(conn["totalCount"], 0, "{body}");
+        assert_eq!(conn["pageInfo"]["hasNextPage"], false, "{body}");
+    }
+});
