@@ -105,7 +105,7 @@ macro_rules! loader {
     };
 }
 
-loader!(AttachmentsOfMetric => Vec<(ExperimentMetric, Experiment)>, |batch, ids| {
+loader!(AttachmentsOfMetric => Vec<ExperimentMetric>, |batch, ids| {
     service::metrics::attachments_of(&batch.db, &ids)
 });
 loader!(AttachmentsOfExperiment => Vec<ExperimentMetric>, |batch, ids| {

@@ -9,7 +9,7 @@ use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::metric::{MetricDraft, NewMetric};
 use crate::domain::metric_edit::MetricPatch;
-use crate::domain::model::{Experiment, ExperimentMetric, Metric, MetricVersion};
+use crate::domain::model::{ExperimentMetric, Metric, MetricVersion};
 use crate::domain::permission::Need;
 use crate::domain::text;
 use crate::domain::DomainError;
@@ -43,15 +43,14 @@ pub async fn list(
     repo::metrics::page(db, &environment.environment.id, search, page).await
 }
 
-/// Attachments to live experiments of each of `metric_ids` (metrics the viewer already sees), each
-/// with its experiment, by metric id, in the order they were attached; metrics without any are
-/// absent.
+/// Attachments to live experiments of each of `metric_ids` (metrics the viewer already sees), by
+/// metric id, in the order they were attached; metrics without any are absent.
 pub async fn attachments_of(
     db: &Db,
     metric_ids: &[String],
-) -> DomainResult<HashMap<String, Vec<(ExperimentMetric, Experiment)>>> {
+) -> DomainResult<HashMap<String, Vec<ExperimentMetric>>> {
     let rows = repo::attachments::of_metrics(db, metric_ids).await?;
-    Ok(group_by(rows, |(a, _)| &a.metric_id))
+    Ok(group_by(rows, |a| &a.metric_id))
 }
 
 /// `items` grouped by `key`, each group in the order of `items`.

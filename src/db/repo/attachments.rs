@@ -3,16 +3,16 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 
 use crate::db::convert;
-use crate::db::entity::{experiment, experiment_metric};
+use crate::db::entity::experiment_metric;
 use crate::db::scope::LiveScope;
 use crate::db::{conflict_on_unique, new_id, now};
 use crate::domain::experiment::{ExpectedDirection, MetricRole};
-use crate::domain::model::{Experiment, ExperimentMetric, Metric};
+use crate::domain::model::{ExperimentMetric, Metric};
 use crate::domain::DomainError;
 
 pub async fn live(
@@ -68,36 +68,18 @@ pub async fn of_experiments(
     .await
 }
 
-/// Live attachments of any of `metric_ids`, each with its experiment (read in the same statement:
-/// a list of metrics that shows attachments nearly always shows their experiments), in the order
-/// they were attached.
+/// Live attachments of any of `metric_ids`, in the order they were attached.
 pub async fn of_metrics(
     db: &impl ConnectionTrait,
     metric_ids: &[String],
-) -> Result<Vec<(ExperimentMetric, Experiment)>, DomainError> {
+) -> Result<Vec<ExperimentMetric>, DomainError> {
     super::in_chunks(metric_ids, |ids| async move {
-        let to_experiment = experiment_metric::Entity::belongs_to(experiment::Entity)
-            .from(experiment_metric::Column::ExperimentId)
-            .to(experiment::Column::Id)
-            .into();
         let rows = experiment_metric::Entity::find_live()
-            .join(JoinType::InnerJoin, to_experiment)
-            .select_also(experiment::Entity)
             .filter(experiment_metric::Column::MetricId.is_in(ids))
             .order_by_asc(experiment_metric::Column::Id)
             .all(db)
             .await?;
-        rows.into_iter()
-            // The live scope keeps only attachments whose experiment is live, so the inner join
-            // always finds one.
-            .filter_map(|(attachment, experiment)| Some((attachment, experiment?)))
-            .map(|(attachment, experiment)| {
-                Ok((
-                    ExperimentMetric::try_from(attachment)?,
-                    Experiment::try_from(experiment)?,
-                ))
-            })
-            .collect()
+        convert::all(rows)
     })
     .await
 }

@@ -173,19 +173,16 @@ fn experiment() -> Experiment {
 }
 
 fn attachment() -> ExperimentMetric {
-    ExperimentMetric(
-        model::ExperimentMetric {
-            id: "a-1".to_owned(),
-            experiment_id: "x-1".to_owned(),
-            metric_id: "m-1".to_owned(),
-            expected_direction: experiments::ExpectedDirection::NotDecrease,
-            role: experiments::MetricRole::Guardrail,
-            metric_version: 2,
-            created_at: at(1_700_000_000),
-            updated_at: at(1_700_000_300),
-        },
-        None,
-    )
+    ExperimentMetric(model::ExperimentMetric {
+        id: "a-1".to_owned(),
+        experiment_id: "x-1".to_owned(),
+        metric_id: "m-1".to_owned(),
+        expected_direction: experiments::ExpectedDirection::NotDecrease,
+        role: experiments::MetricRole::Guardrail,
+        metric_version: 2,
+        created_at: at(1_700_000_000),
+        updated_at: at(1_700_000_300),
+    })
 }
 
 struct Query;

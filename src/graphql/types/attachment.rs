@@ -15,9 +15,7 @@ use crate::graphql::loaders::{self, ExperimentById, MetricById, PinnedVersion};
 use crate::graphql::plain::{Fast, Plain, PlainFields};
 use crate::service::attachments::{AttachDraft, AttachmentPatch};
 
-/// An attachment, with its experiment when the list it came from read it in the same statement
-/// (a metric's attachments); otherwise the experiment is batch-loaded.
-pub struct ExperimentMetric(pub model::ExperimentMetric, pub Option<model::Experiment>);
+pub struct ExperimentMetric(pub model::ExperimentMetric);
 
 #[Object]
 impl ExperimentMetric {
@@ -49,9 +47,6 @@ impl ExperimentMetric {
         self.0.updated_at
     }
     async fn experiment(&self, ctx: &Context<'_>) -> GqlResult<Fast<Experiment>> {
-        if let Some(experiment) = &self.1 {
-            return Ok(Fast(Experiment(experiment.clone())));
-        }
         let id = ExperimentById(self.0.experiment_id.clone());
         let experiment = loaders::require(ctx, id, || DomainError::not_found("experiment")).await?;
         Ok(Fast(Experiment(experiment)))

@@ -87,7 +87,7 @@ impl Metric {
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(|(row, experiment)| Fast(ExperimentMetric(row, Some(experiment))))
+            .map(|row| Fast(ExperimentMetric(row)))
             .collect())
     }
 }
