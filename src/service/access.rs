@@ -100,10 +100,16 @@ async fn find(
     by: EnvironmentRef<'_>,
     what: &str,
 ) -> DomainResult<EnvironmentAccess> {
-    let context = tenancy::environment_context(db, by)
-        .await?
-        .ok_or_else(|| DomainError::not_found(what))?;
-    let access = resolve(db, viewer, context).await?;
+    let ((environment, project, organisation), grants) =
+        tenancy::environment_context_with_grants(db, by, viewer.user_id())
+            .await?
+            .ok_or_else(|| DomainError::not_found(what))?;
+    let access = EnvironmentAccess {
+        access: grants.access(),
+        environment,
+        project,
+        organisation,
+    };
     authorize(access.access, Need::View, what)?;
     Ok(access)
 }

@@ -72,18 +72,55 @@ pub async fn grants(
     environment: &Environment,
     project: &Project,
 ) -> Result<Grants, DomainError> {
+    let mut statement = Query::select();
+    grant_columns(
+        &mut statement,
+        user_id,
+        Expr::val(project.organisation_id.as_str()),
+        Expr::val(project.id.as_str()),
+        Expr::val(environment.id.as_str()),
+    );
+    let row = GrantsRow::find_by_statement(db.get_database_backend().build(&statement))
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    row.into_grants(user_id)
+}
+
+/// Adds to `statement` the three grants of `user_id` as scalar subqueries (`organisation_role`,
+/// `project_admin`, `environment_admin`) on the organisation, project and environment the three
+/// expressions name (values, or columns of the statement's own tables).
+fn grant_columns(
+    statement: &mut SelectStatement,
+    user_id: &str,
+    organisation_id: Expr,
+    project_id: Expr,
+    environment_id: Expr,
+) {
     let scalar = |q: SelectStatement| Expr::SubQuery(None, Box::new(q.into_sub_query_statement()));
-    let statement = Query::select()
+    statement
         .expr_as(
             scalar(
                 Query::select()
-                    .column(organisation_membership::Column::Role)
+                    .column((
+                        organisation_membership::Entity,
+                        organisation_membership::Column::Role,
+                    ))
                     .from(organisation_membership::Entity)
                     .and_where(
-                        organisation_membership::Column::OrganisationId
-                            .eq(&project.organisation_id),
+                        Expr::col((
+                            organisation_membership::Entity,
+                            organisation_membership::Column::OrganisationId,
+                        ))
+                        .eq(organisation_id),
                     )
-                    .and_where(organisation_membership::Column::UserId.eq(user_id))
+                    .and_where(
+                        Expr::col((
+                            organisation_membership::Entity,
+                            organisation_membership::Column::UserId,
+                        ))
+                        .eq(user_id),
+                    )
                     .take(),
             ),
             "organisation_role",
@@ -91,10 +128,25 @@ pub async fn grants(
         .expr_as(
             scalar(
                 Query::select()
-                    .column(project_permission::Column::Admin)
+                    .column((
+                        project_permission::Entity,
+                        project_permission::Column::Admin,
+                    ))
                     .from(project_permission::Entity)
-                    .and_where(project_permission::Column::ProjectId.eq(&project.id))
-                    .and_where(project_permission::Column::UserId.eq(user_id))
+                    .and_where(
+                        Expr::col((
+                            project_permission::Entity,
+                            project_permission::Column::ProjectId,
+                        ))
+                        .eq(project_id),
+                    )
+                    .and_where(
+                        Expr::col((
+                            project_permission::Entity,
+                            project_permission::Column::UserId,
+                        ))
+                        .eq(user_id),
+                    )
                     .take(),
             ),
             "project_admin",
@@ -102,34 +154,49 @@ pub async fn grants(
         .expr_as(
             scalar(
                 Query::select()
-                    .column(environment_permission::Column::Admin)
+                    .column((
+                        environment_permission::Entity,
+                        environment_permission::Column::Admin,
+                    ))
                     .from(environment_permission::Entity)
-                    .and_where(environment_permission::Column::EnvironmentId.eq(&environment.id))
-                    .and_where(environment_permission::Column::UserId.eq(user_id))
+                    .and_where(
+                        Expr::col((
+                            environment_permission::Entity,
+                            environment_permission::Column::EnvironmentId,
+                        ))
+                        .eq(environment_id),
+                    )
+                    .and_where(
+                        Expr::col((
+                            environment_permission::Entity,
+                            environment_permission::Column::UserId,
+                        ))
+                        .eq(user_id),
+                    )
                     .take(),
             ),
             "environment_admin",
-        )
-        .take();
-    let row = GrantsRow::find_by_statement(db.get_database_backend().build(&statement))
-        .one(db)
-        .await?
-        .unwrap_or_default();
-    let organisation_role = row
-        .organisation_role
-        .map(|role| {
-            crate::db::convert::parse::<OrganisationRole>(
-                "organisation_memberships",
-                user_id,
-                &role,
-            )
+        );
+}
+
+impl GrantsRow {
+    fn into_grants(self, user_id: &str) -> Result<Grants, DomainError> {
+        let organisation_role = self
+            .organisation_role
+            .map(|role| {
+                crate::db::convert::parse::<OrganisationRole>(
+                    "organisation_memberships",
+                    user_id,
+                    &role,
+                )
+            })
+            .transpose()?;
+        Ok(Grants {
+            organisation_role,
+            project: self.project_admin,
+            environment: self.environment_admin,
         })
-        .transpose()?;
-    Ok(Grants {
-        organisation_role,
-        project: row.project_admin,
-        environment: row.environment_admin,
-    })
+    }
 }
 
 #[derive(Debug, Default, FromQueryResult)]
@@ -165,6 +232,39 @@ pub async fn environment_context(
         .one(db)
         .await?;
     Ok(row.map(EnvironmentContextRow::into_context))
+}
+
+/// An environment with its project and organisation and the grants `user_id` holds on them, in one
+/// round trip (the join of `environment_context` with the scalar subqueries of `grants` on its
+/// columns): every request that names an environment starts with this.
+pub async fn environment_context_with_grants(
+    db: &impl ConnectionTrait,
+    by: EnvironmentRef<'_>,
+    user_id: &str,
+) -> Result<Option<(EnvironmentContext, Grants)>, DomainError> {
+    let condition = match by {
+        EnvironmentRef::Id(id) => Expr::col((environment::Entity, environment::Column::Id)).eq(id),
+        EnvironmentRef::Key(key) => {
+            Expr::col((environment::Entity, environment::Column::Key)).eq(key)
+        }
+    };
+    let mut statement = environment_context_query().and_where(condition).take();
+    grant_columns(
+        &mut statement,
+        user_id,
+        Expr::col((project::Entity, project::Column::OrganisationId)),
+        Expr::col((project::Entity, project::Column::Id)),
+        Expr::col((environment::Entity, environment::Column::Id)),
+    );
+    let Some(row) = db
+        .query_one_raw(db.get_database_backend().build(&statement))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let context = EnvironmentContextRow::from_query_result(&row, "")?.into_context();
+    let grants = GrantsRow::from_query_result(&row, "")?.into_grants(user_id)?;
+    Ok(Some((context, grants)))
 }
 
 /// The environments among `ids` with their projects and organisations (unknown ids are absent).
