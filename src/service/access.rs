@@ -3,6 +3,7 @@
 use sea_orm::ConnectionTrait;
 
 use crate::auth::Viewer;
+use crate::db::repo;
 use crate::db::repo::tenancy::{self, EnvironmentRef};
 use crate::domain::error::DomainResult;
 use crate::domain::model::{Environment, Organisation, Project};
@@ -36,7 +37,7 @@ pub async fn resolve(
     viewer: &Viewer,
     (environment, project, organisation): (Environment, Project, Organisation),
 ) -> DomainResult<EnvironmentAccess> {
-    let grants = tenancy::grants(db, viewer.user_id(), &environment, &project).await?;
+    let grants = repo::grants::of(db, viewer.user_id(), &environment, &project).await?;
     Ok(EnvironmentAccess {
         access: grants.access(),
         environment,

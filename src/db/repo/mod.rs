@@ -5,6 +5,7 @@
 pub mod attachments;
 pub mod audit;
 pub mod experiments;
+pub mod grants;
 pub mod metric_versions;
 pub mod metrics;
 pub mod tenancy;

@@ -1,8 +1,6 @@
 //! Organisations, users, projects, environments, features and the permission grants between them.
 
-use sea_orm::sea_query::{
-    Expr, ExprTrait, OnConflict, Query, QueryStatementBuilder, SelectStatement,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, Set,
@@ -64,148 +62,6 @@ pub async fn organisation_by_id(
         .map(Organisation::from))
 }
 
-/// The grants `user_id` holds on `environment` (whose project is `project`), in one round trip:
-/// a single `SELECT` of three scalar subqueries.
-pub async fn grants(
-    db: &impl ConnectionTrait,
-    user_id: &str,
-    environment: &Environment,
-    project: &Project,
-) -> Result<Grants, DomainError> {
-    let mut statement = Query::select();
-    grant_columns(
-        &mut statement,
-        user_id,
-        Expr::val(project.organisation_id.as_str()),
-        Expr::val(project.id.as_str()),
-        Expr::val(environment.id.as_str()),
-    );
-    let row = GrantsRow::find_by_statement(db.get_database_backend().build(&statement))
-        .one(db)
-        .await?
-        .unwrap_or_default();
-    row.into_grants(user_id)
-}
-
-/// Adds to `statement` the three grants of `user_id` as scalar subqueries (`organisation_role`,
-/// `project_admin`, `environment_admin`) on the organisation, project and environment the three
-/// expressions name (values, or columns of the statement's own tables).
-fn grant_columns(
-    statement: &mut SelectStatement,
-    user_id: &str,
-    organisation_id: Expr,
-    project_id: Expr,
-    environment_id: Expr,
-) {
-    let scalar = |q: SelectStatement| Expr::SubQuery(None, Box::new(q.into_sub_query_statement()));
-    statement
-        .expr_as(
-            scalar(
-                Query::select()
-                    .column((
-                        organisation_membership::Entity,
-                        organisation_membership::Column::Role,
-                    ))
-                    .from(organisation_membership::Entity)
-                    .and_where(
-                        Expr::col((
-                            organisation_membership::Entity,
-                            organisation_membership::Column::OrganisationId,
-                        ))
-                        .eq(organisation_id),
-                    )
-                    .and_where(
-                        Expr::col((
-                            organisation_membership::Entity,
-                            organisation_membership::Column::UserId,
-                        ))
-                        .eq(user_id),
-                    )
-                    .take(),
-            ),
-            "organisation_role",
-        )
-        .expr_as(
-            scalar(
-                Query::select()
-                    .column((
-                        project_permission::Entity,
-                        project_permission::Column::Admin,
-                    ))
-                    .from(project_permission::Entity)
-                    .and_where(
-                        Expr::col((
-                            project_permission::Entity,
-                            project_permission::Column::ProjectId,
-                        ))
-                        .eq(project_id),
-                    )
-                    .and_where(
-                        Expr::col((
-                            project_permission::Entity,
-                            project_permission::Column::UserId,
-                        ))
-                        .eq(user_id),
-                    )
-                    .take(),
-            ),
-            "project_admin",
-        )
-        .expr_as(
-            scalar(
-                Query::select()
-                    .column((
-                        environment_permission::Entity,
-                        environment_permission::Column::Admin,
-                    ))
-                    .from(environment_permission::Entity)
-                    .and_where(
-                        Expr::col((
-                            environment_permission::Entity,
-                            environment_permission::Column::EnvironmentId,
-                        ))
-                        .eq(environment_id),
-                    )
-                    .and_where(
-                        Expr::col((
-                            environment_permission::Entity,
-                            environment_permission::Column::UserId,
-                        ))
-                        .eq(user_id),
-                    )
-                    .take(),
-            ),
-            "environment_admin",
-        );
-}
-
-impl GrantsRow {
-    fn into_grants(self, user_id: &str) -> Result<Grants, DomainError> {
-        let organisation_role = self
-            .organisation_role
-            .map(|role| {
-                crate::db::convert::parse::<OrganisationRole>(
-                    "organisation_memberships",
-                    user_id,
-                    &role,
-                )
-            })
-            .transpose()?;
-        Ok(Grants {
-            organisation_role,
-            project: self.project_admin,
-            environment: self.environment_admin,
-        })
-    }
-}
-
-#[derive(Debug, Default, FromQueryResult)]
-struct GrantsRow {
-    organisation_role: Option<String>,
-    project_admin: Option<bool>,
-    environment_admin: Option<bool>,
-}
-
 /// How to find an environment.
 #[derive(Debug, Clone, Copy)]
 pub enum EnvironmentRef<'a> {
@@ -249,7 +105,7 @@ pub async fn environment_context_with_grants(
         }
     };
     let mut statement = environment_context_query().and_where(condition).take();
-    grant_columns(
+    super::grants::grant_columns(
         &mut statement,
         user_id,
         Expr::col((project::Entity, project::Column::OrganisationId)),
@@ -263,7 +119,7 @@ pub async fn environment_context_with_grants(
         return Ok(None);
     };
     let context = EnvironmentContextRow::from_query_result(&row, "")?.into_context();
-    let grants = GrantsRow::from_query_result(&row, "")?.into_grants(user_id)?;
+    let grants = super::grants::GrantsRow::from_query_result(&row, "")?.into_grants(user_id)?;
     Ok(Some((context, grants)))
 }
 
