@@ -2,7 +2,9 @@
 //! as three scalar subqueries: on their own (`of`) or beside the environment's own row
 //! (`tenancy::environment_context_with_grants`).
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query, QueryStatementBuilder, SelectStatement};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, IntoIden, Query, QueryStatementBuilder, SelectStatement,
+};
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use crate::db::entity::{environment_permission, organisation_membership, project_permission};
@@ -43,86 +45,59 @@ pub(super) fn grant_columns(
     project_id: Expr,
     environment_id: Expr,
 ) {
-    let scalar = |q: SelectStatement| Expr::SubQuery(None, Box::new(q.into_sub_query_statement()));
+    use environment_permission as env;
+    use organisation_membership as member;
+    use project_permission as proj;
     statement
         .expr_as(
-            scalar(
-                Query::select()
-                    .column((
-                        organisation_membership::Entity,
-                        organisation_membership::Column::Role,
-                    ))
-                    .from(organisation_membership::Entity)
-                    .and_where(
-                        Expr::col((
-                            organisation_membership::Entity,
-                            organisation_membership::Column::OrganisationId,
-                        ))
-                        .eq(organisation_id),
-                    )
-                    .and_where(
-                        Expr::col((
-                            organisation_membership::Entity,
-                            organisation_membership::Column::UserId,
-                        ))
-                        .eq(user_id),
-                    )
-                    .take(),
+            grant(
+                (member::Entity, member::Column::Role),
+                (member::Entity, member::Column::OrganisationId),
+                organisation_id,
+                (member::Entity, member::Column::UserId),
+                user_id,
             ),
             "organisation_role",
         )
         .expr_as(
-            scalar(
-                Query::select()
-                    .column((
-                        project_permission::Entity,
-                        project_permission::Column::Admin,
-                    ))
-                    .from(project_permission::Entity)
-                    .and_where(
-                        Expr::col((
-                            project_permission::Entity,
-                            project_permission::Column::ProjectId,
-                        ))
-                        .eq(project_id),
-                    )
-                    .and_where(
-                        Expr::col((
-                            project_permission::Entity,
-                            project_permission::Column::UserId,
-                        ))
-                        .eq(user_id),
-                    )
-                    .take(),
+            grant(
+                (proj::Entity, proj::Column::Admin),
+                (proj::Entity, proj::Column::ProjectId),
+                project_id,
+                (proj::Entity, proj::Column::UserId),
+                user_id,
             ),
             "project_admin",
         )
         .expr_as(
-            scalar(
-                Query::select()
-                    .column((
-                        environment_permission::Entity,
-                        environment_permission::Column::Admin,
-                    ))
-                    .from(environment_permission::Entity)
-                    .and_where(
-                        Expr::col((
-                            environment_permission::Entity,
-                            environment_permission::Column::EnvironmentId,
-                        ))
-                        .eq(environment_id),
-                    )
-                    .and_where(
-                        Expr::col((
-                            environment_permission::Entity,
-                            environment_permission::Column::UserId,
-                        ))
-                        .eq(user_id),
-                    )
-                    .take(),
+            grant(
+                (env::Entity, env::Column::Admin),
+                (env::Entity, env::Column::EnvironmentId),
+                environment_id,
+                (env::Entity, env::Column::UserId),
+                user_id,
             ),
             "environment_admin",
         );
+}
+
+/// `(SELECT <value> FROM <its table> WHERE <on> = <target> AND <user> = <user_id>)`: one grant row
+/// of `user_id` on one target, or NULL.
+fn grant<E: IntoIden + Copy>(
+    value: (E, impl IntoIden),
+    on: (E, impl IntoIden),
+    target: Expr,
+    user: (E, impl IntoIden),
+    user_id: &str,
+) -> Expr {
+    let table = value.0;
+    let query = Query::select()
+        .column(value)
+        .from(table)
+        .and_where(Expr::col(on).eq(target))
+        .and_where(Expr::col(user).eq(user_id))
+        .take();
+    Expr::SubQuery(None, Box::new(query.into_sub_query_statement()))
 }
 
 impl GrantsRow {
