@@ -4,7 +4,7 @@
 use sea_orm::sea_query::{Expr, QueryStatementBuilder, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
+    QueryOrder, QuerySelect, QueryTrait, Select,
 };
 
 use crate::domain::DomainError;
@@ -85,69 +85,34 @@ where
         .order_by_desc(id)
         .limit(request.overfetch())
         .into_query();
-    if !request.with_total {
-        let rows = db
-            .query_all_raw(db.get_database_backend().build(&page))
-            .await?;
-        let items = models::<E>(&rows)?;
-        return Ok(Page::from_overfetched(items, request, None));
+    if request.with_total {
+        let count = count_of(select.clone()).into_sub_query_statement();
+        page.expr_as(Expr::SubQuery(None, Box::new(count)), TOTAL);
     }
-    page.expr_as(
-        Expr::SubQuery(
-            None,
-            Box::new(count_of(select.clone()).into_sub_query_statement()),
-        ),
-        TOTAL,
-    );
     let rows = db
         .query_all_raw(db.get_database_backend().build(&page))
         .await?;
-    let total = match rows.first() {
-        Some(row) => row.try_get::<i64>("", TOTAL.as_str())?,
-        None if request.after.is_none() => 0,
-        None => select.count(db).await? as i64,
+    let total_count = match (request.with_total, rows.first()) {
+        (false, _) => None,
+        (true, Some(row)) => Some(row.try_get::<i64>("", TOTAL)?.max(0) as u64),
+        (true, None) if request.after.is_none() => Some(0),
+        (true, None) => Some(select.count(db).await?),
     };
-    let items = models::<E>(&rows)?;
-    Ok(Page::from_overfetched(
-        items,
-        request,
-        Some(total.max(0) as u64),
-    ))
+    let items = rows
+        .iter()
+        .map(|row| E::Model::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?;
+    Ok(Page::from_overfetched(items, request, total_count))
 }
 
 /// The column that carries the count of all matching rows beside each row of a page.
-const TOTAL: PageTotal = PageTotal;
-
-#[derive(Clone, Copy)]
-struct PageTotal;
-
-impl PageTotal {
-    fn as_str(self) -> &'static str {
-        "lift_page_total"
-    }
-}
-
-impl sea_orm::sea_query::Iden for PageTotal {
-    fn unquoted(&self) -> &str {
-        self.as_str()
-    }
-}
+const TOTAL: &str = "lift_page_total";
 
 /// `SELECT COUNT(*)` over the rows `select` matches.
 fn count_of<E: EntityTrait>(select: Select<E>) -> SelectStatement {
     let mut query = select.into_query();
     query.clear_selects().expr(Expr::cust("COUNT(*)"));
     query
-}
-
-fn models<E: EntityTrait>(rows: &[QueryResult]) -> Result<Vec<E::Model>, DomainError>
-where
-    E::Model: FromQueryResult,
-{
-    Ok(rows
-        .iter()
-        .map(|row| E::Model::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?)
 }
 
 /// The audit sequence an `after` cursor of the audit list names (client input, so a bad one is
