@@ -7,7 +7,7 @@ use crate::db::repo;
 use crate::db::repo::tenancy::{self, EnvironmentRef};
 use crate::domain::error::DomainResult;
 use crate::domain::model::{Environment, Organisation, Project};
-use crate::domain::permission::{authorize, authorize_experimentation, Access, Need};
+use crate::domain::permission::{authorize, authorize_experimentation, Access, Grants, Need};
 use crate::domain::DomainError;
 
 /// An environment together with what the viewer may do in it.
@@ -38,12 +38,20 @@ pub async fn resolve(
     (environment, project, organisation): (Environment, Project, Organisation),
 ) -> DomainResult<EnvironmentAccess> {
     let grants = repo::grants::of(db, viewer.user_id(), &environment, &project).await?;
-    Ok(EnvironmentAccess {
+    Ok(granted((environment, project, organisation), grants))
+}
+
+/// An environment with the access `grants` give on it.
+fn granted(
+    (environment, project, organisation): (Environment, Project, Organisation),
+    grants: Grants,
+) -> EnvironmentAccess {
+    EnvironmentAccess {
         access: grants.access(),
         environment,
         project,
         organisation,
-    })
+    }
 }
 
 /// The environment with `id`, as the viewer sees it; `NOT_FOUND` (`what` not found) without access.
@@ -101,16 +109,10 @@ async fn find(
     by: EnvironmentRef<'_>,
     what: &str,
 ) -> DomainResult<EnvironmentAccess> {
-    let ((environment, project, organisation), grants) =
-        tenancy::environment_context_with_grants(db, by, viewer.user_id())
-            .await?
-            .ok_or_else(|| DomainError::not_found(what))?;
-    let access = EnvironmentAccess {
-        access: grants.access(),
-        environment,
-        project,
-        organisation,
-    };
+    let (context, grants) = tenancy::environment_context_with_grants(db, by, viewer.user_id())
+        .await?
+        .ok_or_else(|| DomainError::not_found(what))?;
+    let access = granted(context, grants);
     authorize(access.access, Need::View, what)?;
     Ok(access)
 }

@@ -69,6 +69,20 @@ pub enum EnvironmentRef<'a> {
     Key(&'a str),
 }
 
+impl EnvironmentRef<'_> {
+    /// The `WHERE` condition on `environments` that finds it.
+    fn condition(self) -> Expr {
+        match self {
+            EnvironmentRef::Id(id) => {
+                Expr::col((environment::Entity, environment::Column::Id)).eq(id)
+            }
+            EnvironmentRef::Key(key) => {
+                Expr::col((environment::Entity, environment::Column::Key)).eq(key)
+            }
+        }
+    }
+}
+
 /// An environment with its project and organisation.
 pub type EnvironmentContext = (Environment, Project, Organisation);
 
@@ -77,12 +91,7 @@ pub async fn environment_context(
     db: &impl ConnectionTrait,
     by: EnvironmentRef<'_>,
 ) -> Result<Option<EnvironmentContext>, DomainError> {
-    let condition = match by {
-        EnvironmentRef::Id(id) => Expr::col((environment::Entity, environment::Column::Id)).eq(id),
-        EnvironmentRef::Key(key) => {
-            Expr::col((environment::Entity, environment::Column::Key)).eq(key)
-        }
-    };
+    let condition = by.condition();
     let statement = environment_context_query().and_where(condition).take();
     let row = EnvironmentContextRow::find_by_statement(db.get_database_backend().build(&statement))
         .one(db)
@@ -98,12 +107,7 @@ pub async fn environment_context_with_grants(
     by: EnvironmentRef<'_>,
     user_id: &str,
 ) -> Result<Option<(EnvironmentContext, Grants)>, DomainError> {
-    let condition = match by {
-        EnvironmentRef::Id(id) => Expr::col((environment::Entity, environment::Column::Id)).eq(id),
-        EnvironmentRef::Key(key) => {
-            Expr::col((environment::Entity, environment::Column::Key)).eq(key)
-        }
-    };
+    let condition = by.condition();
     let mut statement = environment_context_query().and_where(condition).take();
     super::grants::grant_columns(
         &mut statement,
