@@ -5,7 +5,7 @@
 //! This is the only file that calls `Entity::find()` (`tests/architecture.rs` checks it), and
 //! [`find_all`] takes only entities marked [`NoSoftDelete`].
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, IntoColumnRef, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
 
 use super::entity::{
@@ -33,40 +33,54 @@ impl LiveScope for experiment::Entity {
 impl LiveScope for experiment_metric::Entity {
     fn find_live() -> Select<Self> {
         experiment_metric::Entity::find()
-            .filter(
-                Expr::col(experiment_metric::Column::ExperimentId).in_subquery(
-                    Query::select()
-                        .column(experiment::Column::Id)
-                        .from(experiment::Entity)
-                        .and_where(experiment::Column::DeletedAt.is_null())
-                        .take(),
+            .filter(live_parent(
+                (
+                    experiment_metric::Entity,
+                    experiment_metric::Column::ExperimentId,
                 ),
-            )
-            .filter(
-                Expr::col(experiment_metric::Column::MetricId).in_subquery(
-                    Query::select()
-                        .column(metric::Column::Id)
-                        .from(metric::Entity)
-                        .and_where(metric::Column::DeletedAt.is_null())
-                        .take(),
+                (experiment::Column::Id, experiment::Column::DeletedAt),
+                "live_experiment",
+            ))
+            .filter(live_parent(
+                (
+                    experiment_metric::Entity,
+                    experiment_metric::Column::MetricId,
                 ),
-            )
+                (metric::Column::Id, metric::Column::DeletedAt),
+                "live_metric",
+            ))
     }
 }
 
 /// A version is live when its metric is.
 impl LiveScope for metric_version::Entity {
     fn find_live() -> Select<Self> {
-        metric_version::Entity::find().filter(
-            Expr::col(metric_version::Column::MetricId).in_subquery(
-                Query::select()
-                    .column(metric::Column::Id)
-                    .from(metric::Entity)
-                    .and_where(metric::Column::DeletedAt.is_null())
-                    .take(),
-            ),
-        )
+        metric_version::Entity::find().filter(live_parent(
+            (metric_version::Entity, metric_version::Column::MetricId),
+            (metric::Column::Id, metric::Column::DeletedAt),
+            "live_metric",
+        ))
     }
+}
+
+/// `reference` names a row of the parent table (its `id` and `deleted_at` columns) that is not
+/// soft-deleted: `EXISTS` that row, found by its primary key, one index lookup per row read. (`reference IN (SELECT id FROM parent
+/// WHERE deleted_at IS NULL)` made SQLite list every live row of `parent` at each execution: a
+/// cost growing with the library, not with what is read.)
+fn live_parent<C: ColumnTrait>(
+    reference: impl IntoColumnRef,
+    (id, deleted_at): (C, C),
+    alias: &'static str,
+) -> SimpleExpr {
+    let live = Alias::new(alias);
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from_as(C::EntityName::default(), live.clone())
+            .and_where(Expr::col((live.clone(), id)).equals(reference))
+            .and_where(Expr::col((live, deleted_at)).is_null())
+            .take(),
+    )
 }
 
 /// A table without a soft-delete column: every row is live, so [`find_all`] may read it. Never
@@ -129,7 +143,49 @@ mod tests {
             .expect("a WHERE clause");
         assert_eq!(
             where_clause,
-            r#""experiment_id" IN (SELECT "id" FROM "experiments" WHERE "experiments"."deleted_at" IS NULL) AND "metric_id" IN (SELECT "id" FROM "metrics" WHERE "metrics"."deleted_at" IS NULL)"#
+            r#"EXISTS(SELECT 1 FROM "experiments" AS "live_experiment" WHERE "live_experiment"."id" = "experiment_metrics"."experiment_id" AND "live_experiment"."deleted_at" IS NULL) AND EXISTS(SELECT 1 FROM "metrics" AS "live_metric" WHERE "live_metric"."id" = "experiment_metrics"."metric_id" AND "live_metric"."deleted_at" IS NULL)"#
         );
+    }
+
+    /// SQLite's plan for reading attachments and versions by their metric: every table is
+    /// searched through an index, none is scanned whole, so the cost follows the rows read, not
+    /// the size of the library.
+    #[tokio::test]
+    async fn live_attachments_and_versions_are_read_without_scanning_a_table() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let dir = std::env::temp_dir().join(format!("lift-scope-{}", uuid::Uuid::now_v7()));
+        let url = format!("sqlite://{}?mode=rwc", dir.join("scope.db").display());
+        let db = crate::startup::connect_and_migrate(&url)
+            .await
+            .expect("connect");
+        let ids = ["m-1", "m-2", "m-3"];
+        for query in [
+            experiment_metric::Entity::find_live()
+                .filter(experiment_metric::Column::MetricId.is_in(ids))
+                .build(DbBackend::Sqlite),
+            metric_version::Entity::find_live()
+                .filter(metric_version::Column::MetricId.is_in(ids))
+                .build(DbBackend::Sqlite),
+        ] {
+            let explain = Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {}", query.sql),
+                query.values.clone().map(|v| v.0).unwrap_or_default(),
+            );
+            let plan: Vec<String> = db
+                .query_all_raw(explain)
+                .await
+                .expect("a plan")
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail").expect("detail"))
+                .collect();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{}: {plan:?}",
+                query.sql
+            );
+        }
+        db.close().await.ok();
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
