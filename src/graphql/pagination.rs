@@ -88,7 +88,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String, DomainError> {
 pub fn connection<T, N: OutputType>(
     page: Page<T>,
     id: impl Fn(&T) -> &str,
-    node: impl Fn(T) -> N,
+    node: impl FnMut(T) -> N,
 ) -> Conn<N> {
     connection_by(page, |item| encode_cursor(id(item)), node)
 }
@@ -97,7 +97,7 @@ pub fn connection<T, N: OutputType>(
 pub fn connection_by<T, N: OutputType>(
     page: Page<T>,
     cursor: impl Fn(&T) -> String,
-    node: impl Fn(T) -> N,
+    mut node: impl FnMut(T) -> N,
 ) -> Conn<N> {
     let mut conn = Connection::with_additional_fields(
         false,

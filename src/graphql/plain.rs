@@ -111,6 +111,18 @@ pub fn walk<T: PlainFields>(ctx: &ContextSelectionSet<'_>, root: &T) -> Value {
     }
 }
 
+/// Walks `root` when every field selected of it is plain; `None` when one is not (async-graphql
+/// resolves it then, and reports whatever the selection has wrong).
+pub fn try_walk<T: PlainFields>(ctx: &ContextSelectionSet<'_>, root: &T) -> Option<Value> {
+    let mut slots = Vec::new();
+    let mut every_field = true;
+    let walked = collect(ctx, root, &mut |key, _, value| match value {
+        Some(value) => slots.push((key, Some(value))),
+        None => every_field = false,
+    });
+    (walked.is_ok() && every_field).then(|| object(slots))
+}
+
 /// The value of each selected field of `root` that is plain (`None` for the others), in
 /// selection order.
 fn collect<'a, T: PlainFields>(

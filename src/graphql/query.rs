@@ -50,7 +50,7 @@ impl QueryRoot {
             let metric = service::metrics::get(db(ctx)?, viewer(ctx)?, &id)
                 .await
                 .gql()?;
-            Ok(Some(Metric(metric)))
+            Ok(Some(Metric::new(metric)))
         })
         .await
     }

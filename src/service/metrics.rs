@@ -9,7 +9,7 @@ use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::metric::{MetricDraft, NewMetric};
 use crate::domain::metric_edit::MetricPatch;
-use crate::domain::model::{ExperimentMetric, Metric, MetricVersion};
+use crate::domain::model::{Experiment, ExperimentMetric, Metric, MetricVersion};
 use crate::domain::permission::Need;
 use crate::domain::text;
 use crate::domain::DomainError;
@@ -51,6 +51,15 @@ pub async fn attachments_of(
 ) -> DomainResult<HashMap<String, Vec<ExperimentMetric>>> {
     let rows = repo::attachments::of_metrics(db, metric_ids).await?;
     Ok(group_by(rows, |a| &a.metric_id))
+}
+
+/// [`attachments_of`], each attachment with its experiment, in one statement.
+pub async fn attachments_with_experiments_of(
+    db: &Db,
+    metric_ids: &[String],
+) -> DomainResult<HashMap<String, Vec<(ExperimentMetric, Experiment)>>> {
+    let rows = repo::attachments::of_metrics_with_experiments(db, metric_ids).await?;
+    Ok(group_by(rows, |(a, _)| &a.metric_id))
 }
 
 /// `items` grouped by `key`, each group in the order of `items`.

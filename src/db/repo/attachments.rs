@@ -3,16 +3,16 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 
 use crate::db::convert;
-use crate::db::entity::experiment_metric;
+use crate::db::entity::{experiment, experiment_metric};
 use crate::db::scope::LiveScope;
 use crate::db::{conflict_on_unique, new_id, now};
 use crate::domain::experiment::{ExpectedDirection, MetricRole};
-use crate::domain::model::{ExperimentMetric, Metric};
+use crate::domain::model::{Experiment, ExperimentMetric, Metric};
 use crate::domain::DomainError;
 
 pub async fn live(
@@ -80,6 +80,38 @@ pub async fn of_metrics(
             .all(db)
             .await?;
         convert::all(rows)
+    })
+    .await
+}
+
+/// [`of_metrics`], each attachment with its experiment, read in the same statement (a page of
+/// metrics that shows their attachments shows their experiments).
+pub async fn of_metrics_with_experiments(
+    db: &impl ConnectionTrait,
+    metric_ids: &[String],
+) -> Result<Vec<(ExperimentMetric, Experiment)>, DomainError> {
+    super::in_chunks(metric_ids, |ids| async move {
+        let to_experiment = experiment_metric::Entity::belongs_to(experiment::Entity)
+            .from(experiment_metric::Column::ExperimentId)
+            .to(experiment::Column::Id)
+            .into();
+        let rows = experiment_metric::Entity::find_live()
+            .join(JoinType::InnerJoin, to_experiment)
+            .select_also(experiment::Entity)
+            .filter(experiment_metric::Column::MetricId.is_in(ids))
+            .order_by_asc(experiment_metric::Column::Id)
+            .all(db)
+            .await?;
+        rows.into_iter()
+            // An inner join: every row has its experiment.
+            .filter_map(|(attachment, experiment)| Some((attachment, experiment?)))
+            .map(|(attachment, experiment)| {
+                Ok((
+                    ExperimentMetric::try_from(attachment)?,
+                    Experiment::try_from(experiment)?,
+                ))
+            })
+            .collect()
     })
     .await
 }

@@ -21,7 +21,7 @@ impl AttachmentMutation {
         let attachment = service::attachments::attach(app(ctx)?, viewer(ctx)?, input.into())
             .await
             .gql()?;
-        Ok(ExperimentMetric(attachment))
+        Ok(ExperimentMetric::new(attachment))
     }
 
     async fn update_experiment_metric(
@@ -33,7 +33,7 @@ impl AttachmentMutation {
         let attachment = service::attachments::update(app(ctx)?, viewer(ctx)?, &id, input.into())
             .await
             .gql()?;
-        Ok(ExperimentMetric(attachment))
+        Ok(ExperimentMetric::new(attachment))
     }
 
     /// Moves an attachment (experiment admins) to its metric's latest version, so the experiment's
@@ -46,12 +46,12 @@ impl AttachmentMutation {
         let attachment = service::attachments::upgrade(app(ctx)?, viewer(ctx)?, &id)
             .await
             .gql()?;
-        Ok(ExperimentMetric(attachment))
+        Ok(ExperimentMetric::new(attachment))
     }
 
     /// Removes a metric from an experiment that is not completed; returns what was removed.
     async fn detach_metric(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ExperimentMetric> {
-        Ok(ExperimentMetric(
+        Ok(ExperimentMetric::new(
             service::attachments::detach(app(ctx)?, viewer(ctx)?, &id)
                 .await
                 .gql()?,

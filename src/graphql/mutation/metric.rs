@@ -20,7 +20,7 @@ impl MetricMutation {
         let metric = service::metrics::create(app(ctx)?, viewer(ctx)?, &key, input.into())
             .await
             .gql()?;
-        Ok(Metric(metric))
+        Ok(Metric::new(metric))
     }
 
     /// Changes a metric (environment admins): name and description in place; a change of what it
@@ -35,12 +35,12 @@ impl MetricMutation {
         let metric = service::metrics::update(app(ctx)?, viewer(ctx)?, &id, input.into())
             .await
             .gql()?;
-        Ok(Metric(metric))
+        Ok(Metric::new(metric))
     }
 
     /// Soft-deletes a metric; `CONFLICT` while an experiment that is not completed uses it.
     async fn delete_metric(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Metric> {
-        Ok(Metric(
+        Ok(Metric::new(
             service::metrics::delete(app(ctx)?, viewer(ctx)?, &id)
                 .await
                 .gql()?,

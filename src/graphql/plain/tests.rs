@@ -3,10 +3,17 @@
 
 use std::collections::HashMap;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+use std::borrow::Cow;
+
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
+use async_graphql::{
+    ContextSelectionSet, EmptyMutation, EmptySubscription, Object, OutputType, Positioned, Schema,
+    ServerError, ServerResult, Value,
+};
 use serde_json::Value as Json;
 
-use super::{Fast, FastConn};
+use super::{try_walk, Fast, FastConn, PlainFields};
 use crate::db::page::Page;
 use crate::domain::analysis::StoredAnalysis;
 use crate::domain::{experiment as experiments, metric as metrics, model};
@@ -130,7 +137,7 @@ fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 fn metric() -> Metric {
-    Metric(model::Metric {
+    Metric::new(model::Metric {
         id: "m-1".to_owned(),
         environment_id: "env-1".to_owned(),
         name: "Revenue".to_owned(),
@@ -173,7 +180,7 @@ fn experiment() -> Experiment {
 }
 
 fn attachment() -> ExperimentMetric {
-    ExperimentMetric(model::ExperimentMetric {
+    ExperimentMetric::new(model::ExperimentMetric {
         id: "a-1".to_owned(),
         experiment_id: "x-1".to_owned(),
         metric_id: "m-1".to_owned(),
@@ -183,6 +190,27 @@ fn attachment() -> ExperimentMetric {
         created_at: at(1_700_000_000),
         updated_at: at(1_700_000_300),
     })
+}
+
+/// A metric as a page that read its attachments gives it: two attachments, to two experiments.
+fn attached_metric() -> Metric {
+    let Metric(metric, _) = metric();
+    let ExperimentMetric(first, _) = attachment();
+    let Experiment(checkout) = experiment();
+    let second = model::ExperimentMetric {
+        id: "a-2".to_owned(),
+        experiment_id: "x-2".to_owned(),
+        role: experiments::MetricRole::Primary,
+        ..first.clone()
+    };
+    let prices = model::Experiment {
+        id: "x-2".to_owned(),
+        name: "Prices".to_owned(),
+        status: experiments::ExperimentStatus::Created,
+        started_at: None,
+        ..checkout.clone()
+    };
+    Metric(metric, Some(vec![(first, checkout), (second, prices)]))
 }
 
 struct Query;
@@ -212,6 +240,34 @@ impl Query {
     }
     async fn walked_attachment(&self) -> Fast<ExperimentMetric> {
         Fast(attachment())
+    }
+    async fn derived_attached_metric(&self) -> Metric {
+        attached_metric()
+    }
+    async fn walked_attached_metric(&self) -> OnlyWalked<Metric> {
+        OnlyWalked(attached_metric())
+    }
+}
+
+/// `T` walked whole, or an error: no field of it left to async-graphql.
+struct OnlyWalked<T>(T);
+
+impl<T: PlainFields> OutputType for OnlyWalked<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        try_walk(ctx, &self.0)
+            .ok_or_else(|| ServerError::new("a field was not walked", Some(field.pos)))
     }
 }
 
@@ -376,10 +432,59 @@ async fn the_plain_fields_of_metrics_experiments_and_attachments_resolve_as_asyn
     }
 }
 
+/// A metric's attachments read with its page, and their experiments, walked: every plain field
+/// of both, with fragments, aliases and repeats, as async-graphql resolves the same prefetched
+/// values (the resolvers return what the page read, without a loader).
+#[tokio::test]
+async fn attachments_read_with_the_page_are_walked_as_async_graphql_resolves_them() {
+    let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+    let types = object_fields(&schema).await;
+    let plain = |type_name: &str| {
+        types[type_name]
+            .iter()
+            .filter(|(_, _, kind)| kind != "OBJECT")
+            .map(|(name, _, _)| name.clone())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (attachment, experiment) = (plain("ExperimentMetric"), plain("Experiment"));
+    assert!(
+        experiment.contains("multipleExposureHandling"),
+        "{experiment}"
+    );
+    let selection = format!(
+        "name attachments {{ {attachment} experiment {{ {experiment} }} }} \
+         again: attachments {{ __typename ...Attached experiment {{ id }} experiment {{ name }} }}"
+    );
+    let query = format!(
+        "{{ derivedAttachedMetric {{ {selection} }} walkedAttachedMetric {{ {selection} }} }} \
+         fragment Attached on ExperimentMetric {{ role ... on ExperimentMetric {{ experiment {{ status }} }} }}"
+    );
+    let data = run(&schema, &query).await;
+    let walked = text(&data, "walkedAttachedMetric");
+    assert_eq!(walked, text(&data, "derivedAttachedMetric"));
+    assert!(
+        walked.contains(r#""again":[{"__typename":"ExperimentMetric","role":"GUARDRAIL","experiment":{"status":"RUNNING","id":"x-1","name":"Checkout"}},"#),
+        "{walked}"
+    );
+    assert!(walked.contains(r#""name":"Prices""#), "{walked}");
+    // A relation inside is not plain: the whole list goes back to async-graphql, rather than
+    // being walked without it.
+    for inside in ["metric { id }", "experiment { feature { name } }"] {
+        let query = format!("{{ walkedAttachedMetric {{ attachments {{ id {inside} }} }} }}");
+        let response = schema.execute(query.as_str()).await;
+        let errors = format!("{:?}", response.errors);
+        assert!(
+            errors.contains("a field was not walked"),
+            "{inside}: {errors}"
+        );
+    }
+}
+
 fn page(size: usize) -> Conn<Fast<Metric>> {
     let items = (0..size)
         .map(|i| {
-            let Metric(mut metric) = metric();
+            let Metric(mut metric, _) = metric();
             metric.id = format!("m-{i}");
             metric.name = format!("Metric {i}");
             metric
@@ -390,7 +495,7 @@ fn page(size: usize) -> Conn<Fast<Metric>> {
         has_next_page: size > 1,
         total_count: Some(size as u64 + 4),
     };
-    connection(page, |m| &m.id, |m| Fast(Metric(m)))
+    connection(page, |m| &m.id, |m| Fast(Metric::new(m)))
 }
 
 struct DerivedPages;

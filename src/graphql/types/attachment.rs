@@ -12,10 +12,19 @@ use crate::domain::model;
 use crate::domain::DomainError;
 use crate::graphql::error::GqlResult;
 use crate::graphql::loaders::{self, ExperimentById, MetricById, PinnedVersion};
-use crate::graphql::plain::{Fast, Plain, PlainFields};
+use crate::graphql::plain::{try_walk, Fast, Plain, PlainFields};
 use crate::service::attachments::{AttachDraft, AttachmentPatch};
 
-pub struct ExperimentMetric(pub model::ExperimentMetric);
+/// An attachment; with its experiment when the list it came from read both in one statement (a
+/// page of metrics, see `Metric`), else the experiment is batch-loaded.
+pub struct ExperimentMetric(pub model::ExperimentMetric, pub Option<model::Experiment>);
+
+impl ExperimentMetric {
+    /// An attachment whose experiment the `experiment` field loads.
+    pub fn new(attachment: model::ExperimentMetric) -> Self {
+        Self(attachment, None)
+    }
+}
 
 #[Object]
 impl ExperimentMetric {
@@ -47,6 +56,9 @@ impl ExperimentMetric {
         self.0.updated_at
     }
     async fn experiment(&self, ctx: &Context<'_>) -> GqlResult<Fast<Experiment>> {
+        if let Some(experiment) = &self.1 {
+            return Ok(Fast(Experiment(experiment.clone())));
+        }
         let id = ExperimentById(self.0.experiment_id.clone());
         let experiment = loaders::require(ctx, id, || DomainError::not_found("experiment")).await?;
         Ok(Fast(Experiment(experiment)))
@@ -54,7 +66,7 @@ impl ExperimentMetric {
     async fn metric(&self, ctx: &Context<'_>) -> GqlResult<Fast<Metric>> {
         let id = MetricById(self.0.metric_id.clone());
         let metric = loaders::require(ctx, id, || DomainError::not_found("metric")).await?;
-        Ok(Fast(Metric(metric)))
+        Ok(Fast(Metric::new(metric)))
     }
 }
 
@@ -70,6 +82,8 @@ impl PlainFields for ExperimentMetric {
             "metricVersion" => attachment.metric_version.plain(ctx),
             "createdAt" => attachment.created_at.plain(ctx),
             "updatedAt" => attachment.updated_at.plain(ctx),
+            // Read with the attachment: plain when everything selected of it is.
+            "experiment" => try_walk(ctx, &Experiment(self.1.clone()?))?,
             _ => return None,
         })
     }

@@ -79,14 +79,11 @@ impl Environment {
         search: Option<String>,
     ) -> GqlResult<FastConn<Fast<Metric>>> {
         let page = page_request(ctx, first, after).gql()?;
-        let metrics = service::metrics::list(db(ctx)?, &self.0, search.as_deref(), &page)
+        let db = db(ctx)?;
+        let metrics = service::metrics::list(db, &self.0, search.as_deref(), &page)
             .await
             .gql()?;
-        Ok(FastConn(connection(
-            metrics,
-            |m| &m.id,
-            |m| Fast(Metric(m)),
-        )))
+        Metric::page(ctx, db, metrics).await.map(FastConn)
     }
 
     /// Experiments, newest first, optionally only those with `status`.

@@ -127,7 +127,7 @@ impl Experiment {
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(|row| Fast(ExperimentMetric(row)))
+            .map(|row| Fast(ExperimentMetric::new(row)))
             .collect())
     }
 }

@@ -8,18 +8,77 @@ use super::definition::{MetricDefinition, MetricDefinitionInput};
 use super::enums::{Aggregation, Direction, MetricType};
 use super::environment::Environment;
 use super::metric_version::MetricVersion;
+use crate::db::page::Page;
+use crate::db::Db;
 use crate::domain::metric_edit::MetricPatch;
 use crate::domain::DomainError;
 use crate::domain::{metric::MetricDraft, model};
 use crate::graphql::error::{GqlResult, IntoGql};
 use crate::graphql::loaders::{self, AttachmentsOfMetric, EnvironmentById, VersionsOfMetric};
 use crate::graphql::pagination::{
-    connection_by, encode_cursor, list_cost, page_cost, page_request, Conn,
+    connection, connection_by, encode_cursor, list_cost, page_cost, page_request, Conn,
 };
-use crate::graphql::plain::{Fast, Plain, PlainFields};
+use crate::graphql::plain::{try_walk, Fast, Plain, PlainFields};
 use crate::service;
 
-pub struct Metric(pub model::Metric);
+/// A metric; in a page of metrics whose query asks for their attachments, with every attachment
+/// and its experiment, read for the whole page in one statement before the page resolves (`None`:
+/// the `attachments` field loads them).
+pub struct Metric(pub model::Metric, pub Option<Vec<Attached>>);
+
+/// An attachment read with its experiment.
+pub type Attached = (model::ExperimentMetric, model::Experiment);
+
+impl Metric {
+    /// A metric whose `attachments` field loads them.
+    pub fn new(metric: model::Metric) -> Self {
+        Self(metric, None)
+    }
+
+    /// A page of metrics. When the query asks for their attachments, those of the whole page and
+    /// their experiments are read here in one statement (instead of a batch for the attachments,
+    /// then one for their experiments), and each node's attachments are then walked like its
+    /// other data.
+    pub async fn page(
+        ctx: &Context<'_>,
+        db: &Db,
+        metrics: Page<model::Metric>,
+    ) -> GqlResult<Conn<Fast<Metric>>> {
+        let asked = [
+            ctx.look_ahead().field("edges").field("node"),
+            ctx.look_ahead().field("nodes"),
+        ]
+        .iter()
+        .any(|node| node.field("attachments").exists());
+        let mut attached = match asked {
+            true => {
+                let ids: Vec<String> = metrics.items.iter().map(|m| m.id.clone()).collect();
+                let found = service::metrics::attachments_with_experiments_of(db, &ids)
+                    .await
+                    .gql()?;
+                Some(found)
+            }
+            false => None,
+        };
+        Ok(connection(
+            metrics,
+            |m| &m.id,
+            |m| {
+                let attachments = attached
+                    .as_mut()
+                    .map(|found| found.remove(&m.id).unwrap_or_default());
+                Fast(Metric(m, attachments))
+            },
+        ))
+    }
+
+    fn attached(&self) -> Option<impl Iterator<Item = ExperimentMetric> + '_> {
+        let attached = self.1.as_ref()?;
+        Some(attached.iter().map(|(attachment, experiment)| {
+            ExperimentMetric(attachment.clone(), Some(experiment.clone()))
+        }))
+    }
+}
 
 #[Object]
 impl Metric {
@@ -83,11 +142,14 @@ impl Metric {
     /// Query complexity: what is selected inside, counted for 10 items.
     #[graphql(complexity = "list_cost(child_complexity)")]
     async fn attachments(&self, ctx: &Context<'_>) -> GqlResult<Vec<Fast<ExperimentMetric>>> {
+        if let Some(attached) = self.attached() {
+            return Ok(attached.map(Fast).collect());
+        }
         let rows = loaders::load(ctx, AttachmentsOfMetric(self.0.id.clone())).await?;
         Ok(rows
             .unwrap_or_default()
             .into_iter()
-            .map(|row| Fast(ExperimentMetric(row)))
+            .map(|row| Fast(ExperimentMetric::new(row)))
             .collect())
     }
 }
@@ -106,6 +168,12 @@ impl PlainFields for Metric {
             "version" => metric.version.plain(ctx),
             "createdAt" => metric.created_at.plain(ctx),
             "deletedAt" => metric.deleted_at.plain(ctx),
+            // Read with the page: plain when everything selected of them is.
+            "attachments" => Value::List(
+                self.attached()?
+                    .map(|attachment| try_walk(ctx, &attachment))
+                    .collect::<Option<_>>()?,
+            ),
             _ => return None,
         })
     }

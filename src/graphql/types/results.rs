@@ -128,7 +128,7 @@ impl MetricResults {
         or_null(ctx, async {
             let id = AttachmentById(self.0.experiment_metric_id.clone());
             let attachment = loaders::load(ctx, id).await?;
-            Ok(attachment.map(ExperimentMetric))
+            Ok(attachment.map(ExperimentMetric::new))
         })
         .await
     }
