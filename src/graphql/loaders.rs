@@ -2,7 +2,8 @@
 //! attachments, an attachment's experiment and metric, an experiment's metrics, feature and
 //! environment, a metric's environment and versions, an attachment's pinned version, a result's
 //! attachment) goes through one `DataLoader`, so
-//! a page of 50 items costs one statement per relation, not 50.
+//! a page of 50 items costs one statement per relation, not 50. (A page of metrics reads its
+//! attachments and their experiments itself, in one statement: `Metric::page`.)
 //!
 //! A fresh loader is put into every request's data (HTTP and WebSocket operations alike) by
 //! [`RequestLoaders::attach`], which the executor (`executor.rs`) calls for each request. It caches nothing between batches and never outlives its
