@@ -64,9 +64,10 @@ impl LiveScope for metric_version::Entity {
 }
 
 /// `reference` names a row of the parent table (its `id` and `deleted_at` columns) that is not
-/// soft-deleted: `EXISTS` that row, found by its primary key, one index lookup per row read. (`reference IN (SELECT id FROM parent
-/// WHERE deleted_at IS NULL)` made SQLite list every live row of `parent` at each execution: a
-/// cost growing with the library, not with what is read.)
+/// soft-deleted: `EXISTS` that row, found by its primary key, one index lookup per row read.
+/// (`reference IN (SELECT id FROM parent WHERE deleted_at IS NULL)` made SQLite list every live
+/// row of the parent table at each execution: a cost growing with the library, not with what is
+/// read.)
 fn live_parent<C: ColumnTrait>(
     reference: impl IntoColumnRef,
     (id, deleted_at): (C, C),
