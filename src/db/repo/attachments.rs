@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, Select, Set,
 };
 
 use crate::db::convert;
@@ -74,14 +74,16 @@ pub async fn of_metrics(
     metric_ids: &[String],
 ) -> Result<Vec<ExperimentMetric>, DomainError> {
     super::in_chunks(metric_ids, |ids| async move {
-        let rows = experiment_metric::Entity::find_live()
-            .filter(experiment_metric::Column::MetricId.is_in(ids))
-            .order_by_asc(experiment_metric::Column::Id)
-            .all(db)
-            .await?;
-        convert::all(rows)
+        convert::all(of_metrics_select(ids).all(db).await?)
     })
     .await
+}
+
+/// Live attachments of any of `ids`, in the order they were attached.
+fn of_metrics_select(ids: Vec<String>) -> Select<experiment_metric::Entity> {
+    experiment_metric::Entity::find_live()
+        .filter(experiment_metric::Column::MetricId.is_in(ids))
+        .order_by_asc(experiment_metric::Column::Id)
 }
 
 /// [`of_metrics`], each attachment with its experiment, read in the same statement (a page of
@@ -95,11 +97,9 @@ pub async fn of_metrics_with_experiments(
             .from(experiment_metric::Column::ExperimentId)
             .to(experiment::Column::Id)
             .into();
-        let rows = experiment_metric::Entity::find_live()
+        let rows = of_metrics_select(ids)
             .join(JoinType::InnerJoin, to_experiment)
             .select_also(experiment::Entity)
-            .filter(experiment_metric::Column::MetricId.is_in(ids))
-            .order_by_asc(experiment_metric::Column::Id)
             .all(db)
             .await?;
         rows.into_iter()

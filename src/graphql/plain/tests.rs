@@ -210,7 +210,12 @@ fn attached_metric() -> Metric {
         started_at: None,
         ..checkout.clone()
     };
-    Metric(metric, Some(vec![(first, checkout), (second, prices)]))
+    let attached =
+        |attachment, experiment| ExperimentMetric(attachment, Some(Experiment(experiment)));
+    Metric(
+        metric,
+        Some(vec![attached(first, checkout), attached(second, prices)]),
+    )
 }
 
 struct Query;

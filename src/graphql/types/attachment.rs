@@ -17,7 +17,8 @@ use crate::service::attachments::{AttachDraft, AttachmentPatch};
 
 /// An attachment; with its experiment when the list it came from read both in one statement (a
 /// page of metrics, see `Metric`), else the experiment is batch-loaded.
-pub struct ExperimentMetric(pub model::ExperimentMetric, pub Option<model::Experiment>);
+#[derive(Clone)]
+pub struct ExperimentMetric(pub model::ExperimentMetric, pub Option<Experiment>);
 
 impl ExperimentMetric {
     /// An attachment whose experiment the `experiment` field loads.
@@ -57,7 +58,7 @@ impl ExperimentMetric {
     }
     async fn experiment(&self, ctx: &Context<'_>) -> GqlResult<Fast<Experiment>> {
         if let Some(experiment) = &self.1 {
-            return Ok(Fast(Experiment(experiment.clone())));
+            return Ok(Fast(experiment.clone()));
         }
         let id = ExperimentById(self.0.experiment_id.clone());
         let experiment = loaders::require(ctx, id, || DomainError::not_found("experiment")).await?;
@@ -83,7 +84,7 @@ impl PlainFields for ExperimentMetric {
             "createdAt" => attachment.created_at.plain(ctx),
             "updatedAt" => attachment.updated_at.plain(ctx),
             // Read with the attachment: plain when everything selected of it is.
-            "experiment" => try_walk(ctx, &Experiment(self.1.clone()?))?,
+            "experiment" => try_walk(ctx, self.1.as_ref()?)?,
             _ => return None,
         })
     }

@@ -21,6 +21,7 @@ use crate::graphql::pagination::{connection, list_cost, page_cost, page_request,
 use crate::graphql::plain::{Fast, Plain, PlainFields};
 use crate::service;
 
+#[derive(Clone)]
 pub struct Experiment(pub model::Experiment);
 
 #[Object]

@@ -7,6 +7,7 @@ use super::attachment::ExperimentMetric;
 use super::definition::{MetricDefinition, MetricDefinitionInput};
 use super::enums::{Aggregation, Direction, MetricType};
 use super::environment::Environment;
+use super::experiment::Experiment;
 use super::metric_version::MetricVersion;
 use crate::db::page::Page;
 use crate::db::Db;
@@ -24,10 +25,7 @@ use crate::service;
 /// A metric; in a page of metrics whose query asks for their attachments, with every attachment
 /// and its experiment, read for the whole page in one statement before the page resolves (`None`:
 /// the `attachments` field loads them).
-pub struct Metric(pub model::Metric, pub Option<Vec<Attached>>);
-
-/// An attachment read with its experiment.
-pub type Attached = (model::ExperimentMetric, model::Experiment);
+pub struct Metric(pub model::Metric, pub Option<Vec<ExperimentMetric>>);
 
 impl Metric {
     /// A metric whose `attachments` field loads them.
@@ -64,19 +62,17 @@ impl Metric {
             metrics,
             |m| &m.id,
             |m| {
-                let attachments = attached
-                    .as_mut()
-                    .map(|found| found.remove(&m.id).unwrap_or_default());
+                let attachments = attached.as_mut().map(|found| {
+                    let read = found.remove(&m.id).unwrap_or_default();
+                    read.into_iter()
+                        .map(|(attachment, experiment)| {
+                            ExperimentMetric(attachment, Some(Experiment(experiment)))
+                        })
+                        .collect()
+                });
                 Fast(Metric(m, attachments))
             },
         ))
-    }
-
-    fn attached(&self) -> Option<impl Iterator<Item = ExperimentMetric> + '_> {
-        let attached = self.1.as_ref()?;
-        Some(attached.iter().map(|(attachment, experiment)| {
-            ExperimentMetric(attachment.clone(), Some(experiment.clone()))
-        }))
     }
 }
 
@@ -142,8 +138,8 @@ impl Metric {
     /// Query complexity: what is selected inside, counted for 10 items.
     #[graphql(complexity = "list_cost(child_complexity)")]
     async fn attachments(&self, ctx: &Context<'_>) -> GqlResult<Vec<Fast<ExperimentMetric>>> {
-        if let Some(attached) = self.attached() {
-            return Ok(attached.map(Fast).collect());
+        if let Some(attached) = &self.1 {
+            return Ok(attached.iter().cloned().map(Fast).collect());
         }
         let rows = loaders::load(ctx, AttachmentsOfMetric(self.0.id.clone())).await?;
         Ok(rows
@@ -170,8 +166,10 @@ impl PlainFields for Metric {
             "deletedAt" => metric.deleted_at.plain(ctx),
             // Read with the page: plain when everything selected of them is.
             "attachments" => Value::List(
-                self.attached()?
-                    .map(|attachment| try_walk(ctx, &attachment))
+                self.1
+                    .as_ref()?
+                    .iter()
+                    .map(|attachment| try_walk(ctx, attachment))
                     .collect::<Option<_>>()?,
             ),
             _ => return None,
