@@ -232,3 +232,28 @@ impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
         })
     }
 }
+
+/// The attachments of metric `metric_id` with their experiments, as a page of metrics reads them
+/// (`repo::attachments::with_experiments_column`: a JSON array of `{attachment, experiment}`
+/// objects of the two rows' columns).
+pub(crate) fn attachments_with_experiments(
+    text: &str,
+    metric_id: &str,
+) -> Result<Vec<(ExperimentMetric, Experiment)>, DomainError> {
+    #[derive(serde::Deserialize)]
+    struct Pair {
+        attachment: experiment_metric::Model,
+        experiment: experiment::Model,
+    }
+    let pairs: Vec<Pair> = serde_json::from_str(text)
+        .map_err(|e| DomainError::internal(format!("metrics row {metric_id}: attachments: {e}")))?;
+    pairs
+        .into_iter()
+        .map(|pair| {
+            Ok((
+                ExperimentMetric::try_from(pair.attachment)?,
+                Experiment::try_from(pair.experiment)?,
+            ))
+        })
+        .collect()
+}

@@ -5,6 +5,7 @@
 //!   `_including_deleted`; no other file calls an entity's `find` (checked by a test);
 //! - `convert`: rows → `domain::model` read models (parse, don't trust, what is at rest);
 //! - `page`: keyset pagination on UUIDv7 ids, newest first;
+//! - `nested`: related rows read as a JSON column of their parent's row (one statement);
 //! - `sealing`: warehouse passwords sealed at rest (ChaCha20-Poly1305);
 //! - `repo/`: reads and writes, each `fn(&impl ConnectionTrait, ..)` so they run inside a
 //!   transaction or outside one alike;
@@ -16,7 +17,10 @@ pub mod connect;
 mod convert;
 pub mod entity;
 mod failure;
+mod nested;
 pub mod page;
+#[cfg(test)]
+mod plan_check;
 pub mod repo;
 mod scope;
 pub mod sealing;

@@ -4,7 +4,7 @@
 use sea_orm::sea_query::{Expr, QueryStatementBuilder, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
 };
 
 use crate::domain::DomainError;
@@ -77,6 +77,26 @@ where
     E::Model: FromQueryResult + Send + Sync,
     C: ColumnTrait,
 {
+    fetch_with(db, select, id, request, |row| {
+        Ok(E::Model::from_query_result(row, "")?)
+    })
+    .await
+}
+
+/// [`fetch`] for a `select` with more columns than its entity's (`QuerySelect::expr_as`), each
+/// row read by `read`. The extra columns are left out of the count.
+pub async fn fetch_with<E, C, T>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    id: C,
+    request: &PageRequest,
+    read: impl Fn(&QueryResult) -> Result<T, DomainError>,
+) -> Result<Page<T>, DomainError>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Send + Sync,
+    C: ColumnTrait,
+{
     let mut page = select.clone();
     if let Some(after) = &request.after {
         page = page.filter(id.lt(after.clone()));
@@ -98,10 +118,7 @@ where
         (true, None) if request.after.is_none() => Some(0),
         (true, None) => Some(select.count(db).await?),
     };
-    let items = rows
-        .iter()
-        .map(|row| E::Model::from_query_result(row, ""))
-        .collect::<Result<_, _>>()?;
+    let items = rows.iter().map(read).collect::<Result<_, _>>()?;
     Ok(Page::from_overfetched(items, request, total_count))
 }
 

@@ -153,12 +153,7 @@ mod tests {
     /// the size of the library.
     #[tokio::test]
     async fn live_attachments_and_versions_are_read_without_scanning_a_table() {
-        use sea_orm::{ConnectionTrait, Statement};
-        let dir = std::env::temp_dir().join(format!("lift-scope-{}", uuid::Uuid::now_v7()));
-        let url = format!("sqlite://{}?mode=rwc", dir.join("scope.db").display());
-        let db = crate::startup::connect_and_migrate(&url)
-            .await
-            .expect("connect");
+        let sqlite = crate::db::plan_check::PlanDb::new().await;
         let ids = ["m-1", "m-2", "m-3"];
         for query in [
             experiment_metric::Entity::find_live()
@@ -168,25 +163,7 @@ mod tests {
                 .filter(metric_version::Column::MetricId.is_in(ids))
                 .build(DbBackend::Sqlite),
         ] {
-            let explain = Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                format!("EXPLAIN QUERY PLAN {}", query.sql),
-                query.values.clone().map(|v| v.0).unwrap_or_default(),
-            );
-            let plan: Vec<String> = db
-                .query_all_raw(explain)
-                .await
-                .expect("a plan")
-                .iter()
-                .map(|row| row.try_get::<String>("", "detail").expect("detail"))
-                .collect();
-            assert!(
-                plan.iter().all(|step| !step.starts_with("SCAN")),
-                "{}: {plan:?}",
-                query.sql
-            );
+            sqlite.assert_no_scan(&query).await;
         }
-        db.close().await.ok();
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -36,11 +36,32 @@ pub async fn list(
     search: Option<&str>,
     page: &PageRequest,
 ) -> DomainResult<Page<Metric>> {
-    environment.require(Need::View, "environment")?;
-    let search = search
-        .map(|term| text::lookup("search", term, text::MAX_SEARCH))
-        .transpose()?;
+    let search = listable(environment, search)?;
     repo::metrics::page(db, &environment.environment.id, search, page).await
+}
+
+/// [`list`], each metric with its attachments to live experiments and those experiments, in the
+/// order they were attached (one statement).
+pub async fn list_with_attachments(
+    db: &Db,
+    environment: &EnvironmentAccess,
+    search: Option<&str>,
+    page: &PageRequest,
+) -> DomainResult<Page<(Metric, Vec<(ExperimentMetric, Experiment)>)>> {
+    let search = listable(environment, search)?;
+    let environment_id = &environment.environment.id;
+    repo::metrics::page_with_attachments(db, environment_id, search, page).await
+}
+
+/// Checks that the viewer may list the environment's metrics, and the search term.
+fn listable<'a>(
+    environment: &EnvironmentAccess,
+    search: Option<&'a str>,
+) -> DomainResult<Option<&'a str>> {
+    environment.require(Need::View, "environment")?;
+    search
+        .map(|term| text::lookup("search", term, text::MAX_SEARCH))
+        .transpose()
 }
 
 /// Attachments to live experiments of each of `metric_ids` (metrics the viewer already sees), by
@@ -51,15 +72,6 @@ pub async fn attachments_of(
 ) -> DomainResult<HashMap<String, Vec<ExperimentMetric>>> {
     let rows = repo::attachments::of_metrics(db, metric_ids).await?;
     Ok(group_by(rows, |a| &a.metric_id))
-}
-
-/// [`attachments_of`], each attachment with its experiment, in one statement.
-pub async fn attachments_with_experiments_of(
-    db: &Db,
-    metric_ids: &[String],
-) -> DomainResult<HashMap<String, Vec<(ExperimentMetric, Experiment)>>> {
-    let rows = repo::attachments::of_metrics_with_experiments(db, metric_ids).await?;
-    Ok(group_by(rows, |(a, _)| &a.metric_id))
 }
 
 /// `items` grouped by `key`, each group in the order of `items`.

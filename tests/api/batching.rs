@@ -251,3 +251,105 @@ db_test!(
         );
     }
 );
+
+const ATTACHMENT_FIELDS: &str = "id expectedDirection role metricVersion createdAt updatedAt";
+const EXPERIMENT_FIELDS: &str = "id name hypothesis status exposureEvent controlVariant multipleExposureHandling analysis { engine alpha sequential sequentialTuning cuped cupedLookbackDays correction prior { proper mean variance } minimumIdentities minimumConversions targetMde } startedAt endedAt createdAt updatedAt deletedAt";
+
+db_test!(
+    attachments_read_with_a_page_of_metrics_equal_those_read_through_their_experiments,
+    |app| {
+        let world = app.world().await;
+        let metric = app.metric(ENV, "Revenue").await;
+        let other = app.metric(ENV, "Unattached").await;
+        let feature = |name: &'static str| {
+            let (app, project) = (&app, world.project_a.clone());
+            async move { app.feature(&project, name, "control:1,treatment:1").await }
+        };
+        // Started then completed (both times set); pinned settings and a guardrail; deleted.
+        let completed = app.experiment(ENV, &world.feature, "Completed").await;
+        app.attach(&completed, &metric).await;
+        app.lifecycle("startExperiment", &completed).await;
+        app.lifecycle("completeExperiment", &completed).await;
+        let pinned = app
+            .ok(
+                users::ORG_ADMIN,
+                "mutation($input: CreateExperimentInput!) { createExperiment(input: $input) { id } }",
+                json!({"input": {"environmentKey": ENV, "featureId": feature("pricing").await,
+                    "name": "Pinned", "hypothesis": "Cheaper sells more",
+                    "analysis": {"alpha": 0.1, "cuped": false}}}),
+            )
+            .await["createExperiment"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        app.ok(
+            users::ORG_ADMIN,
+            "mutation($input: AttachMetricInput!) { attachMetric(input: $input) { id } }",
+            json!({"input": {"experimentId": pinned, "metricId": metric,
+                "expectedDirection": "DECREASE", "role": "GUARDRAIL"}}),
+        )
+        .await;
+        let deleted = app
+            .experiment(ENV, &feature("banner").await, "Deleted")
+            .await;
+        app.attach(&deleted, &metric).await;
+        app.ok(
+            users::ORG_ADMIN,
+            "mutation($id: ID!) { deleteExperiment(id: $id) { id } }",
+            json!({"id": deleted}),
+        )
+        .await;
+
+        let page = app
+            .ok(
+                users::ORG_ADMIN,
+                &format!("{{ environment(key: \"{ENV}\") {{ metrics(first: 10) {{ edges {{ node {{ id attachments {{ {ATTACHMENT_FIELDS} experiment {{ {EXPERIMENT_FIELDS} }} }} }} }} }} }} }}"),
+                json!({}),
+            )
+            .await;
+        let nodes = edges(&page, "metrics");
+        let attachments_of = |id: &str| {
+            nodes
+                .iter()
+                .find(|e| e["node"]["id"] == id)
+                .map(|e| e["node"]["attachments"].clone())
+                .expect("the metric in the page")
+        };
+        assert_eq!(attachments_of(&other), json!([]));
+        let listed = attachments_of(&metric);
+        let listed = listed.as_array().expect("attachments");
+        let experiments: Vec<&Value> = listed.iter().map(|a| &a["experiment"]["id"]).collect();
+        assert_eq!(
+            experiments,
+            [&json!(completed), &json!(pinned)],
+            "live experiments only, in the order attached"
+        );
+        for attachment in listed {
+            let experiment = &attachment["experiment"];
+            let read = app
+                .ok(
+                    users::ORG_ADMIN,
+                    &format!("query($id: ID!) {{ experiment(id: $id) {{ {EXPERIMENT_FIELDS} metrics {{ {ATTACHMENT_FIELDS} }} }} }}"),
+                    json!({"id": experiment["id"]}),
+                )
+                .await;
+            let mut read = read["experiment"].clone();
+            let through_experiment = read["metrics"][0].take();
+            read.as_object_mut().expect("experiment").remove("metrics");
+            assert_eq!(experiment, &read);
+            let mut listed = attachment.clone();
+            listed
+                .as_object_mut()
+                .expect("attachment")
+                .remove("experiment");
+            assert_eq!(listed, through_experiment);
+        }
+        let completed_experiment = &listed[0]["experiment"];
+        assert!(
+            completed_experiment["endedAt"].is_string(),
+            "{completed_experiment}"
+        );
+        assert_eq!(listed[1]["role"], "GUARDRAIL");
+        assert_eq!(listed[1]["experiment"]["analysis"]["alpha"], 0.1);
+    }
+);

@@ -2,7 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// `Deserialize`: a page of metrics reads its attachments as JSON (`db::nested`).
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "experiments")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -1,18 +1,17 @@
 //! Metrics attached to experiments (`experiment_metrics`). Rows are never soft-deleted: detaching
 //! removes the row, and an attachment whose experiment or metric is soft-deleted is hidden by scope.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, QueryStatementBuilder, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set,
 };
 
-use crate::db::convert;
-use crate::db::entity::{experiment, experiment_metric};
+use crate::db::entity::{experiment, experiment_metric, metric};
 use crate::db::scope::LiveScope;
-use crate::db::{conflict_on_unique, new_id, now};
+use crate::db::{conflict_on_unique, convert, nested, new_id, now};
 use crate::domain::experiment::{ExpectedDirection, MetricRole};
-use crate::domain::model::{Experiment, ExperimentMetric, Metric};
+use crate::domain::model::{ExperimentMetric, Metric};
 use crate::domain::DomainError;
 
 pub async fn live(
@@ -86,34 +85,42 @@ fn of_metrics_select(ids: Vec<String>) -> Select<experiment_metric::Entity> {
         .order_by_asc(experiment_metric::Column::Id)
 }
 
-/// [`of_metrics`], each attachment with its experiment, read in the same statement (a page of
-/// metrics that shows their attachments shows their experiments).
-pub async fn of_metrics_with_experiments(
-    db: &impl ConnectionTrait,
-    metric_ids: &[String],
-) -> Result<Vec<(ExperimentMetric, Experiment)>, DomainError> {
-    super::in_chunks(metric_ids, |ids| async move {
-        let to_experiment = experiment_metric::Entity::belongs_to(experiment::Entity)
-            .from(experiment_metric::Column::ExperimentId)
-            .to(experiment::Column::Id)
-            .into();
-        let rows = of_metrics_select(ids)
-            .join(JoinType::InnerJoin, to_experiment)
-            .select_also(experiment::Entity)
-            .all(db)
-            .await?;
-        rows.into_iter()
-            // An inner join: every row has its experiment.
-            .filter_map(|(attachment, experiment)| Some((attachment, experiment?)))
-            .map(|(attachment, experiment)| {
-                Ok((
-                    ExperimentMetric::try_from(attachment)?,
-                    Experiment::try_from(experiment)?,
-                ))
-            })
-            .collect()
-    })
-    .await
+/// A column for a statement over live `metrics`: the live attachments of the row's metric, each with
+/// its experiment, in the order they were attached, as JSON text for `convert::attachments_with_experiments`
+/// (a page of metrics that shows their attachments shows their experiments, and reads them in
+/// its own statement).
+pub(super) fn with_experiments_column(backend: DbBackend) -> SimpleExpr {
+    let pair = nested::object_of(
+        backend,
+        [
+            (
+                "attachment",
+                nested::object::<experiment_metric::Entity>(backend),
+            ),
+            ("experiment", nested::object::<experiment::Entity>(backend)),
+        ],
+    );
+    let order = Expr::col((experiment_metric::Entity, experiment_metric::Column::Id));
+    // Live experiments joined with their attachments to the row's metric. That metric is live
+    // (the page reads live metrics), so these are exactly the live attachments; `find_live` of
+    // the attachments would look both parents up again for each one.
+    let to_attachments = experiment::Entity::belongs_to(experiment_metric::Entity)
+        .from(experiment::Column::Id)
+        .to(experiment_metric::Column::ExperimentId)
+        .into();
+    let mut rows = experiment::Entity::find_live()
+        .join(JoinType::InnerJoin, to_attachments)
+        .filter(
+            Expr::col((
+                experiment_metric::Entity,
+                experiment_metric::Column::MetricId,
+            ))
+            .equals((metric::Entity, metric::Column::Id)),
+        )
+        .into_query();
+    rows.clear_selects()
+        .expr(nested::array(backend, pair, order));
+    Expr::SubQuery(None, Box::new(rows.into_sub_query_statement()))
 }
 
 /// The live attachments among `ids` (detached ones are absent).

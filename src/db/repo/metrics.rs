@@ -2,18 +2,18 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 
 use crate::db::entity::{experiment, experiment_metric, metric};
 use crate::db::page::{self, Page, PageRequest};
 use crate::db::scope::LiveScope;
-use crate::db::{conflict_on_unique, new_id, now};
+use crate::db::{conflict_on_unique, convert, new_id, now};
 use crate::domain::experiment::ExperimentStatus;
 use crate::domain::metric::NewMetric;
 use crate::domain::metric_edit::MetricEdit;
-use crate::domain::model::Metric;
+use crate::domain::model::{Experiment, ExperimentMetric, Metric};
 use crate::domain::DomainError;
 
 pub async fn live(db: &impl ConnectionTrait, id: &str) -> Result<Option<Metric>, DomainError> {
@@ -53,23 +53,65 @@ pub async fn live_for_update(
         .transpose()
 }
 
-/// Live metrics of an environment, newest first; `search` matches names case-insensitively
-/// (full Unicode, the same on every database: both sides are lower-cased in Rust).
+/// Live metrics of an environment, newest first, matching `search` (see [`of_environment`]).
 pub async fn page(
     db: &impl ConnectionTrait,
     environment_id: &str,
     search: Option<&str>,
     request: &PageRequest,
 ) -> Result<Page<Metric>, DomainError> {
+    page::fetch(
+        db,
+        of_environment(environment_id, search),
+        metric::Column::Id,
+        request,
+    )
+    .await?
+    .try_map(Metric::try_from)
+}
+
+/// [`page`], each metric with its live attachments and their experiments, read in the same
+/// statement (a column of JSON per metric; one round trip and one row per metric).
+pub async fn page_with_attachments(
+    db: &impl ConnectionTrait,
+    environment_id: &str,
+    search: Option<&str>,
+    request: &PageRequest,
+) -> Result<Page<(Metric, Vec<(ExperimentMetric, Experiment)>)>, DomainError> {
+    let select = with_attachments(db.get_database_backend(), environment_id, search);
+    page::fetch_with(db, select, metric::Column::Id, request, |row| {
+        let metric = Metric::try_from(metric::Model::from_query_result(row, "")?)?;
+        let text: String = row.try_get("", ATTACHMENTS)?;
+        let attachments = convert::attachments_with_experiments(&text, &metric.id)?;
+        Ok((metric, attachments))
+    })
+    .await
+}
+
+/// The column [`page_with_attachments`] reads attachments from.
+const ATTACHMENTS: &str = "lift_attachments";
+
+fn with_attachments(
+    backend: DbBackend,
+    environment_id: &str,
+    search: Option<&str>,
+) -> Select<metric::Entity> {
+    of_environment(environment_id, search).expr_as(
+        super::attachments::with_experiments_column(backend),
+        ATTACHMENTS,
+    )
+}
+
+/// Live metrics of an environment; `search` matches names case-insensitively (full Unicode, the
+/// same on every database: both sides are lower-cased in Rust).
+fn of_environment(environment_id: &str, search: Option<&str>) -> Select<metric::Entity> {
     let mut select =
         metric::Entity::find_live().filter(metric::Column::EnvironmentId.eq(environment_id));
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         select = select.filter(metric::Column::NameLower.like(LikeExpr::new(pattern).escape('\\')));
     }
-    page::fetch(db, select, metric::Column::Id, request)
-        .await?
-        .try_map(Metric::try_from)
+    select
 }
 
 /// Escapes LIKE wildcards so a search for `50%` matches the text `50%`, not everything.
@@ -212,10 +254,26 @@ pub async fn active_experiment_count(
 
 #[cfg(test)]
 mod tests {
-    use super::escape_like;
+    use super::*;
+    use sea_orm::QueryTrait;
 
     #[test]
     fn like_wildcards_are_escaped() {
         assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+
+    /// The attachments column runs once per metric of a page: it must find them and their live
+    /// experiments through indexes.
+    #[tokio::test]
+    async fn a_page_with_attachments_is_read_without_scanning_a_table() {
+        let sqlite = crate::db::plan_check::PlanDb::new().await;
+        let query = with_attachments(DbBackend::Sqlite, "env-1", None).build(DbBackend::Sqlite);
+        let plan = sqlite.plan(&query).await;
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("CORRELATED SCALAR SUBQUERY")),
+            "{plan:?}"
+        );
+        sqlite.assert_no_scan(&query).await;
     }
 }

@@ -79,11 +79,9 @@ impl Environment {
         search: Option<String>,
     ) -> GqlResult<FastConn<Fast<Metric>>> {
         let page = page_request(ctx, first, after).gql()?;
-        let db = db(ctx)?;
-        let metrics = service::metrics::list(db, &self.0, search.as_deref(), &page)
+        Metric::page(ctx, db(ctx)?, &self.0, search.as_deref(), &page)
             .await
-            .gql()?;
-        Metric::page(ctx, db, metrics).await.map(FastConn)
+            .map(FastConn)
     }
 
     /// Experiments, newest first, optionally only those with `status`.

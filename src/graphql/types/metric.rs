@@ -9,7 +9,7 @@ use super::enums::{Aggregation, Direction, MetricType};
 use super::environment::Environment;
 use super::experiment::Experiment;
 use super::metric_version::MetricVersion;
-use crate::db::page::Page;
+use crate::db::page::PageRequest;
 use crate::db::Db;
 use crate::domain::metric_edit::MetricPatch;
 use crate::domain::DomainError;
@@ -21,6 +21,7 @@ use crate::graphql::pagination::{
 };
 use crate::graphql::plain::{try_walk, Fast, Plain, PlainFields};
 use crate::service;
+use crate::service::access::EnvironmentAccess;
 
 /// A metric; in a page of metrics whose query asks for their attachments, with every attachment
 /// and its experiment, read for the whole page in one statement before the page resolves (`None`:
@@ -33,14 +34,16 @@ impl Metric {
         Self(metric, None)
     }
 
-    /// A page of metrics. When the query asks for their attachments, those of the whole page and
-    /// their experiments are read here in one statement (instead of a batch for the attachments,
-    /// then one for their experiments), and each node's attachments are then walked like its
-    /// other data.
+    /// A page of an environment's metrics. When the query asks for their attachments, each
+    /// metric's attachments and their experiments are read in the page's own statement (instead
+    /// of a batch for the attachments, then one for their experiments), and each node's
+    /// attachments are then walked like its other data.
     pub async fn page(
         ctx: &Context<'_>,
         db: &Db,
-        metrics: Page<model::Metric>,
+        environment: &EnvironmentAccess,
+        search: Option<&str>,
+        page: &PageRequest,
     ) -> GqlResult<Conn<Fast<Metric>>> {
         let asked = [
             ctx.look_ahead().field("edges").field("node"),
@@ -48,29 +51,26 @@ impl Metric {
         ]
         .iter()
         .any(|node| node.field("attachments").exists());
-        let mut attached = match asked {
-            true => {
-                let ids: Vec<String> = metrics.items.iter().map(|m| m.id.clone()).collect();
-                let found = service::metrics::attachments_with_experiments_of(db, &ids)
-                    .await
-                    .gql()?;
-                Some(found)
-            }
-            false => None,
-        };
+        if !asked {
+            let metrics = service::metrics::list(db, environment, search, page)
+                .await
+                .gql()?;
+            return Ok(connection(metrics, |m| &m.id, |m| Fast(Metric::new(m))));
+        }
+        let metrics = service::metrics::list_with_attachments(db, environment, search, page)
+            .await
+            .gql()?;
         Ok(connection(
             metrics,
-            |m| &m.id,
-            |m| {
-                let attachments = attached.as_mut().map(|found| {
-                    let read = found.remove(&m.id).unwrap_or_default();
-                    read.into_iter()
-                        .map(|(attachment, experiment)| {
-                            ExperimentMetric(attachment, Some(Experiment(experiment)))
-                        })
-                        .collect()
-                });
-                Fast(Metric(m, attachments))
+            |(m, _)| &m.id,
+            |(m, attachments)| {
+                let attachments = attachments
+                    .into_iter()
+                    .map(|(attachment, experiment)| {
+                        ExperimentMetric(attachment, Some(Experiment(experiment)))
+                    })
+                    .collect();
+                Fast(Metric(m, Some(attachments)))
             },
         ))
     }
