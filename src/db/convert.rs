@@ -233,9 +233,9 @@ impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
     }
 }
 
-/// The attachments of metric `metric_id` with their experiments, as a page of metrics reads them
-/// (`repo::attachments::with_experiments_column`: a JSON array of `{attachment, experiment}`
-/// objects of the two rows' columns).
+/// The attachments of metric `metric_id` with their experiments, in the order they were attached,
+/// as a page of metrics reads them (`repo::attachments::with_experiments_column`: a JSON array of
+/// `{attachment, experiment}` objects of the two rows' columns, in no particular order).
 pub(crate) fn attachments_with_experiments(
     text: &str,
     metric_id: &str,
@@ -245,8 +245,10 @@ pub(crate) fn attachments_with_experiments(
         attachment: experiment_metric::Model,
         experiment: experiment::Model,
     }
-    let pairs: Vec<Pair> = serde_json::from_str(text)
+    let mut pairs: Vec<Pair> = serde_json::from_str(text)
         .map_err(|e| DomainError::internal(format!("metrics row {metric_id}: attachments: {e}")))?;
+    // In the order they were attached: ids are UUIDv7 (the column's order on either database).
+    pairs.sort_unstable_by(|a, b| a.attachment.id.cmp(&b.attachment.id));
     pairs
         .into_iter()
         .map(|pair| {
@@ -256,4 +258,62 @@ pub(crate) fn attachments_with_experiments(
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// One `{attachment, experiment}` object as the database builds it, for attachment `id`.
+    fn pair(id: &str, analysis: serde_json::Value) -> serde_json::Value {
+        let at = "2026-12-01T10:00:00.123456+00:00";
+        json!({
+            "attachment": {"id": id, "experiment_id": format!("e-{id}"), "metric_id": "m",
+                "expected_direction": "INCREASE", "role": "PRIMARY", "metric_version": 1,
+                "created_at": at, "updated_at": at},
+            "experiment": {"id": format!("e-{id}"), "environment_id": "env", "feature_id": "f",
+                "name": "Checkout", "hypothesis": "", "status": "RUNNING",
+                "exposure_event": "$exposure", "control_variant": "control",
+                "multiple_exposure_handling": "EXCLUDE", "analysis": analysis,
+                "started_at": at, "ended_at": null, "created_at": at,
+                "updated_at": "2026-12-01 10:00:01.5+00:00", "deleted_at": null}
+        })
+    }
+
+    #[test]
+    fn attachments_read_as_json_come_in_the_order_they_were_attached() {
+        let text = json!([pair("0193-b", json!(null)), pair("0193-a", json!(null))]).to_string();
+        let read = attachments_with_experiments(&text, "m").expect("decoded");
+        let ids: Vec<&str> = read.iter().map(|(a, _)| a.id.as_str()).collect();
+        assert_eq!(ids, ["0193-a", "0193-b"]);
+        let (_, experiment) = &read[0];
+        assert_eq!(experiment.id, "e-0193-a");
+        assert!(matches!(
+            experiment.analysis,
+            StoredAnalysis::ServerDefaults
+        ));
+        assert_eq!(
+            experiment.started_at.map(|t| t.to_rfc3339()),
+            Some("2026-12-01T10:00:00.123456+00:00".to_owned())
+        );
+        // PostgreSQL writes `T`, SQLite keeps what sqlx stored; both are RFC 3339.
+        assert_eq!(
+            experiment.updated_at.to_rfc3339(),
+            "2026-12-01T10:00:01.500+00:00"
+        );
+    }
+
+    #[test]
+    fn a_malformed_attachment_is_an_internal_error_naming_the_metric() {
+        let mut broken = pair("a", json!(null));
+        broken["experiment"]["status"] = json!("SLEEPING");
+        for text in ["not json".to_owned(), json!([broken]).to_string()] {
+            let err = attachments_with_experiments(&text, "m-7").expect_err("refused");
+            assert!(
+                matches!(&err, DomainError::Internal(e) if e.to_string().contains("m-7") || e.to_string().contains("e-a")),
+                "{err:?}"
+            );
+        }
+    }
 }

@@ -58,15 +58,15 @@ fn json_value(backend: DbBackend, value: SimpleExpr, is_json: bool) -> SimpleExp
     }
 }
 
-/// The JSON array, as text, of `element` over the rows of the (sub)query it is selected in,
-/// ordered by `order`; `[]` when there are none.
-pub fn array(backend: DbBackend, element: SimpleExpr, order: SimpleExpr) -> SimpleExpr {
+/// The JSON array, as text, of `element` over the rows of the (sub)query it is selected in, in no
+/// particular order (the reader sorts: an ordered aggregate costs a sort per parent row); `[]` when
+/// there are none.
+pub fn array(backend: DbBackend, element: SimpleExpr) -> SimpleExpr {
     match backend {
-        DbBackend::Postgres => Expr::cust_with_exprs(
-            "COALESCE(json_agg($1 ORDER BY $2), '[]'::json)::text",
-            [element, order],
-        ),
-        _ => Expr::cust_with_exprs("json_group_array(? ORDER BY ?)", [element, order]),
+        DbBackend::Postgres => {
+            Expr::cust_with_exprs("COALESCE(json_agg($1), '[]'::json)::text", [element])
+        }
+        _ => Expr::cust_with_exprs("json_group_array(?)", [element]),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Metrics attached to experiments (`experiment_metrics`). Rows are never soft-deleted: detaching
 //! removes the row, and an attachment whose experiment or metric is soft-deleted is hidden by scope.
 
-use sea_orm::sea_query::{Expr, ExprTrait, QueryStatementBuilder, SimpleExpr};
+use std::sync::LazyLock;
+
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Select, Set,
@@ -85,11 +87,22 @@ fn of_metrics_select(ids: Vec<String>) -> Select<experiment_metric::Entity> {
         .order_by_asc(experiment_metric::Column::Id)
 }
 
-/// A column for a statement over live `metrics`: the live attachments of the row's metric, each with
-/// its experiment, in the order they were attached, as JSON text for `convert::attachments_with_experiments`
-/// (a page of metrics that shows their attachments shows their experiments, and reads them in
-/// its own statement).
+/// A column for a statement over live `metrics`: the live attachments of the row's metric, each
+/// with its experiment, as JSON text for `convert::attachments_with_experiments` (a page of metrics
+/// that shows their attachments shows their experiments, and reads them in its own statement).
 pub(super) fn with_experiments_column(backend: DbBackend) -> SimpleExpr {
+    // It binds no value, so it is rendered once per backend rather than built for every page.
+    static SQLITE: LazyLock<String> = LazyLock::new(|| with_experiments_sql(DbBackend::Sqlite));
+    static POSTGRES: LazyLock<String> = LazyLock::new(|| with_experiments_sql(DbBackend::Postgres));
+    let sql: &'static str = match backend {
+        DbBackend::Postgres => &POSTGRES,
+        _ => &SQLITE,
+    };
+    Expr::cust(sql)
+}
+
+/// The subquery of [`with_experiments_column`] as SQL text.
+fn with_experiments_sql(backend: DbBackend) -> String {
     let pair = nested::object_of(
         backend,
         [
@@ -100,7 +113,6 @@ pub(super) fn with_experiments_column(backend: DbBackend) -> SimpleExpr {
             ("experiment", nested::object::<experiment::Entity>(backend)),
         ],
     );
-    let order = Expr::col((experiment_metric::Entity, experiment_metric::Column::Id));
     // Live experiments joined with their attachments to the row's metric. That metric is live
     // (the page reads live metrics), so these are exactly the live attachments; `find_live` of
     // the attachments would look both parents up again for each one.
@@ -118,9 +130,14 @@ pub(super) fn with_experiments_column(backend: DbBackend) -> SimpleExpr {
             .equals((metric::Entity, metric::Column::Id)),
         )
         .into_query();
-    rows.clear_selects()
-        .expr(nested::array(backend, pair, order));
-    Expr::SubQuery(None, Box::new(rows.into_sub_query_statement()))
+    rows.clear_selects().expr(nested::array(backend, pair));
+    let statement = backend.build(&rows);
+    assert!(
+        statement.values.is_none_or(|values| values.0.is_empty()),
+        "the attachments column binds no value: {}",
+        statement.sql
+    );
+    format!("({})", statement.sql)
 }
 
 /// The live attachments among `ids` (detached ones are absent).
