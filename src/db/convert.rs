@@ -1,6 +1,7 @@
 //! Rows → read models. What is at rest is parsed like input: an unknown enum text or a malformed
 //! definition is an internal error naming the row, never a panic.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use super::entity::{
@@ -18,6 +19,7 @@ use crate::domain::results::{ResultsReport, StoredSnapshot, SNAPSHOT_VERSION};
 use crate::domain::warehouse::{WarehouseConnection, WarehouseTarget};
 use crate::domain::DomainError;
 
+use super::repo::metrics::ListedMetric;
 use super::Sealer;
 
 /// An enum text of a row of `table` (`id` names the row), or `INTERNAL` naming both. Every
@@ -233,29 +235,74 @@ impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
     }
 }
 
-/// The attachments of metric `metric_id` with their experiments, in the order they were attached,
-/// as a page of metrics reads them (`repo::attachments::with_experiments_column`: a JSON array of
-/// `{attachment, experiment}` objects of the two rows' columns, in no particular order).
-pub(crate) fn attachments_with_experiments(
-    text: &str,
-    metric_id: &str,
-) -> Result<Vec<(ExperimentMetric, Experiment)>, DomainError> {
+/// A page of metrics as `repo::metrics::page` reads it: a JSON array of objects of each row's
+/// columns (`definition` as its stored text), with `"attachments"` when they were asked for (an
+/// array of `{"attachment": {…}, "experiment": {…}}` objects), in no particular order. Each metric's attachments come in the order they were attached.
+pub(crate) fn metric_page(text: &str) -> Result<Vec<ListedMetric>, DomainError> {
+    // Borrowed where the text needs no unescaping: enum names and the definition's text are
+    // parsed from the page's own text, not copied first.
     #[derive(serde::Deserialize)]
-    struct Pair {
+    struct Row<'a> {
+        id: String,
+        environment_id: String,
+        name: String,
+        description: String,
+        #[serde(borrow)]
+        metric_type: Cow<'a, str>,
+        #[serde(borrow)]
+        aggregation: Cow<'a, str>,
+        #[serde(borrow)]
+        direction: Cow<'a, str>,
+        #[serde(borrow)]
+        definition: Cow<'a, str>,
+        version: i32,
+        created_at: chrono::DateTime<chrono::Utc>,
+        deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+        attachments: Option<Vec<Attached>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Attached {
         attachment: experiment_metric::Model,
         experiment: experiment::Model,
     }
-    let mut pairs: Vec<Pair> = serde_json::from_str(text)
-        .map_err(|e| DomainError::internal(format!("metrics row {metric_id}: attachments: {e}")))?;
-    // In the order they were attached: ids are UUIDv7 (the column's order on either database).
-    pairs.sort_unstable_by(|a, b| a.attachment.id.cmp(&b.attachment.id));
-    pairs
-        .into_iter()
-        .map(|pair| {
-            Ok((
-                ExperimentMetric::try_from(pair.attachment)?,
-                Experiment::try_from(pair.experiment)?,
-            ))
+    let rows: Vec<Row> = serde_json::from_str(text)
+        .map_err(|e| DomainError::internal(format!("a page of metrics read as JSON: {e}")))?;
+    rows.into_iter()
+        .map(|row| {
+            let id = row.id;
+            let definition = MetricDefinition::from_stored_text(&row.definition)
+                .map_err(|e| DomainError::internal(format!("metrics row {id}: {e}")))?;
+            let attachments = row
+                .attachments
+                .map(|mut attached| {
+                    // Ids are UUIDv7: their order (the column's on either database) is the order
+                    // of attaching.
+                    attached.sort_unstable_by(|a, b| a.attachment.id.cmp(&b.attachment.id));
+                    attached
+                        .into_iter()
+                        .map(|pair| {
+                            Ok((
+                                ExperimentMetric::try_from(pair.attachment)?,
+                                Experiment::try_from(pair.experiment)?,
+                            ))
+                        })
+                        .collect::<Result<Vec<_>, DomainError>>()
+                })
+                .transpose()?;
+            let metric = Metric {
+                metric_type: parse("metrics", &id, &row.metric_type)?,
+                aggregation: parse("metrics", &id, &row.aggregation)?,
+                direction: parse("metrics", &id, &row.direction)?,
+                version: stored_version("metrics", &id, row.version)?,
+                environment_id: row.environment_id,
+                name: row.name,
+                description: row.description,
+                definition,
+                created_at: row.created_at,
+                deleted_at: row.deleted_at,
+                id,
+            };
+            Ok((metric, attachments))
         })
         .collect()
 }
@@ -263,31 +310,60 @@ pub(crate) fn attachments_with_experiments(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    const AT: &str = "2026-12-01T10:00:00.123456+00:00";
+
+    /// One metric of a page as the database builds it (stored JSON as text), with `attachments`
+    /// unless `None`.
+    fn item(id: &str, attachments: Option<Vec<Value>>) -> Value {
+        let definition = MetricDefinition::on_event("page_view").to_stored();
+        let mut item = json!({"id": id, "environment_id": "env", "name": "Revenue",
+            "description": "", "metric_type": "NUMERIC", "aggregation": "COUNT",
+            "direction": "UP", "definition": definition.to_string(), "version": 1,
+            "created_at": AT, "deleted_at": null});
+        if let Some(attachments) = attachments {
+            item["attachments"] = json!(attachments);
+        }
+        item
+    }
 
     /// One `{attachment, experiment}` object as the database builds it, for attachment `id`.
-    fn pair(id: &str, analysis: serde_json::Value) -> serde_json::Value {
-        let at = "2026-12-01T10:00:00.123456+00:00";
+    fn pair(id: &str) -> Value {
         json!({
             "attachment": {"id": id, "experiment_id": format!("e-{id}"), "metric_id": "m",
                 "expected_direction": "INCREASE", "role": "PRIMARY", "metric_version": 1,
-                "created_at": at, "updated_at": at},
+                "created_at": AT, "updated_at": AT},
             "experiment": {"id": format!("e-{id}"), "environment_id": "env", "feature_id": "f",
                 "name": "Checkout", "hypothesis": "", "status": "RUNNING",
                 "exposure_event": "$exposure", "control_variant": "control",
-                "multiple_exposure_handling": "EXCLUDE", "analysis": analysis,
-                "started_at": at, "ended_at": null, "created_at": at,
+                "multiple_exposure_handling": "EXCLUDE", "analysis": null,
+                "started_at": AT, "ended_at": null, "created_at": AT,
                 "updated_at": "2026-12-01 10:00:01.5+00:00", "deleted_at": null}
         })
     }
 
     #[test]
-    fn attachments_read_as_json_come_in_the_order_they_were_attached() {
-        let text = json!([pair("0193-b", json!(null)), pair("0193-a", json!(null))]).to_string();
-        let read = attachments_with_experiments(&text, "m").expect("decoded");
-        let ids: Vec<&str> = read.iter().map(|(a, _)| a.id.as_str()).collect();
+    fn a_metric_pages_attachments_come_in_the_order_they_were_attached() {
+        let text = json!([
+            item("m", Some(vec![pair("0193-b"), pair("0193-a")])),
+            item("n", Some(vec![])),
+            item("o", None),
+        ])
+        .to_string();
+        let page = metric_page(&text).expect("decoded");
+        let ids: Vec<&str> = page.iter().map(|(m, _)| m.id.as_str()).collect();
+        assert_eq!(ids, ["m", "n", "o"]);
+        assert_eq!(
+            page[0].0.definition,
+            MetricDefinition::on_event("page_view")
+        );
+        let attached = page[0].1.as_ref().expect("asked for");
+        let ids: Vec<&str> = attached.iter().map(|(a, _)| a.id.as_str()).collect();
         assert_eq!(ids, ["0193-a", "0193-b"]);
-        let (_, experiment) = &read[0];
+        assert!(page[1].1.as_ref().is_some_and(Vec::is_empty));
+        assert!(page[2].1.is_none(), "not asked for");
+        let (_, experiment) = &attached[0];
         assert_eq!(experiment.id, "e-0193-a");
         assert!(matches!(
             experiment.analysis,
@@ -295,7 +371,7 @@ mod tests {
         ));
         assert_eq!(
             experiment.started_at.map(|t| t.to_rfc3339()),
-            Some("2026-12-01T10:00:00.123456+00:00".to_owned())
+            Some(AT.to_owned())
         );
         // PostgreSQL writes `T`, SQLite keeps what sqlx stored; both are RFC 3339.
         assert_eq!(
@@ -305,13 +381,22 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_attachment_is_an_internal_error_naming_the_metric() {
-        let mut broken = pair("a", json!(null));
-        broken["experiment"]["status"] = json!("SLEEPING");
-        for text in ["not json".to_owned(), json!([broken]).to_string()] {
-            let err = attachments_with_experiments(&text, "m-7").expect_err("refused");
+    fn a_malformed_page_is_an_internal_error_naming_what_is_wrong() {
+        let mut bad_experiment = pair("a");
+        bad_experiment["experiment"]["status"] = json!("SLEEPING");
+        let mut bad_metric = item("m-7", None);
+        bad_metric["definition"] = json!(json!({"version": 999}).to_string());
+        for (text, names) in [
+            ("not json".to_owned(), "as JSON"),
+            (
+                json!([item("m", Some(vec![bad_experiment]))]).to_string(),
+                "e-a",
+            ),
+            (json!([bad_metric]).to_string(), "m-7"),
+        ] {
+            let err = metric_page(&text).expect_err("refused");
             assert!(
-                matches!(&err, DomainError::Internal(e) if e.to_string().contains("m-7") || e.to_string().contains("e-a")),
+                matches!(&err, DomainError::Internal(e) if e.to_string().contains(names)),
                 "{err:?}"
             );
         }

@@ -1,19 +1,19 @@
-//! Related rows read as one JSON column of their parent row: a page and what each of its items
-//! holds come back in one statement (one round trip, one row per item) instead of a second
-//! statement for the children. The JSON is built by the database from every column of the child
-//! entity, keyed by column name; `convert` decodes it into the entity's own `Model` (which derives
-//! `Deserialize` for this), so the children are converted like rows read directly.
+//! Rows read as JSON built by the database: a page of rows, with what each of them holds, comes
+//! back as one value of one row (one round trip) instead of a row per item and a statement for
+//! the children. Each object holds every column of its entity, keyed by column name; `convert`
+//! decodes it into the entity's own `Model` (which derives `Deserialize` for this), so the rows
+//! are converted like rows read directly. (The driver copies every value of every row it hands
+//! over, and hands rows over one by one between threads: one value costs far less.)
 
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ColumnType, DbBackend, EntityTrait, IdenStatic, Iterable};
 
 /// A JSON object of every column of `E`'s row in scope of the statement, keyed by column name.
 pub fn object<E: EntityTrait>(backend: DbBackend) -> SimpleExpr {
-    let columns: Vec<E::Column> = E::Column::iter().collect();
     object_of(
         backend,
-        columns.iter().map(|column| {
-            let value = Expr::col((E::default(), *column));
+        E::Column::iter().map(|column| {
+            let value = Expr::col((E::default(), column));
             let is_json = matches!(
                 column.def().get_column_type(),
                 ColumnType::Json | ColumnType::JsonBinary
@@ -21,6 +21,27 @@ pub fn object<E: EntityTrait>(backend: DbBackend) -> SimpleExpr {
             (column.as_str(), json_value(backend, value, is_json))
         }),
     )
+}
+
+/// Every column of `E`'s row in scope of the statement, keyed by column name, for
+/// [`object_of`], stored JSON as its text (a JSON string): the reader parses it straight into its
+/// type, where a JSON value would be parsed twice (by the database, to embed it, and into a
+/// `serde_json::Value` here).
+pub fn text_columns<E: EntityTrait>(backend: DbBackend) -> Vec<(&'static str, SimpleExpr)> {
+    E::Column::iter()
+        .map(|column| {
+            let value = Expr::col((E::default(), column));
+            let is_json = matches!(
+                column.def().get_column_type(),
+                ColumnType::Json | ColumnType::JsonBinary
+            );
+            let value = match (backend, is_json) {
+                (DbBackend::Postgres, true) => Expr::cust_with_exprs("($1)::text", [value]),
+                _ => value,
+            };
+            (column.as_str(), value)
+        })
+        .collect()
 }
 
 /// A JSON object of `(key, value)` pairs. Keys are identifiers of this crate (column names and
@@ -58,15 +79,48 @@ fn json_value(backend: DbBackend, value: SimpleExpr, is_json: bool) -> SimpleExp
     }
 }
 
-/// The JSON array, as text, of `element` over the rows of the (sub)query it is selected in, in no
-/// particular order (the reader sorts: an ordered aggregate costs a sort per parent row); `[]` when
-/// there are none.
+/// The JSON array of `element` over the rows of the (sub)query it is selected in, in no particular
+/// order (the reader sorts: an ordered aggregate costs a sort per parent row); `[]` when there are
+/// none.
 pub fn array(backend: DbBackend, element: SimpleExpr) -> SimpleExpr {
     match backend {
         DbBackend::Postgres => {
-            Expr::cust_with_exprs("COALESCE(json_agg($1), '[]'::json)::text", [element])
+            Expr::cust_with_exprs("COALESCE(json_agg($1), '[]'::json)", [element])
         }
         _ => Expr::cust_with_exprs("json_group_array(?)", [element]),
+    }
+}
+
+/// A JSON value computed by a subquery, to embed in an object as JSON rather than as a string.
+/// (SQLite marks what its JSON functions return as JSON, but only a JSON function's own result is
+/// sure to keep that mark.)
+pub fn embedded(backend: DbBackend, json: SimpleExpr) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => json,
+        _ => Expr::cust_with_exprs("json(?)", [json]),
+    }
+}
+
+/// A JSON value as its text, to read as a string.
+pub fn as_text(backend: DbBackend, json: SimpleExpr) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_exprs("($1)::text", [json]),
+        _ => json,
+    }
+}
+
+/// `expr` as SQL text, for an expression that binds no value: built once, it is reused by every
+/// statement (`Expr::cust`) instead of being built and rendered for each.
+pub fn rendered(backend: DbBackend, expr: SimpleExpr) -> String {
+    let statement = backend.build(Query::select().expr(expr));
+    assert!(
+        statement.values.is_none_or(|values| values.0.is_empty()),
+        "a rendered expression binds no value: {}",
+        statement.sql
+    );
+    match statement.sql.strip_prefix("SELECT ") {
+        Some(sql) => sql.to_owned(),
+        None => unreachable!("a select renders as SELECT …: {}", statement.sql),
     }
 }
 

@@ -1,12 +1,13 @@
 //! Keyset pagination. Ids are UUIDv7 strings, so ordering by id descending is newest first and a
 //! cursor is just the last id seen: pages stay stable while rows are inserted.
 
-use sea_orm::sea_query::{Expr, QueryStatementBuilder, SelectStatement};
+use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder, SelectStatement, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
     QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
 };
 
+use crate::db::nested;
 use crate::domain::DomainError;
 
 /// A page request, already checked at the boundary (`first` in 1..=100).
@@ -121,6 +122,58 @@ where
     let items = rows.iter().map(read).collect::<Result<_, _>>()?;
     Ok(Page::from_overfetched(items, request, total_count))
 }
+
+/// [`fetch`] with the page read as one JSON array: `element` is each row's JSON (an expression over
+/// the page's rows, which it names by `E`'s table), `read` decodes the array and `id` gives each
+/// decoded item's id. One row and one value come back, whatever the page size, and with the
+/// count (when asked) beside it even past the last row.
+pub async fn fetch_json<E, C, T>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    id: C,
+    request: &PageRequest,
+    element: SimpleExpr,
+    read: impl Fn(&str) -> Result<Vec<T>, DomainError>,
+    id_of: impl Fn(&T) -> &str,
+) -> Result<Page<T>, DomainError>
+where
+    E: EntityTrait,
+    C: ColumnTrait,
+{
+    let backend = db.get_database_backend();
+    let mut rows = select.clone();
+    if let Some(after) = &request.after {
+        rows = rows.filter(id.lt(after.clone()));
+    }
+    let rows = rows
+        .order_by_desc(id)
+        .limit(request.overfetch())
+        .into_query();
+    // The page's rows under the table's own name, so that `element` reads them as it would the
+    // table.
+    let mut page = Query::select();
+    let items = nested::as_text(backend, nested::array(backend, element));
+    page.expr_as(items, ITEMS).from_subquery(rows, E::default());
+    if request.with_total {
+        let count = count_of(select).into_sub_query_statement();
+        page.expr_as(Expr::SubQuery(None, Box::new(count)), TOTAL);
+    }
+    let row = db
+        .query_one_raw(backend.build(&page))
+        .await?
+        .ok_or_else(|| DomainError::internal("a page read as JSON returned no row"))?;
+    let total_count = match request.with_total {
+        true => Some(row.try_get::<i64>("", TOTAL)?.max(0) as u64),
+        false => None,
+    };
+    let mut items = read(&row.try_get::<String>("", ITEMS)?)?;
+    // An aggregate keeps no order: newest first again.
+    items.sort_unstable_by(|a, b| id_of(b).cmp(id_of(a)));
+    Ok(Page::from_overfetched(items, request, total_count))
+}
+
+/// The column that carries a page read as JSON.
+const ITEMS: &str = "lift_page_items";
 
 /// The column that carries the count of all matching rows beside each row of a page.
 const TOTAL: &str = "lift_page_total";

@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 use crate::auth::Viewer;
 use crate::db::page::{Page, PageRequest};
+use crate::db::repo::metrics::ListedMetric;
 use crate::db::{begin_write, repo, Db};
 use crate::domain::audit::{self as audit_record, AuditAction};
 use crate::domain::error::DomainResult;
 use crate::domain::metric::{MetricDraft, NewMetric};
 use crate::domain::metric_edit::MetricPatch;
-use crate::domain::model::{Experiment, ExperimentMetric, Metric, MetricVersion};
+use crate::domain::model::{ExperimentMetric, Metric, MetricVersion};
 use crate::domain::permission::Need;
 use crate::domain::text;
 use crate::domain::DomainError;
@@ -30,27 +31,19 @@ pub async fn get(db: &Db, viewer: &Viewer, id: &str) -> DomainResult<Metric> {
     Ok(metric)
 }
 
+/// The environment's live metrics, newest first, matching `search`; with `attachments`, each with
+/// its attachments to live experiments and those experiments, in the order they were attached
+/// (one statement either way).
 pub async fn list(
     db: &Db,
     environment: &EnvironmentAccess,
     search: Option<&str>,
     page: &PageRequest,
-) -> DomainResult<Page<Metric>> {
-    let search = listable(environment, search)?;
-    repo::metrics::page(db, &environment.environment.id, search, page).await
-}
-
-/// [`list`], each metric with its attachments to live experiments and those experiments, in the
-/// order they were attached (one statement).
-pub async fn list_with_attachments(
-    db: &Db,
-    environment: &EnvironmentAccess,
-    search: Option<&str>,
-    page: &PageRequest,
-) -> DomainResult<Page<(Metric, Vec<(ExperimentMetric, Experiment)>)>> {
+    attachments: bool,
+) -> DomainResult<Page<ListedMetric>> {
     let search = listable(environment, search)?;
     let environment_id = &environment.environment.id;
-    repo::metrics::page_with_attachments(db, environment_id, search, page).await
+    repo::metrics::page(db, environment_id, search, page, attachments).await
 }
 
 /// Checks that the viewer may list the environment's metrics, and the search term.

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-/// `Deserialize`: a page of metrics reads its attachments as JSON (`db::nested`).
+/// `Deserialize`: a page of metrics reads attachments as JSON (`db::nested`).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "experiment_metrics")]
 pub struct Model {

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, QueryStatementBuilder, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Select, Set,
@@ -88,7 +88,7 @@ fn of_metrics_select(ids: Vec<String>) -> Select<experiment_metric::Entity> {
 }
 
 /// A column for a statement over live `metrics`: the live attachments of the row's metric, each
-/// with its experiment, as JSON text for `convert::attachments_with_experiments` (a page of metrics
+/// with its experiment, as a JSON array for `convert::metric_page` (a page of metrics
 /// that shows their attachments shows their experiments, and reads them in its own statement).
 pub(super) fn with_experiments_column(backend: DbBackend) -> SimpleExpr {
     // It binds no value, so it is rendered once per backend rather than built for every page.
@@ -131,13 +131,9 @@ fn with_experiments_sql(backend: DbBackend) -> String {
         )
         .into_query();
     rows.clear_selects().expr(nested::array(backend, pair));
-    let statement = backend.build(&rows);
-    assert!(
-        statement.values.is_none_or(|values| values.0.is_empty()),
-        "the attachments column binds no value: {}",
-        statement.sql
-    );
-    format!("({})", statement.sql)
+    // Rendered as a subquery: in parentheses.
+    let column = Expr::SubQuery(None, Box::new(rows.into_sub_query_statement()));
+    nested::rendered(backend, column)
 }
 
 /// The live attachments among `ids` (detached ones are absent).

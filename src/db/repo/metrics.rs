@@ -1,15 +1,17 @@
 //! The metric library.
 
+use std::sync::LazyLock;
+
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic,
     PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 
 use crate::db::entity::{experiment, experiment_metric, metric};
 use crate::db::page::{self, Page, PageRequest};
 use crate::db::scope::LiveScope;
-use crate::db::{conflict_on_unique, convert, new_id, now};
+use crate::db::{conflict_on_unique, convert, nested, new_id, now};
 use crate::domain::experiment::ExperimentStatus;
 use crate::domain::metric::NewMetric;
 use crate::domain::metric_edit::MetricEdit;
@@ -53,53 +55,62 @@ pub async fn live_for_update(
         .transpose()
 }
 
-/// Live metrics of an environment, newest first, matching `search` (see [`of_environment`]).
+/// A metric of a page, with its live attachments and their experiments when they were asked for.
+pub type ListedMetric = (Metric, Option<Vec<(ExperimentMetric, Experiment)>>);
+
+/// Live metrics of an environment, newest first, matching `search` (see [`of_environment`]); with
+/// `attachments`, each with its live attachments and their experiments, in the order they were
+/// attached. One statement, whatever the page size: the page is read as JSON (`db::nested`).
 pub async fn page(
     db: &impl ConnectionTrait,
     environment_id: &str,
     search: Option<&str>,
     request: &PageRequest,
-) -> Result<Page<Metric>, DomainError> {
-    page::fetch(
+    attachments: bool,
+) -> Result<Page<ListedMetric>, DomainError> {
+    let element = Expr::cust(element(db.get_database_backend(), attachments));
+    let select = of_environment(environment_id, search);
+    page::fetch_json(
         db,
-        of_environment(environment_id, search),
+        select,
         metric::Column::Id,
         request,
+        element,
+        convert::metric_page,
+        id_of,
     )
-    .await?
-    .try_map(Metric::try_from)
-}
-
-/// [`page`], each metric with its live attachments and their experiments, read in the same
-/// statement (a column of JSON per metric; one round trip and one row per metric).
-pub async fn page_with_attachments(
-    db: &impl ConnectionTrait,
-    environment_id: &str,
-    search: Option<&str>,
-    request: &PageRequest,
-) -> Result<Page<(Metric, Vec<(ExperimentMetric, Experiment)>)>, DomainError> {
-    let select = with_attachments(db.get_database_backend(), environment_id, search);
-    page::fetch_with(db, select, metric::Column::Id, request, |row| {
-        let metric = Metric::try_from(metric::Model::from_query_result(row, "")?)?;
-        let text: String = row.try_get("", ATTACHMENTS)?;
-        let attachments = convert::attachments_with_experiments(&text, &metric.id)?;
-        Ok((metric, attachments))
-    })
     .await
 }
 
-/// The column [`page_with_attachments`] reads attachments from.
-const ATTACHMENTS: &str = "lift_attachments";
+fn id_of((metric, _): &ListedMetric) -> &str {
+    &metric.id
+}
 
-fn with_attachments(
-    backend: DbBackend,
-    environment_id: &str,
-    search: Option<&str>,
-) -> Select<metric::Entity> {
-    of_environment(environment_id, search).expr_as(
-        super::attachments::with_experiments_column(backend),
-        ATTACHMENTS,
-    )
+/// One metric of a page as JSON: its columns (`definition` as text, without `name_lower`), and with
+/// `attachments` an `attachments` array (see `convert::metric_page`). It binds no value, so it is
+/// rendered once.
+fn element(backend: DbBackend, attachments: bool) -> &'static str {
+    static ELEMENTS: [LazyLock<String>; 4] = [
+        LazyLock::new(|| render_element(DbBackend::Sqlite, false)),
+        LazyLock::new(|| render_element(DbBackend::Sqlite, true)),
+        LazyLock::new(|| render_element(DbBackend::Postgres, false)),
+        LazyLock::new(|| render_element(DbBackend::Postgres, true)),
+    ];
+    let backend_index = match backend {
+        DbBackend::Postgres => 2,
+        _ => 0,
+    };
+    &ELEMENTS[backend_index + usize::from(attachments)]
+}
+
+fn render_element(backend: DbBackend, attachments: bool) -> String {
+    let mut entries = nested::text_columns::<metric::Entity>(backend);
+    entries.retain(|(column, _)| *column != metric::Column::NameLower.as_str());
+    if attachments {
+        let column = super::attachments::with_experiments_column(backend);
+        entries.push(("attachments", nested::embedded(backend, column)));
+    }
+    nested::rendered(backend, nested::object_of(backend, entries))
 }
 
 /// Live metrics of an environment; `search` matches names case-insensitively (full Unicode, the
@@ -267,7 +278,9 @@ mod tests {
     #[tokio::test]
     async fn a_page_with_attachments_is_read_without_scanning_a_table() {
         let sqlite = crate::db::plan_check::PlanDb::new().await;
-        let query = with_attachments(DbBackend::Sqlite, "env-1", None).build(DbBackend::Sqlite);
+        let query = of_environment("env-1", None)
+            .expr_as(Expr::cust(element(DbBackend::Sqlite, true)), "item")
+            .build(DbBackend::Sqlite);
         let plan = sqlite.plan(&query).await;
         assert!(
             plan.iter()

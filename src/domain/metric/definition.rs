@@ -186,13 +186,41 @@ impl MetricDefinition {
         let version = version.as_u64().ok_or_else(|| {
             format!("malformed metric definition: version {version} is not a whole number")
         })?;
-        if !(u64::from(OLDEST_READABLE_VERSION)..=u64::from(DEFINITION_VERSION)).contains(&version)
-        {
-            return Err(format!(
-                "metric definition version {version} is not supported (expected \
-                 {OLDEST_READABLE_VERSION} to {DEFINITION_VERSION})"
-            ));
-        }
+        readable(version)?;
         serde_json::from_value(value).map_err(|e| format!("malformed metric definition: {e}"))
     }
+
+    /// [`Self::from_stored`] from the stored JSON's text, without building a `serde_json::Value`
+    /// first (a page of metrics reads each definition this way).
+    pub fn from_stored_text(text: &str) -> Result<Self, String> {
+        // Only the version is read into a value; the other keys are skipped.
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: Option<serde_json::Value>,
+        }
+        const MISSING: &str = "malformed metric definition: missing field `version`";
+        // serde would read a sequence's first item as `version`: a definition is an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(MISSING.to_owned());
+        }
+        let Versioned { version } =
+            serde_json::from_str(text).map_err(|e| format!("malformed metric definition: {e}"))?;
+        let version = version.ok_or(MISSING)?;
+        let version = version.as_u64().ok_or_else(|| {
+            format!("malformed metric definition: version {version} is not a whole number")
+        })?;
+        readable(version)?;
+        serde_json::from_str(text).map_err(|e| format!("malformed metric definition: {e}"))
+    }
+}
+
+/// Refuses a stored definition's version this build does not know.
+fn readable(version: u64) -> Result<(), String> {
+    if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(DEFINITION_VERSION)).contains(&version) {
+        return Ok(());
+    }
+    Err(format!(
+        "metric definition version {version} is not supported (expected \
+         {OLDEST_READABLE_VERSION} to {DEFINITION_VERSION})"
+    ))
 }

@@ -173,13 +173,29 @@ fn stored_definitions_round_trip_with_their_version() {
     let stored = d.definition.to_stored();
     assert_eq!(stored["version"], DEFINITION_VERSION);
     assert_eq!(stored["value"]["source"], "PROPERTY");
+    assert_eq!(
+        MetricDefinition::from_stored_text(&stored.to_string()),
+        Ok(d.definition.clone())
+    );
     assert_eq!(MetricDefinition::from_stored(stored), Ok(d.definition));
+}
+
+/// Both readers of a stored definition (from a JSON value, from its text) give the same answer.
+fn read_stored(stored: serde_json::Value) -> Result<MetricDefinition, String> {
+    let from_text = MetricDefinition::from_stored_text(&stored.to_string());
+    let from_value = MetricDefinition::from_stored(stored.clone());
+    match (&from_value, &from_text) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{stored}"),
+        (Err(_), Err(_)) => {}
+        _ => panic!("{stored}: from a value {from_value:?}, from text {from_text:?}"),
+    }
+    from_text.and(from_value)
 }
 
 #[test]
 fn unknown_definition_versions_are_refused() {
     let stored = serde_json::json!({"version": DEFINITION_VERSION + 1, "event": "x"});
-    assert!(MetricDefinition::from_stored(stored).is_err());
+    assert!(read_stored(stored).is_err());
 }
 
 #[test]
@@ -201,16 +217,17 @@ fn a_stored_definition_without_a_whole_version_or_of_the_wrong_shape_is_refused(
         (serde_json::json!({"version": 2, "event": 7}), "malformed"),
         (serde_json::json!([2]), "missing field `version`"),
     ] {
-        let refused = MetricDefinition::from_stored(stored.clone()).expect_err("refused");
-        assert!(refused.contains(says), "{stored}: {refused}");
+        for refused in [
+            MetricDefinition::from_stored(stored.clone()).expect_err("refused"),
+            MetricDefinition::from_stored_text(&stored.to_string()).expect_err("refused"),
+        ] {
+            assert!(refused.contains(says), "{stored}: {refused}");
+        }
     }
     // Every readable version reads, the version key aside.
     for version in 1..=DEFINITION_VERSION {
         let stored = serde_json::json!({"version": version, "event": "x"});
-        assert_eq!(
-            MetricDefinition::from_stored(stored),
-            Ok(MetricDefinition::on_event("x"))
-        );
+        assert_eq!(read_stored(stored), Ok(MetricDefinition::on_event("x")));
     }
 }
 
@@ -397,7 +414,7 @@ fn a_format_1_definition_reads_as_the_same_metric() {
         "version": 1, "event": "purchase", "filters": [],
         "value": {"source": "EVENT_VALUE"}
     });
-    let definition = MetricDefinition::from_stored(stored).expect("format 1 reads");
+    let definition = read_stored(stored).expect("format 1 reads");
     assert_eq!(
         definition,
         MetricDefinition {
@@ -412,9 +429,6 @@ fn every_kind_round_trips_through_the_stored_format() {
     for d in [funnel(2), ratio()] {
         let metric = NewMetric::parse(d).expect("valid");
         let stored = metric.definition.to_stored();
-        assert_eq!(
-            MetricDefinition::from_stored(stored).as_ref(),
-            Ok(&metric.definition)
-        );
+        assert_eq!(read_stored(stored).as_ref(), Ok(&metric.definition));
     }
 }

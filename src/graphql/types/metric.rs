@@ -51,26 +51,21 @@ impl Metric {
         ]
         .iter()
         .any(|node| node.field("attachments").exists());
-        if !asked {
-            let metrics = service::metrics::list(db, environment, search, page)
-                .await
-                .gql()?;
-            return Ok(connection(metrics, |m| &m.id, |m| Fast(Metric::new(m))));
-        }
-        let metrics = service::metrics::list_with_attachments(db, environment, search, page)
+        let metrics = service::metrics::list(db, environment, search, page, asked)
             .await
             .gql()?;
         Ok(connection(
             metrics,
             |(m, _)| &m.id,
             |(m, attachments)| {
-                let attachments = attachments
-                    .into_iter()
-                    .map(|(attachment, experiment)| {
-                        ExperimentMetric(attachment, Some(Experiment(experiment)))
-                    })
-                    .collect();
-                Fast(Metric(m, Some(attachments)))
+                let attachments = attachments.map(|read| {
+                    read.into_iter()
+                        .map(|(attachment, experiment)| {
+                            ExperimentMetric(attachment, Some(Experiment(experiment)))
+                        })
+                        .collect()
+                });
+                Fast(Metric(m, attachments))
             },
         ))
     }
