@@ -260,11 +260,6 @@ pub(crate) fn metric_page(text: &str) -> Result<Vec<ListedMetric>, DomainError> 
         deleted_at: Option<chrono::DateTime<chrono::Utc>>,
         attachments: Option<Vec<Attached>>,
     }
-    #[derive(serde::Deserialize)]
-    struct Attached {
-        attachment: experiment_metric::Model,
-        experiment: experiment::Model,
-    }
     let rows: Vec<Row> = serde_json::from_str(text)
         .map_err(|e| DomainError::internal(format!("a page of metrics read as JSON: {e}")))?;
     rows.into_iter()
@@ -272,23 +267,7 @@ pub(crate) fn metric_page(text: &str) -> Result<Vec<ListedMetric>, DomainError> 
             let id = row.id;
             let definition = MetricDefinition::from_stored_text(&row.definition)
                 .map_err(|e| DomainError::internal(format!("metrics row {id}: {e}")))?;
-            let attachments = row
-                .attachments
-                .map(|mut attached| {
-                    // Ids are UUIDv7: their order (the column's on either database) is the order
-                    // of attaching.
-                    attached.sort_unstable_by(|a, b| a.attachment.id.cmp(&b.attachment.id));
-                    attached
-                        .into_iter()
-                        .map(|pair| {
-                            Ok((
-                                ExperimentMetric::try_from(pair.attachment)?,
-                                Experiment::try_from(pair.experiment)?,
-                            ))
-                        })
-                        .collect::<Result<Vec<_>, DomainError>>()
-                })
-                .transpose()?;
+            let attachments = row.attachments.map(in_attaching_order).transpose()?;
             let metric = Metric {
                 metric_type: parse("metrics", &id, &row.metric_type)?,
                 aggregation: parse("metrics", &id, &row.aggregation)?,
@@ -303,6 +282,41 @@ pub(crate) fn metric_page(text: &str) -> Result<Vec<ListedMetric>, DomainError> 
                 id,
             };
             Ok((metric, attachments))
+        })
+        .collect()
+}
+
+/// An attachment with its experiment, as the database builds them in JSON
+/// (`repo::attachments::with_experiments_column`).
+#[derive(serde::Deserialize)]
+struct Attached {
+    attachment: experiment_metric::Model,
+    experiment: experiment::Model,
+}
+
+/// The attachments of metric `metric_id` with their experiments, from the text of the JSON array
+/// `repo::attachments::with_experiments_column` builds, in the order they were attached.
+pub(crate) fn attachments_with_experiments(
+    text: &str,
+    metric_id: &str,
+) -> Result<Vec<(ExperimentMetric, Experiment)>, DomainError> {
+    let attached: Vec<Attached> = serde_json::from_str(text)
+        .map_err(|e| DomainError::internal(format!("metrics row {metric_id}: attachments: {e}")))?;
+    in_attaching_order(attached)
+}
+
+fn in_attaching_order(
+    mut attached: Vec<Attached>,
+) -> Result<Vec<(ExperimentMetric, Experiment)>, DomainError> {
+    // Ids are UUIDv7: their order (the column's on either database) is the order of attaching.
+    attached.sort_unstable_by(|a, b| a.attachment.id.cmp(&b.attachment.id));
+    attached
+        .into_iter()
+        .map(|pair| {
+            Ok((
+                ExperimentMetric::try_from(pair.attachment)?,
+                Experiment::try_from(pair.experiment)?,
+            ))
         })
         .collect()
 }
@@ -378,6 +392,16 @@ mod tests {
             experiment.updated_at.to_rfc3339(),
             "2026-12-01T10:00:01.500+00:00"
         );
+    }
+
+    #[test]
+    fn attachments_read_as_a_column_come_in_the_order_they_were_attached() {
+        let text = json!([pair("0193-b"), pair("0193-a")]).to_string();
+        let read = attachments_with_experiments(&text, "m").expect("decoded");
+        let ids: Vec<&str> = read.iter().map(|(a, _)| a.id.as_str()).collect();
+        assert_eq!(ids, ["0193-a", "0193-b"]);
+        let err = attachments_with_experiments("[{}]", "m-7").expect_err("refused");
+        assert!(err.to_string().contains("m-7"), "{err:?}");
     }
 
     #[test]

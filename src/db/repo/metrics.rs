@@ -4,8 +4,8 @@ use std::sync::LazyLock;
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic,
-    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    IdenStatic, PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 
 use crate::db::entity::{experiment, experiment_metric, metric};
@@ -60,7 +60,12 @@ pub type ListedMetric = (Metric, Option<Vec<(ExperimentMetric, Experiment)>>);
 
 /// Live metrics of an environment, newest first, matching `search` (see [`of_environment`]); with
 /// `attachments`, each with its live attachments and their experiments, in the order they were
-/// attached. One statement, whatever the page size: the page is read as JSON (`db::nested`).
+/// attached. One statement, whatever the page size.
+///
+/// SQLite reads the page as one JSON value (`db::nested`): its driver copies every value of every
+/// row and hands rows one by one from its thread, which costs more than the JSON. PostgreSQL
+/// sends rows in its binary protocol, and building the JSON there cost it more than it saved
+/// lift (measured in `benches/batching.md`): it reads rows, the attachments as a JSON column.
 pub async fn page(
     db: &impl ConnectionTrait,
     environment_id: &str,
@@ -68,19 +73,39 @@ pub async fn page(
     request: &PageRequest,
     attachments: bool,
 ) -> Result<Page<ListedMetric>, DomainError> {
-    let element = Expr::cust(element(db.get_database_backend(), attachments));
+    let backend = db.get_database_backend();
     let select = of_environment(environment_id, search);
-    page::fetch_json(
-        db,
-        select,
-        metric::Column::Id,
-        request,
-        element,
-        convert::metric_page,
-        id_of,
-    )
+    if backend == DbBackend::Sqlite {
+        let element = Expr::cust(element(backend, attachments));
+        let read = convert::metric_page;
+        return page::fetch_json(
+            db,
+            select,
+            metric::Column::Id,
+            request,
+            element,
+            read,
+            id_of,
+        )
+        .await;
+    }
+    if !attachments {
+        let page = page::fetch(db, select, metric::Column::Id, request).await?;
+        return page.try_map(|row| Ok((Metric::try_from(row)?, None)));
+    }
+    let column = super::attachments::with_experiments_column(backend);
+    let select = select.expr_as(nested::as_text(backend, column), ATTACHMENTS);
+    page::fetch_with(db, select, metric::Column::Id, request, |row| {
+        let metric = Metric::try_from(metric::Model::from_query_result(row, "")?)?;
+        let text: String = row.try_get("", ATTACHMENTS)?;
+        let attachments = convert::attachments_with_experiments(&text, &metric.id)?;
+        Ok((metric, Some(attachments)))
+    })
     .await
 }
+
+/// The column the row-per-metric page reads attachments from.
+const ATTACHMENTS: &str = "lift_attachments";
 
 fn id_of((metric, _): &ListedMetric) -> &str {
     &metric.id
