@@ -258,6 +258,7 @@ pub(crate) fn metric_page(text: &str) -> Result<Vec<ListedMetric>, DomainError> 
         version: i32,
         created_at: chrono::DateTime<chrono::Utc>,
         deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+        #[serde(default, deserialize_with = "array_or_its_text")]
         attachments: Option<Vec<Attached>>,
     }
     let rows: Vec<Row> = serde_json::from_str(text)
@@ -292,6 +293,32 @@ pub(crate) fn metric_page(text: &str) -> Result<Vec<ListedMetric>, DomainError> 
 struct Attached {
     attachment: experiment_metric::Model,
     experiment: experiment::Model,
+}
+
+/// A metric's attachments in a page read as JSON: the array SQLite embeds as JSON because a JSON
+/// function made it, or that array's text, should it ever be embedded as the string it also is
+/// (re-parsing it in SQL with `json()` on every row to be sure cost more than this).
+fn array_or_its_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Attached>>, D::Error> {
+    use serde::de::{value::SeqAccessDeserializer, Deserialize, Error, SeqAccess, Visitor};
+    struct ArrayOrText;
+    impl<'de> Visitor<'de> for ArrayOrText {
+        type Value = Option<Vec<Attached>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of attachments, or its JSON text")
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Vec::<Attached>::deserialize(SeqAccessDeserializer::new(seq)).map(Some)
+        }
+        fn visit_str<E: Error>(self, text: &str) -> Result<Self::Value, E> {
+            serde_json::from_str(text).map(Some).map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_any(ArrayOrText)
 }
 
 /// The attachments of metric `metric_id` with their experiments, from the text of the JSON array
@@ -377,6 +404,18 @@ mod tests {
         assert_eq!(ids, ["0193-a", "0193-b"]);
         assert!(page[1].1.as_ref().is_some_and(Vec::is_empty));
         assert!(page[2].1.is_none(), "not asked for");
+        // The same attachments embedded as their text read the same.
+        let mut as_text = item("m", None);
+        as_text["attachments"] = json!(json!([pair("0193-b"), pair("0193-a")]).to_string());
+        let read = metric_page(&json!([as_text]).to_string()).expect("decoded");
+        let ids_of = |listed: &ListedMetric| -> Vec<String> {
+            let attached = listed.1.as_ref().expect("asked for");
+            attached
+                .iter()
+                .map(|(a, e)| format!("{}/{}", a.id, e.id))
+                .collect()
+        };
+        assert_eq!(ids_of(&read[0]), ids_of(&page[0]));
         let (_, experiment) = &attached[0];
         assert_eq!(experiment.id, "e-0193-a");
         assert!(matches!(

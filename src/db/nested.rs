@@ -91,16 +91,6 @@ pub fn array(backend: DbBackend, element: SimpleExpr) -> SimpleExpr {
     }
 }
 
-/// A JSON value computed by a subquery, to embed in an object as JSON rather than as a string.
-/// (SQLite marks what its JSON functions return as JSON, but only a JSON function's own result is
-/// sure to keep that mark.)
-pub fn embedded(backend: DbBackend, json: SimpleExpr) -> SimpleExpr {
-    match backend {
-        DbBackend::Postgres => json,
-        _ => Expr::cust_with_exprs("json(?)", [json]),
-    }
-}
-
 /// A JSON value as its text, to read as a string.
 pub fn as_text(backend: DbBackend, json: SimpleExpr) -> SimpleExpr {
     match backend {

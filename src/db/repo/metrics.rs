@@ -133,7 +133,7 @@ fn render_element(backend: DbBackend, attachments: bool) -> String {
     entries.retain(|(column, _)| *column != metric::Column::NameLower.as_str());
     if attachments {
         let column = super::attachments::with_experiments_column(backend);
-        entries.push(("attachments", nested::embedded(backend, column)));
+        entries.push(("attachments", column));
     }
     nested::rendered(backend, nested::object_of(backend, entries))
 }
