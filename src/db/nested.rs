@@ -91,6 +91,14 @@ pub fn array(backend: DbBackend, element: SimpleExpr) -> SimpleExpr {
     }
 }
 
+/// An empty JSON array, as [`array`] makes it from no rows.
+pub fn empty_array(backend: DbBackend) -> SimpleExpr {
+    match backend {
+        DbBackend::Postgres => Expr::cust("'[]'::json"),
+        _ => Expr::cust("json_array()"),
+    }
+}
+
 /// A JSON value as its text, to read as a string.
 pub fn as_text(backend: DbBackend, json: SimpleExpr) -> SimpleExpr {
     match backend {
