@@ -8,26 +8,27 @@
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ColumnType, DbBackend, EntityTrait, IdenStatic, Iterable};
 
-/// A JSON object of every column of `E`'s row in scope of the statement, keyed by column name.
+/// A JSON object of every column of `E`'s row in scope of the statement, keyed by column name,
+/// stored JSON embedded as JSON.
 pub fn object<E: EntityTrait>(backend: DbBackend) -> SimpleExpr {
-    object_of(
-        backend,
-        E::Column::iter().map(|column| {
-            let value = Expr::col((E::default(), column));
-            let is_json = matches!(
-                column.def().get_column_type(),
-                ColumnType::Json | ColumnType::JsonBinary
-            );
-            (column.as_str(), json_value(backend, value, is_json))
-        }),
-    )
+    object_of(backend, columns::<E>(backend, StoredJson::AsJson))
 }
 
-/// Every column of `E`'s row in scope of the statement, keyed by column name, for
-/// [`object_of`], stored JSON as its text (a JSON string): the reader parses it straight into its
-/// type, where a JSON value would be parsed twice (by the database, to embed it, and into a
-/// `serde_json::Value` here).
-pub fn text_columns<E: EntityTrait>(backend: DbBackend) -> Vec<(&'static str, SimpleExpr)> {
+/// How a stored JSON column goes into a JSON object.
+#[derive(Clone, Copy)]
+pub enum StoredJson {
+    /// As the JSON value it holds.
+    AsJson,
+    /// As its text (a JSON string): the reader parses it straight into its type, where a JSON
+    /// value would be parsed twice (by the database, to embed it, and into a `serde_json::Value`).
+    AsText,
+}
+
+/// Every column of `E`'s row in scope of the statement, keyed by column name, for [`object_of`].
+pub fn columns<E: EntityTrait>(
+    backend: DbBackend,
+    json: StoredJson,
+) -> Vec<(&'static str, SimpleExpr)> {
     E::Column::iter()
         .map(|column| {
             let value = Expr::col((E::default(), column));
@@ -35,9 +36,14 @@ pub fn text_columns<E: EntityTrait>(backend: DbBackend) -> Vec<(&'static str, Si
                 column.def().get_column_type(),
                 ColumnType::Json | ColumnType::JsonBinary
             );
-            let value = match (backend, is_json) {
-                (DbBackend::Postgres, true) => Expr::cust_with_exprs("($1)::text", [value]),
-                _ => value,
+            let value = match (is_json, json) {
+                (false, _) => value,
+                (true, StoredJson::AsText) => as_text(backend, value),
+                // SQLite keeps JSON as text, which would otherwise be embedded as a string.
+                (true, StoredJson::AsJson) => match backend {
+                    DbBackend::Postgres => value,
+                    _ => Expr::cust_with_exprs("json(?)", [value]),
+                },
             };
             (column.as_str(), value)
         })
@@ -68,15 +74,6 @@ pub fn object_of(
     }
     template.push(')');
     Expr::cust_with_exprs(template, values)
-}
-
-/// A stored JSON column as a JSON value (SQLite keeps JSON as text, which would otherwise be
-/// embedded as a string).
-fn json_value(backend: DbBackend, value: SimpleExpr, is_json: bool) -> SimpleExpr {
-    match (backend, is_json) {
-        (DbBackend::Sqlite, true) => Expr::cust_with_exprs("json(?)", [value]),
-        _ => value,
-    }
 }
 
 /// The JSON array of `element` over the rows of the (sub)query it is selected in, in no particular

@@ -120,15 +120,14 @@ fn with_experiments_sql(backend: DbBackend) -> String {
         .from(experiment::Column::Id)
         .to(experiment_metric::Column::ExperimentId)
         .into();
+    let of_this_metric = Expr::col((
+        experiment_metric::Entity,
+        experiment_metric::Column::MetricId,
+    ))
+    .equals((metric::Entity, metric::Column::Id));
     let mut rows = experiment::Entity::find_live()
         .join(JoinType::InnerJoin, to_attachments)
-        .filter(
-            Expr::col((
-                experiment_metric::Entity,
-                experiment_metric::Column::MetricId,
-            ))
-            .equals((metric::Entity, metric::Column::Id)),
-        )
+        .filter(of_this_metric.clone())
         .into_query();
     rows.clear_selects().expr(nested::array(backend, pair));
     let rows = Expr::SubQuery(None, Box::new(rows.into_sub_query_statement()));
@@ -137,13 +136,7 @@ fn with_experiments_sql(backend: DbBackend) -> String {
     let attached = Query::select()
         .expr(Expr::cust("1"))
         .from(experiment_metric::Entity)
-        .and_where(
-            Expr::col((
-                experiment_metric::Entity,
-                experiment_metric::Column::MetricId,
-            ))
-            .equals((metric::Entity, metric::Column::Id)),
-        )
+        .and_where(of_this_metric)
         .take();
     let column = Expr::case(Expr::exists(attached), rows).finally(nested::empty_array(backend));
     nested::rendered(backend, column.into())

@@ -76,7 +76,7 @@ pub async fn page(
     let backend = db.get_database_backend();
     let select = of_environment(environment_id, search);
     if backend == DbBackend::Sqlite {
-        let element = Expr::cust(element(backend, attachments));
+        let element = Expr::cust(sqlite_element(attachments));
         let read = convert::metric_page;
         return page::fetch_json(
             db,
@@ -111,25 +111,19 @@ fn id_of((metric, _): &ListedMetric) -> &str {
     &metric.id
 }
 
-/// One metric of a page as JSON: its columns (`definition` as text, without `name_lower`), and with
-/// `attachments` an `attachments` array (see `convert::metric_page`). It binds no value, so it is
-/// rendered once.
-fn element(backend: DbBackend, attachments: bool) -> &'static str {
-    static ELEMENTS: [LazyLock<String>; 4] = [
+/// One metric of a SQLite page as JSON: its columns (`definition` as text, without `name_lower`),
+/// and with `attachments` an `attachments` array (see `convert::metric_page`). It binds no value,
+/// so it is rendered once.
+fn sqlite_element(attachments: bool) -> &'static str {
+    static ELEMENTS: [LazyLock<String>; 2] = [
         LazyLock::new(|| render_element(DbBackend::Sqlite, false)),
         LazyLock::new(|| render_element(DbBackend::Sqlite, true)),
-        LazyLock::new(|| render_element(DbBackend::Postgres, false)),
-        LazyLock::new(|| render_element(DbBackend::Postgres, true)),
     ];
-    let backend_index = match backend {
-        DbBackend::Postgres => 2,
-        _ => 0,
-    };
-    &ELEMENTS[backend_index + usize::from(attachments)]
+    &ELEMENTS[usize::from(attachments)]
 }
 
 fn render_element(backend: DbBackend, attachments: bool) -> String {
-    let mut entries = nested::text_columns::<metric::Entity>(backend);
+    let mut entries = nested::columns::<metric::Entity>(backend, nested::StoredJson::AsText);
     entries.retain(|(column, _)| *column != metric::Column::NameLower.as_str());
     if attachments {
         let column = super::attachments::with_experiments_column(backend);
@@ -304,7 +298,7 @@ mod tests {
     async fn a_page_with_attachments_is_read_without_scanning_a_table() {
         let sqlite = crate::db::plan_check::PlanDb::new().await;
         let query = of_environment("env-1", None)
-            .expr_as(Expr::cust(element(DbBackend::Sqlite, true)), "item")
+            .expr_as(Expr::cust(sqlite_element(true)), "item")
             .build(DbBackend::Sqlite);
         let plan = sqlite.plan(&query).await;
         assert!(
