@@ -235,9 +235,10 @@ impl TryFrom<metric_result_snapshot::Model> for StoredSnapshot {
     }
 }
 
-/// A page of metrics as `repo::metrics::page` reads it: a JSON array of objects of each row's
-/// columns (`definition` as its stored text), with `"attachments"` when they were asked for (an
-/// array of `{"attachment": {…}, "experiment": {…}}` objects), in no particular order. Each metric's attachments come in the order they were attached.
+/// A page of metrics as `repo::metrics::page` reads it on SQLite: a JSON array of objects of each
+/// row's columns (`definition` as its stored text), with `"attachments"` when they were asked for
+/// (an array of `{"attachment": {…}, "experiment": {…}}` objects), in no particular order. Each
+/// metric's attachments come in the order they were attached.
 pub(crate) fn metric_page(text: &str) -> Result<Vec<ListedMetric>, DomainError> {
     // Borrowed where the text needs no unescaping: enum names and the definition's text are
     // parsed from the page's own text, not copied first.

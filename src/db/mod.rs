@@ -5,7 +5,8 @@
 //!   `_including_deleted`; no other file calls an entity's `find` (checked by a test);
 //! - `convert`: rows → `domain::model` read models (parse, don't trust, what is at rest);
 //! - `page`: keyset pagination on UUIDv7 ids, newest first;
-//! - `nested`: related rows read as a JSON column of their parent's row (one statement);
+//! - `nested`: rows read as JSON the database builds (a page as one value, a row's children as
+//!   one column);
 //! - `sealing`: warehouse passwords sealed at rest (ChaCha20-Poly1305);
 //! - `repo/`: reads and writes, each `fn(&impl ConnectionTrait, ..)` so they run inside a
 //!   transaction or outside one alike;

@@ -180,13 +180,7 @@ impl MetricDefinition {
     /// field, so it is skipped): `#[serde(flatten)]` would buffer every value first, on every
     /// metric of every list.
     pub fn from_stored(value: serde_json::Value) -> Result<Self, String> {
-        let version = value
-            .get("version")
-            .ok_or("malformed metric definition: missing field `version`")?;
-        let version = version.as_u64().ok_or_else(|| {
-            format!("malformed metric definition: version {version} is not a whole number")
-        })?;
-        readable(version)?;
+        readable(value.get("version"))?;
         serde_json::from_value(value).map_err(|e| format!("malformed metric definition: {e}"))
     }
 
@@ -198,26 +192,28 @@ impl MetricDefinition {
         struct Versioned {
             version: Option<serde_json::Value>,
         }
-        const MISSING: &str = "malformed metric definition: missing field `version`";
         // serde would read a sequence's first item as `version`: a definition is an object.
-        if !text.trim_start().starts_with('{') {
-            return Err(MISSING.to_owned());
-        }
-        let Versioned { version } =
-            serde_json::from_str(text).map_err(|e| format!("malformed metric definition: {e}"))?;
-        let version = version.ok_or(MISSING)?;
-        let version = version.as_u64().ok_or_else(|| {
-            format!("malformed metric definition: version {version} is not a whole number")
-        })?;
-        readable(version)?;
+        let version = match text.trim_start().starts_with('{') {
+            true => {
+                serde_json::from_str::<Versioned>(text)
+                    .map_err(|e| format!("malformed metric definition: {e}"))?
+                    .version
+            }
+            false => None,
+        };
+        readable(version.as_ref())?;
         serde_json::from_str(text).map_err(|e| format!("malformed metric definition: {e}"))
     }
 }
 
-/// Refuses a stored definition's version this build does not know.
-fn readable(version: u64) -> Result<(), String> {
+/// A stored definition's `version`, refused unless this build reads it.
+fn readable(version: Option<&serde_json::Value>) -> Result<u64, String> {
+    let version = version.ok_or("malformed metric definition: missing field `version`")?;
+    let version = version.as_u64().ok_or_else(|| {
+        format!("malformed metric definition: version {version} is not a whole number")
+    })?;
     if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(DEFINITION_VERSION)).contains(&version) {
-        return Ok(());
+        return Ok(version);
     }
     Err(format!(
         "metric definition version {version} is not supported (expected \
