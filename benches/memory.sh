@@ -9,7 +9,7 @@
 #   metrics(first: 50) { totalCount edges { node { … definition { … } attachments { experiment { id name status } } } } }
 # printing VmRSS and VmHWM (from /proc/<pid>/status) idle and after each round, the round's
 # throughput, and SQLite's own share (`lift_sqlite_memory_bytes`) when the server shows it. Extra
-# environment for the server passes through (e.g. MALLOC_ARENA_MAX=2).
+# environment for the server passes through (e.g. MIMALLOC_PURGE_DELAY=0; lift's allocator is mimalloc).
 # PostgreSQL is LIFT_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432); the script
 # creates and drops its own database there. Bounded: ROUNDS × SECONDS of load.
 set -euo pipefail
@@ -82,7 +82,7 @@ rss() { awk '/^(VmRSS|VmHWM|Threads)/ { if ($1 == "Threads:") printf "threads %s
 sqlite_memory() {
   curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^lift_sqlite_memory_bytes / { printf "sqlite %.1f MB  ", $2 / 1048576 }'
 }
-echo "backend $BACKEND, $CONNECTIONS connections, ${MALLOC_ARENA_MAX:+MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX }load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "backend $BACKEND, $CONNECTIONS connections, $(env | grep -E "^MIMALLOC_" | tr "\n" " ")load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "idle:     $(rss)"
 for round in $(seq "$ROUNDS"); do
   RATE=$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_ROUND}s" --timeout 10s -s "$DIR/post.lua" \

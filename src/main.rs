@@ -13,6 +13,13 @@ use lift::startup::{connect_and_migrate_with, default_warehouse, shutdown_signal
 use lift::warehouse::{Warehouse, WarehouseOptions};
 use lift::{demo_events, graphql, telemetry};
 
+/// mimalloc, not glibc's malloc: a GraphQL response is thousands of short-lived small allocations,
+/// and glibc's spent about a quarter of the metric list's CPU (`benches/batching.md`, "An allocator,
+/// adopted"). Built with `no_thp`: otherwise mimalloc asks Linux for transparent huge pages
+/// (`madvise`) on the regions it maps, and an idle server measured ~16 MB larger (`benches/memory.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "lift",
