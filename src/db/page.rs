@@ -98,14 +98,7 @@ where
     E::Model: FromQueryResult + Send + Sync,
     C: ColumnTrait,
 {
-    let mut page = select.clone();
-    if let Some(after) = &request.after {
-        page = page.filter(id.lt(after.clone()));
-    }
-    let mut page = page
-        .order_by_desc(id)
-        .limit(request.overfetch())
-        .into_query();
+    let mut page = newest_first(select.clone(), id, request);
     if request.with_total {
         let count = count_of(select.clone()).into_sub_query_statement();
         page.expr_as(Expr::SubQuery(None, Box::new(count)), TOTAL);
@@ -141,14 +134,7 @@ where
     C: ColumnTrait,
 {
     let backend = db.get_database_backend();
-    let mut rows = select.clone();
-    if let Some(after) = &request.after {
-        rows = rows.filter(id.lt(after.clone()));
-    }
-    let rows = rows
-        .order_by_desc(id)
-        .limit(request.overfetch())
-        .into_query();
+    let rows = newest_first(select.clone(), id, request);
     // The page's rows under the table's own name, so that `element` reads them as it would the
     // table.
     let mut page = Query::select();
@@ -170,6 +156,23 @@ where
     // An aggregate keeps no order: newest first again.
     items.sort_unstable_by(|a, b| id_of(b).cmp(id_of(a)));
     Ok(Page::from_overfetched(items, request, total_count))
+}
+
+/// The rows of `select` a page reads: after the cursor, newest first, one more than the page
+/// holds (so that `has_next_page` needs no second statement).
+fn newest_first<E: EntityTrait, C: ColumnTrait>(
+    select: Select<E>,
+    id: C,
+    request: &PageRequest,
+) -> SelectStatement {
+    let select = match &request.after {
+        Some(after) => select.filter(id.lt(after.clone())),
+        None => select,
+    };
+    select
+        .order_by_desc(id)
+        .limit(request.overfetch())
+        .into_query()
 }
 
 /// The column that carries a page read as JSON.
