@@ -108,7 +108,7 @@ impl Application {
         );
         let server = &settings.server;
         let subscriptions = Arc::new(
-            SubscriptionRuntime::new(server.ws_threads)
+            SubscriptionRuntime::new(server.ws_threads, server.ws_nice)
                 .context("starting the subscription runtime")?,
         );
         let app = App {

@@ -9,6 +9,10 @@
 //! Only socket writes run here, never database work: a pooled PostgreSQL connection is driven by
 //! the runtime it was opened on, so one opened here would make requests that later use it wait
 //! for this runtime's backlog.
+//!
+//! Its threads run at a lower priority (`LIFT_WS_NICE`): when both want the cores, a mutation's
+//! few milliseconds of work come before the next thousand socket writes, and the fan-out takes
+//! whatever the requests leave (`benches/fanout.md`, round 6). Without contention it changes nothing.
 
 use std::future::Future;
 
@@ -25,8 +29,9 @@ pub struct SubscriptionRuntime {
 }
 
 impl SubscriptionRuntime {
-    /// A runtime of `threads` worker threads; with 0, the current runtime (which must exist).
-    pub fn new(threads: usize) -> std::io::Result<Self> {
+    /// A runtime of `threads` worker threads at niceness `nice` (or the process's, if that is
+    /// already lower in priority); with 0 threads, the current runtime (which must exist).
+    pub fn new(threads: usize, nice: i32) -> std::io::Result<Self> {
         if threads == 0 {
             return Ok(SubscriptionRuntime {
                 runtime: None,
@@ -36,6 +41,7 @@ impl SubscriptionRuntime {
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("lift-subscriptions")
+            .on_thread_start(move || lower_priority(nice))
             .enable_all()
             .build()?;
         let handle = runtime.handle().clone();
@@ -70,9 +76,59 @@ impl Drop for SubscriptionRuntime {
     }
 }
 
+/// Lowers the calling thread's priority to niceness `nice`. Never raises it: an unprivileged
+/// process may not, and an operator who started lift niced meant it.
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    // On Linux, `setpriority(PRIO_PROCESS, tid)` applies to the one thread `tid`.
+    // SAFETY: system calls on the calling thread's own id, with no memory passed.
+    let tid = unsafe { libc::gettid() } as libc::id_t;
+    let current = unsafe { libc::getpriority(libc::PRIO_PROCESS, tid) };
+    if nice > current && unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } != 0 {
+        let error = std::io::Error::last_os_error();
+        tracing::warn!(nice, %error, "could not lower the subscription thread's priority");
+    }
+}
+
+/// Elsewhere `setpriority` names the whole process, requests included: threads keep the
+/// process's priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) {}
+
 /// The default number of subscription threads: half the cores, at least one.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| (n.get() / 2).max(1))
         .unwrap_or(1)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn niceness() -> i32 {
+        // SAFETY: as in `lower_priority`.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
+    #[test]
+    fn only_the_subscription_threads_run_at_the_lower_priority() {
+        let before = niceness();
+        let wanted = (before + 3).min(19);
+        let runtime = SubscriptionRuntime::new(2, wanted).expect("runtime");
+        let (sender, seen) = std::sync::mpsc::channel();
+        for _ in 0..4 {
+            let sender = sender.clone();
+            runtime.handle().spawn(async move {
+                let _ = sender.send(niceness());
+            });
+        }
+        for _ in 0..4 {
+            let seen = seen
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("a task ran");
+            assert_eq!(seen, wanted);
+        }
+        assert_eq!(niceness(), before, "the calling thread keeps its priority");
+    }
 }

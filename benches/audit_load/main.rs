@@ -14,7 +14,8 @@
 //! `LOAD_SUBSCRIBERS` (10000), `LOAD_MUTATIONS` (200), `LOAD_CONCURRENCY` (8 HTTP clients),
 //! `LOAD_RATE` (mutations per second, spread evenly; 0, the default: as fast as answered),
 //! `LOAD_CONNECT_CONCURRENCY` (200 handshakes at a time), `LOAD_DRAIN_SECONDS` (60),
-//! `LOAD_LIFT_BIN` (the server binary to run; default: this build's `lift`).
+//! `LOAD_LIFT_BIN` (the server binary to run; default: this build's `lift`), `LOAD_READER_NICE`
+//! (0: the niceness of the threads that read the N subscribers' sockets, Linux; see below).
 //! Exit status: 0 when clean; 1 when an event was lost, duplicated or foreign to the environment;
 //! 3 when delivery was exact but mutations failed, a subscriber could not connect or stay
 //! connected, or the server exited; 2 when the script itself failed.
@@ -35,6 +36,10 @@
 //! subscriber holds all of them or the drain timeout passes. Delivery latency is receive time
 //! minus the entry's `createdAt` (both clocks are this machine's), so it includes commit, fan-out
 //! and this process's own scheduling of N sockets on the same cores as the server.
+//!
+//! Those readers stand for clients on other machines, but here they share the server's cores and
+//! use more CPU than it does (the report's `CPU` line). `LOAD_READER_NICE=19` lowers their priority,
+//! so that what the mutation rate under fan-out measures is the server rather than this script.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -61,6 +66,7 @@ struct Config {
     connect_concurrency: usize,
     drain: Duration,
     fd_limit: u64,
+    reader_nice: i32,
 }
 
 /// A fresh database: SQLite in `dir`, or a new PostgreSQL database.
@@ -86,6 +92,7 @@ fn main() {
         connect_concurrency: env_or("LOAD_CONNECT_CONCURRENCY", 200),
         drain: Duration::from_secs(env_or("LOAD_DRAIN_SECONDS", 60)),
         fd_limit: 0,
+        reader_nice: env_or("LOAD_READER_NICE", 0),
     };
     let want = config.subscribers as u64 + 1024;
     let config = match fd_limit::raise(want) {
@@ -114,7 +121,7 @@ fn main() {
         }
     };
     println!(
-        "lift audit load: backend {}, {} subscribers, {} mutations from {} clients, {}",
+        "lift audit load: backend {}, {} subscribers, {} mutations from {} clients, {}, readers at niceness {}",
         config.backend,
         config.subscribers,
         config.mutations,
@@ -122,10 +129,13 @@ fn main() {
         match config.rate {
             r if r > 0.0 => format!("paced at {r}/s"),
             _ => "as fast as answered".to_owned(),
-        }
+        },
+        config.reader_nice
     );
 
+    let reader_nice = config.reader_nice;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .on_thread_start(move || lower_priority(reader_nice))
         .enable_all()
         .build()
         .expect("runtime");
@@ -158,4 +168,21 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// Lowers the calling thread's priority to niceness `nice` (Linux: per thread; 0 leaves it).
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice > 0 {
+        // SAFETY: system calls on the calling thread's own id, with no memory passed.
+        let tid = unsafe { libc::gettid() } as libc::id_t;
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } != 0 {
+            eprintln!(
+                "warning: LOAD_READER_NICE={nice}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }

@@ -4,7 +4,9 @@
 //! own subscription id.
 //!
 //! Exactly once, in order, per member: every member knows the newest sequence it has (`last`).
-//! The group skips entries at or below it and delivers the rest without waiting (`try_send`). A
+//! The group skips entries at or below it and delivers the rest without waiting (`try_send`), the
+//! entries that arrived together as one delivery (a [`Batch`]): under a burst, a member costs one
+//! queue push per batch rather than one per entry. A
 //! member whose socket falls behind its buffer, or that starts from a cursor (`after`), is served
 //! alone from the table (`solo`) until it has read everything committed, then asks to join again
 //! with its `last`: the group admits it when nothing lies between (it hands over the recent
@@ -37,6 +39,8 @@ use crate::domain::DomainError;
 /// Recent payloads a group keeps, so a member that has just caught up from the table joins
 /// without a second read.
 const RECENT: usize = 256;
+/// Entries one delivery carries at most: a socket writes one batch's frames in one go.
+pub const BATCH_ENTRIES: usize = 16;
 /// Wait before retrying after a failed read.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -56,19 +60,55 @@ pub struct GroupKey {
     pub shape: String,
 }
 
-/// One entry for one member, as its socket's writer receives it.
+/// Consecutive entries rendered for a group, oldest first: one allocation shared by every member
+/// that receives them.
+pub struct Batch {
+    entries: Vec<(i64, Arc<str>)>,
+}
+
+impl Batch {
+    /// The batch of `entries` (consecutive, oldest first, at most [`BATCH_ENTRIES`]).
+    fn new(entries: Vec<(i64, Arc<str>)>) -> Arc<Self> {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        Arc::new(Batch { entries })
+    }
+
+    /// Where the entries after `sequence` start.
+    fn after(&self, sequence: i64) -> usize {
+        self.entries.partition_point(|(s, _)| *s <= sequence)
+    }
+}
+
+/// Entries for one member, as its socket's writer receives them.
 pub struct Delivery {
     /// The member (a subscription id can be reused after `complete`; this cannot). The socket
-    /// knows its members' subscription ids: a delivery stays small, and every socket holds a
-    /// queue of them.
+    /// knows its members' subscription ids: a delivery stays small (three words), and every
+    /// socket holds a queue of them.
     pub member: u64,
-    pub payload: Arc<str>,
+    batch: Arc<Batch>,
+    /// The first entry of `batch` this member does not have yet.
+    from: u32,
+}
+
+impl Delivery {
+    /// The payloads this member receives, oldest first (at least one).
+    pub fn payloads(&self) -> impl Iterator<Item = &str> {
+        self.batch.entries[self.from as usize..]
+            .iter()
+            .map(|(_, payload)| &**payload)
+    }
+
+    /// How many entries it carries.
+    pub fn entry_count(&self) -> usize {
+        self.batch.entries.len() - self.from as usize
+    }
 }
 
 /// A subscription to be served by its group.
 pub struct Membership {
     pub key: Arc<GroupKey>,
-    /// The socket's queue of deliveries (bounded: a full queue sends the member to the table).
+    /// The socket's queue of deliveries (bounded: a full queue sends the member to the table;
+    /// a delivery holds up to [`BATCH_ENTRIES`] entries, whose payloads all members share).
     pub sink: mpsc::Sender<Delivery>,
     /// Cancelled when the client completes the subscription or the socket ends.
     pub cancel: CancellationToken,
@@ -326,11 +366,14 @@ impl Group {
             return;
         }
         member.last = from;
-        for (sequence, payload) in &self.recent {
-            if *sequence <= member.last {
-                continue;
-            }
-            match offer(&mut member, *sequence, payload) {
+        let missed: Vec<(i64, Arc<str>)> = self
+            .recent
+            .iter()
+            .filter(|(sequence, _)| *sequence > from)
+            .cloned()
+            .collect();
+        for chunk in missed.chunks(BATCH_ENTRIES) {
+            match offer(&mut member, &Batch::new(chunk.to_vec())) {
                 Offer::Taken => {}
                 Offer::Full => return self.hub.serve_alone(member),
                 Offer::Gone => return,
@@ -362,17 +405,20 @@ impl Group {
             Some(payloads) => payloads,
             None => vec![Arc::from(RENDER_FAILED); sequences.len()],
         };
-        for (sequence, payload) in sequences.into_iter().zip(payloads) {
-            self.offer_to_all(sequence, payload);
+        let rendered: Vec<(i64, Arc<str>)> = sequences.into_iter().zip(payloads).collect();
+        for chunk in rendered.chunks(BATCH_ENTRIES) {
+            self.offer_to_all(Batch::new(chunk.to_vec()));
         }
     }
 
-    fn offer_to_all(&mut self, sequence: i64, payload: Arc<str>) {
-        self.last = sequence;
-        self.recent.push_back((sequence, payload.clone()));
-        if self.recent.len() > RECENT {
-            if let Some((oldest, _)) = self.recent.pop_front() {
-                self.floor = oldest;
+    fn offer_to_all(&mut self, batch: Arc<Batch>) {
+        for (sequence, payload) in &batch.entries {
+            self.last = *sequence;
+            self.recent.push_back((*sequence, payload.clone()));
+            if self.recent.len() > RECENT {
+                if let Some((oldest, _)) = self.recent.pop_front() {
+                    self.floor = oldest;
+                }
             }
         }
         let mut index = 0;
@@ -380,10 +426,8 @@ impl Group {
             let member = &mut self.members[index];
             let outcome = if member.cancel.is_cancelled() {
                 Offer::Gone
-            } else if sequence <= member.last {
-                Offer::Taken
             } else {
-                offer(member, sequence, &payload)
+                offer(member, &batch)
             };
             match outcome {
                 Offer::Taken => index += 1,
@@ -467,14 +511,24 @@ enum Offer {
     Gone,
 }
 
-fn offer(member: &mut Member, sequence: i64, payload: &Arc<str>) -> Offer {
+/// Offers the member the entries of `batch` it does not have yet, if any.
+fn offer(member: &mut Member, batch: &Arc<Batch>) -> Offer {
+    let from = batch.after(member.last);
+    let Some(&(newest, _)) = batch.entries.last() else {
+        return Offer::Taken;
+    };
+    if from == batch.entries.len() {
+        return Offer::Taken;
+    }
     let delivery = Delivery {
         member: member.id,
-        payload: payload.clone(),
+        batch: batch.clone(),
+        // At most `BATCH_ENTRIES`.
+        from: from as u32,
     };
     match member.sink.try_send(delivery) {
         Ok(()) => {
-            member.last = sequence;
+            member.last = newest;
             Offer::Taken
         }
         Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
@@ -506,9 +560,11 @@ async fn solo(hub: AuditHub, mut member: Member) {
         let full = rows.len() as u64 == READ_BATCH;
         for row in rows {
             let sequence = row.sequence;
+            let payload = member.render.render(Arc::new(row)).await;
             let delivery = Delivery {
                 member: member.id,
-                payload: member.render.render(Arc::new(row)).await,
+                batch: Batch::new(vec![(sequence, payload)]),
+                from: 0,
             };
             let sent = tokio::select! {
                 sent = member.sink.send(delivery) => sent.is_ok(),
@@ -525,5 +581,73 @@ async fn solo(hub: AuditHub, mut member: Member) {
             hub.join(member, Some(from));
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Unused;
+
+    impl Render for Unused {
+        fn render(&self, _: Arc<AuditEntry>) -> BoxFuture<'static, Arc<str>> {
+            unreachable!("offering renders nothing")
+        }
+    }
+
+    fn member(last: i64, queue: usize) -> (Member, mpsc::Receiver<Delivery>) {
+        let (sink, deliveries) = mpsc::channel(queue);
+        let member = Member {
+            id: 7,
+            sink,
+            cancel: CancellationToken::new(),
+            render: Arc::new(Unused),
+            key: Arc::new(GroupKey {
+                environment_id: "env".into(),
+                shape: "shape".into(),
+            }),
+            last,
+            _counted: Counted(Arc::new(AtomicUsize::new(1))),
+        };
+        (member, deliveries)
+    }
+
+    fn batch(sequences: &[i64]) -> Arc<Batch> {
+        Batch::new(
+            sequences
+                .iter()
+                .map(|s| (*s, Arc::from(format!("entry {s}"))))
+                .collect(),
+        )
+    }
+
+    fn received(delivery: &Delivery) -> Vec<&str> {
+        delivery.payloads().collect()
+    }
+
+    #[test]
+    fn a_member_receives_the_entries_of_a_batch_after_its_last_once() {
+        let (mut member, mut deliveries) = member(12, 4);
+        let batch = batch(&[11, 12, 13, 14]);
+        assert!(matches!(offer(&mut member, &batch), Offer::Taken));
+        assert_eq!(member.last, 14);
+        let delivery = deliveries.try_recv().expect("one delivery");
+        assert_eq!(delivery.member, 7);
+        assert_eq!(delivery.entry_count(), 2);
+        assert_eq!(received(&delivery), ["entry 13", "entry 14"]);
+        // Offered again (a member that has it all): nothing is queued.
+        assert!(matches!(offer(&mut member, &batch), Offer::Taken));
+        assert!(deliveries.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_full_queue_leaves_the_member_where_it_was_and_a_closed_one_is_gone() {
+        let (mut member, deliveries) = member(0, 1);
+        assert!(matches!(offer(&mut member, &batch(&[1, 2])), Offer::Taken));
+        assert!(matches!(offer(&mut member, &batch(&[3])), Offer::Full));
+        assert_eq!(member.last, 2, "the table serves it from 3");
+        drop(deliveries);
+        assert!(matches!(offer(&mut member, &batch(&[3])), Offer::Gone));
     }
 }

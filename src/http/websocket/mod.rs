@@ -51,7 +51,8 @@ const CLOSE_INTERNAL_ERROR: u16 = 1011;
 const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
-/// Queued entries a writer sends with one flush.
+/// A writer takes queued deliveries until it holds this many entries, and sends them with one
+/// flush.
 const MAX_BATCH: usize = 32;
 
 /// Limits of one WebSocket connection.
@@ -256,13 +257,8 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
                 },
                 Some(first) = deliveries.recv() => {
                     // Entries that queued up meanwhile go out in one write (one flush).
-                    let mut frames = std::iter::once(first)
-                        .chain(std::iter::from_fn(|| deliveries.try_recv().ok()))
-                        .take(MAX_BATCH)
-                        .filter_map(|delivery| {
-                            let id = session.grouped.encoded_id(delivery.member)?;
-                            Some(Message::Text(next_frame(protocol, &id, &delivery.payload).into()))
-                        })
+                    let mut frames = next_frames(protocol, &session, first, &mut deliveries)
+                        .into_iter()
                         .peekable();
                     let mut last = None;
                     while let Some(frame) = frames.next() {
@@ -320,6 +316,29 @@ async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState)
         _ = &mut writer => {}
     }
     grouping.end_all();
+}
+
+/// The frames of `first` and of the deliveries queued behind it, up to about [`MAX_BATCH`]
+/// entries, for subscriptions the socket still has.
+fn next_frames(
+    protocol: WebSocketProtocols,
+    session: &Session,
+    first: Delivery,
+    queued: &mut tokio::sync::mpsc::Receiver<Delivery>,
+) -> Vec<Message> {
+    let mut frames = Vec::with_capacity(first.entry_count());
+    let mut next = Some(first);
+    while let Some(delivery) = next.take() {
+        if let Some(id) = session.grouped.encoded_id(delivery.member) {
+            for payload in delivery.payloads() {
+                frames.push(Message::Text(next_frame(protocol, &id, payload).into()));
+            }
+        }
+        if frames.len() < MAX_BATCH {
+            next = queued.try_recv().ok();
+        }
+    }
+    frames
 }
 
 /// The protocol's message carrying one entry: the group's payload, framed with this
