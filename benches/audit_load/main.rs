@@ -67,6 +67,10 @@ struct Config {
     drain: Duration,
     fd_limit: u64,
     reader_nice: i32,
+    /// Where the subscribers run: a runtime of their own when `reader_nice` > 0 (a thread
+    /// inherits its creator's niceness, so the server and the mutation thread, started from the
+    /// main runtime, keep theirs).
+    readers: Option<tokio::runtime::Handle>,
 }
 
 /// A fresh database: SQLite in `dir`, or a new PostgreSQL database.
@@ -93,6 +97,7 @@ fn main() {
         drain: Duration::from_secs(env_or("LOAD_DRAIN_SECONDS", 60)),
         fd_limit: 0,
         reader_nice: env_or("LOAD_READER_NICE", 0),
+        readers: None,
     };
     let want = config.subscribers as u64 + 1024;
     let config = match fd_limit::raise(want) {
@@ -133,12 +138,23 @@ fn main() {
         config.reader_nice
     );
 
-    let reader_nice = config.reader_nice;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .on_thread_start(move || lower_priority(reader_nice))
         .enable_all()
         .build()
         .expect("runtime");
+    let reader_nice = config.reader_nice;
+    let readers = (reader_nice > 0).then(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("load-readers")
+            .on_thread_start(move || lower_priority(reader_nice))
+            .enable_all()
+            .build()
+            .expect("readers' runtime")
+    });
+    let config = Config {
+        readers: readers.as_ref().map(|r| r.handle().clone()),
+        ..config
+    };
     let dir = std::env::temp_dir()
         .join("lift-audit-load")
         .join(uuid::Uuid::now_v7().simple().to_string());

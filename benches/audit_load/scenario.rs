@@ -176,7 +176,11 @@ async fn connect_subscribers(
     let ws_url = format!("ws://127.0.0.1:{port}/graphql");
     let tasks: Vec<_> = (0..n)
         .map(|index| {
-            tokio::spawn(subscriber(
+            let readers = config
+                .readers
+                .clone()
+                .unwrap_or_else(tokio::runtime::Handle::current);
+            readers.spawn(subscriber(
                 index,
                 ws_url.clone(),
                 token.clone(),
