@@ -92,8 +92,8 @@ pub struct ServerSettings {
     /// handling gets the larger share and a burst of fan-out waits. 0 leaves them as requests'.
     #[arg(long, env = "LIFT_WS_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub ws_nice: i32,
-    /// Audit entries buffered per environment, and per WebSocket, for slow subscribers before
-    /// they catch up from the database instead.
+    /// Audit entries buffered per environment, and per WebSocket (in deliveries of up to 16
+    /// entries), for slow subscribers before they catch up from the database instead.
     #[arg(long, env = "LIFT_AUDIT_BUFFER", default_value_t = crate::events::BROADCAST_CAPACITY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub audit_buffer: usize,
     /// Largest request body accepted, in bytes; a bigger one is answered 413 before it is read
