@@ -89,7 +89,7 @@ pub struct ServerSettings {
     #[arg(long, env = "LIFT_WS_THREADS", default_value_t = crate::subscription_runtime::default_threads(), value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     pub ws_threads: usize,
     /// Scheduling niceness of those threads (Linux; 0–19): when the cores are busy, request
-    /// handling gets the larger share and a burst of fan-out waits. 0 leaves them as requests'.
+    /// handling gets the larger share and a burst of fan-out waits. 0: the requests' priority.
     #[arg(long, env = "LIFT_WS_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub ws_nice: i32,
     /// Audit entries buffered per environment, and per WebSocket (in deliveries of up to 16
