@@ -79,7 +79,7 @@ impl Drop for SubscriptionRuntime {
 /// Lowers the calling thread's priority to niceness `nice`. Never raises it: an unprivileged
 /// process may not, and an operator who started lift niced meant it.
 #[cfg(target_os = "linux")]
-fn lower_priority(nice: i32) {
+pub fn lower_priority(nice: i32) {
     // On Linux, `setpriority(PRIO_PROCESS, tid)` applies to the one thread `tid`.
     // SAFETY: system calls on the calling thread's own id, with no memory passed.
     let tid = unsafe { libc::gettid() } as libc::id_t;
@@ -93,7 +93,7 @@ fn lower_priority(nice: i32) {
 /// Elsewhere `setpriority` names the whole process, requests included: threads keep the
 /// process's priority.
 #[cfg(not(target_os = "linux"))]
-fn lower_priority(_nice: i32) {}
+pub fn lower_priority(_nice: i32) {}
 
 /// The default number of subscription threads: half the cores, at least one.
 pub fn default_threads() -> usize {

@@ -146,7 +146,7 @@ fn main() {
     let readers = (reader_nice > 0).then(|| {
         tokio::runtime::Builder::new_multi_thread()
             .thread_name("load-readers")
-            .on_thread_start(move || lower_priority(reader_nice))
+            .on_thread_start(move || lift::subscription_runtime::lower_priority(reader_nice))
             .enable_all()
             .build()
             .expect("readers' runtime")
@@ -184,21 +184,4 @@ fn main() {
             std::process::exit(2);
         }
     }
-}
-
-/// Lowers the calling thread's priority to niceness `nice` (Linux: per thread; 0 leaves it).
-fn lower_priority(nice: i32) {
-    #[cfg(target_os = "linux")]
-    if nice > 0 {
-        // SAFETY: system calls on the calling thread's own id, with no memory passed.
-        let tid = unsafe { libc::gettid() } as libc::id_t;
-        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } != 0 {
-            eprintln!(
-                "warning: LOAD_READER_NICE={nice}: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = nice;
 }

@@ -74,6 +74,17 @@ impl Batch {
         Arc::new(Batch { entries })
     }
 
+    /// `entries` (consecutive, oldest first) as batches of at most [`BATCH_ENTRIES`].
+    fn all_of(
+        entries: impl IntoIterator<Item = (i64, Arc<str>)>,
+    ) -> impl Iterator<Item = Arc<Self>> {
+        let mut entries = entries.into_iter().peekable();
+        std::iter::from_fn(move || {
+            entries.peek()?;
+            Some(Batch::new(entries.by_ref().take(BATCH_ENTRIES).collect()))
+        })
+    }
+
     /// Where the entries after `sequence` start.
     fn after(&self, sequence: i64) -> usize {
         self.entries.partition_point(|(s, _)| *s <= sequence)
@@ -367,14 +378,9 @@ impl Group {
             return;
         }
         member.last = from;
-        let missed: Vec<(i64, Arc<str>)> = self
-            .recent
-            .iter()
-            .filter(|(sequence, _)| *sequence > from)
-            .cloned()
-            .collect();
-        for chunk in missed.chunks(BATCH_ENTRIES) {
-            match offer(&mut member, &Batch::new(chunk.to_vec())) {
+        let missed = self.recent.iter().filter(|(sequence, _)| *sequence > from);
+        for batch in Batch::all_of(missed.cloned()) {
+            match offer(&mut member, &batch) {
                 Offer::Taken => {}
                 Offer::Full => return self.hub.serve_alone(member),
                 Offer::Gone => return,
@@ -406,9 +412,8 @@ impl Group {
             Some(payloads) => payloads,
             None => vec![Arc::from(RENDER_FAILED); sequences.len()],
         };
-        let rendered: Vec<(i64, Arc<str>)> = sequences.into_iter().zip(payloads).collect();
-        for chunk in rendered.chunks(BATCH_ENTRIES) {
-            self.offer_to_all(Batch::new(chunk.to_vec()));
+        for batch in Batch::all_of(sequences.into_iter().zip(payloads)) {
+            self.offer_to_all(batch);
         }
     }
 

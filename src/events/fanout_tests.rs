@@ -64,3 +64,20 @@ fn a_full_queue_leaves_the_member_where_it_was_and_a_closed_one_is_gone() {
     drop(deliveries);
     assert!(matches!(offer(&mut member, &batch(&[3])), Offer::Gone));
 }
+
+#[test]
+fn entries_go_out_in_batches_of_at_most_batch_entries_in_order() {
+    let entries = (1..=40).map(|s| (s, Arc::from(format!("entry {s}"))));
+    let batches: Vec<Vec<i64>> = Batch::all_of(entries)
+        .map(|b| b.entries.iter().map(|(s, _)| *s).collect())
+        .collect();
+    assert_eq!(
+        batches,
+        [
+            (1..=16).collect::<Vec<_>>(),
+            (17..=32).collect(),
+            (33..=40).collect()
+        ]
+    );
+    assert_eq!(Batch::all_of(Vec::new()).count(), 0);
+}
