@@ -80,14 +80,28 @@ impl Drop for SubscriptionRuntime {
 /// process may not, and an operator who started lift niced meant it.
 #[cfg(target_os = "linux")]
 pub fn lower_priority(nice: i32) {
-    // On Linux, `setpriority(PRIO_PROCESS, tid)` applies to the one thread `tid`.
-    // SAFETY: system calls on the calling thread's own id, with no memory passed.
-    let tid = unsafe { libc::gettid() } as libc::id_t;
-    let current = unsafe { libc::getpriority(libc::PRIO_PROCESS, tid) };
-    if nice > current && unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } != 0 {
-        let error = std::io::Error::last_os_error();
-        tracing::warn!(nice, %error, "could not lower the subscription thread's priority");
+    if nice <= thread_niceness() {
+        return;
     }
+    // On Linux, `setpriority(PRIO_PROCESS, tid)` applies to the one thread `tid`.
+    // SAFETY: a system call on the calling thread's own id, with no memory passed.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, thread_id(), nice) } != 0 {
+        let error = std::io::Error::last_os_error();
+        tracing::warn!(nice, %error, "could not lower this thread's priority");
+    }
+}
+
+/// The calling thread's niceness.
+#[cfg(target_os = "linux")]
+fn thread_niceness() -> i32 {
+    // SAFETY: a system call on the calling thread's own id, with no memory passed.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, thread_id()) }
+}
+
+#[cfg(target_os = "linux")]
+fn thread_id() -> libc::id_t {
+    // SAFETY: `gettid` takes nothing and cannot fail.
+    unsafe { libc::gettid() as libc::id_t }
 }
 
 /// Elsewhere `setpriority` names the whole process, requests included: threads keep the
@@ -106,21 +120,16 @@ pub fn default_threads() -> usize {
 mod tests {
     use super::*;
 
-    fn niceness() -> i32 {
-        // SAFETY: as in `lower_priority`.
-        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
-    }
-
     #[test]
     fn only_the_subscription_threads_run_at_the_lower_priority() {
-        let before = niceness();
+        let before = thread_niceness();
         let wanted = (before + 3).min(19);
         let runtime = SubscriptionRuntime::new(2, wanted).expect("runtime");
         let (sender, seen) = std::sync::mpsc::channel();
         for _ in 0..4 {
             let sender = sender.clone();
             runtime.handle().spawn(async move {
-                let _ = sender.send(niceness());
+                let _ = sender.send(thread_niceness());
             });
         }
         for _ in 0..4 {
@@ -129,6 +138,10 @@ mod tests {
                 .expect("a task ran");
             assert_eq!(seen, wanted);
         }
-        assert_eq!(niceness(), before, "the calling thread keeps its priority");
+        assert_eq!(
+            thread_niceness(),
+            before,
+            "the calling thread keeps its priority"
+        );
     }
 }
