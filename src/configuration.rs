@@ -343,6 +343,26 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_buffer_help_and_the_readme_name_the_fan_out_batch_size() {
+        use clap::Args;
+        let words = format!("up to {}", crate::events::fanout::BATCH_ENTRIES);
+        let command = Settings::augment_args(clap::Command::new("lift"));
+        let help = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "audit_buffer")
+            .and_then(|arg| arg.get_help())
+            .map(|help| help.to_string().replace('\n', " "))
+            .expect("LIFT_AUDIT_BUFFER has help");
+        assert!(help.contains(&words), "{help}");
+        let readme = include_str!("../README.md");
+        let line = readme
+            .lines()
+            .find(|line| line.starts_with("| `LIFT_AUDIT_BUFFER`"))
+            .expect("the README lists LIFT_AUDIT_BUFFER");
+        assert!(line.contains(&words), "{line}");
+    }
+
+    #[test]
     fn cors_origins_are_bare_origins_or_a_star() {
         assert!(parse_origin("https://app.example.com").is_ok());
         assert!(parse_origin("http://localhost:3000").is_ok());
