@@ -85,7 +85,8 @@ pub struct ServerSettings {
     #[arg(long, env = "LIFT_WS_MAX_SUBSCRIPTIONS", default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     pub ws_max_subscriptions: usize,
     /// Worker threads for WebSocket connections and the audit fan-out, apart from request
-    /// handling (0: share the request runtime). Default: half the cores, at least one.
+    /// handling (0: share the request runtime). Default: half the cores, at least one. More
+    /// deliver a quiet stream sooner and slow writes during a burst of fan-out.
     #[arg(long, env = "LIFT_WS_THREADS", default_value_t = crate::subscription_runtime::default_threads(), value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1024))]
     pub ws_threads: usize,
     /// Scheduling niceness of those threads (Linux; 0–19): when the cores are busy, request
