@@ -91,11 +91,11 @@ pub async fn connect_with(settings: &DatabaseSettings) -> anyhow::Result<Db> {
     } else {
         // PostgreSQL ends a failed transaction itself and the driver's count follows it.
         // A connection taken from the pool is pinged only when it sat idle for a second or more:
-        // that is how connections a server restart or a proxy cut are found and replaced before
-        // a statement fails on them (`storage::outage`), while a busy pool, whose connections
-        // come back within milliseconds, saves a network round trip before every statement
-        // (the driver pings every connection it takes back, too, so a connection that broke
-        // while in use is closed there). Measured in `benches/batching.md`.
+        // that is how connections a server restart or a network cut dropped while pooled are
+        // found and replaced before a statement fails on them, while a busy pool, whose
+        // connections come back within milliseconds, saves a network round trip before every
+        // statement. The driver also pings every connection it takes back, so one that broke
+        // while in use is closed there. Measured in `benches/batching.md`.
         options
             .max_connections(20)
             .min_connections(1)
