@@ -121,9 +121,12 @@ fn bind(
 
 /// Runs `query` once (the answer is read and dropped), recording its time and peak memory.
 pub async fn run(client: &Client, query: &Timed, samples: &mut Samples) -> anyhow::Result<()> {
+    // The query is found by its `log_comment`: with bound parameters the engine lists the query's
+    // text re-formatted, without comments, so a marker in the text would never match.
     let marker = format!("lift-bench-{}", uuid::Uuid::now_v7().simple());
-    let sql = format!("/* {marker} */\n{}", query.sql);
-    let mut request = client.query(&sql);
+    let mut request = client
+        .query(&query.sql)
+        .with_setting("log_comment", marker.as_str());
     for (name, value) in &query.params {
         request = bind(request, name, value);
     }
@@ -134,7 +137,7 @@ pub async fn run(client: &Client, query: &Timed, samples: &mut Samples) -> anyho
     };
     let poll = format!(
         "SELECT max(peak_memory_usage) FROM system.processes \
-         WHERE query LIKE '%{marker}%' AND query NOT LIKE '%system.processes%'"
+         WHERE Settings['log_comment'] = '{marker}'"
     );
     let mut peak = 0u64;
     tokio::pin!(answer);
