@@ -12,7 +12,13 @@
 # environment for the server passes through (e.g. MIMALLOC_PURGE_DELAY=0; lift's allocator is mimalloc).
 # PostgreSQL is LIFT_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432); the script
 # creates and drops its own database there. Bounded: ROUNDS × SECONDS of load.
+# Needs `wrk` (Debian: apt-get install -y wrk).
 set -euo pipefail
+
+if ! command -v wrk >/dev/null; then
+  echo "benches/memory.sh: needs wrk (Debian: apt-get install -y wrk)" >&2
+  exit 2
+fi
 
 LIFT=${1:-target/release/lift}
 BACKEND=${2:-sqlite}
