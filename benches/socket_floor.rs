@@ -8,7 +8,8 @@
 //!
 //! `benches/audit_floor.rs` is the floor of a server written like lift (axum, tokio, one task per
 //! socket); this is the floor under both, so that a delivery-latency goal can be checked against
-//! what the machine allows at all. Any server, and any client, costs at least this much.
+//! what the machine allows at all: a server that makes one system call per socket and entry, and
+//! a client that reads its sockets, cost at least this much.
 //!
 //! ```sh
 //! cargo bench --bench socket_floor --no-run        # prints the executable
@@ -21,6 +22,9 @@
 //! `audit_load` `next` frame with its WebSocket header), `SOCKET_FLOOR_THREADS` (sending threads, 1).
 //! Each process holds N descriptors, so N up to the open-file limit minus a few works.
 
+#[allow(dead_code)] // only `env_or` and `quantile` are used here
+mod common;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -31,13 +35,6 @@ use mio::{Events, Interest, Poll, Token};
 
 /// Frames carry (entry number, send time in ns since the epoch), then padding.
 const HEADER: usize = 16;
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn now_ns() -> u64 {
     SystemTime::now()
@@ -70,11 +67,11 @@ fn main() {
 }
 
 fn sender() {
-    let sockets = setting("SOCKET_FLOOR_SOCKETS", 10_000);
-    let entries = setting("SOCKET_FLOOR_ENTRIES", 40);
-    let rate = setting("SOCKET_FLOOR_RATE", 2).max(1);
-    let frame_len = setting("SOCKET_FLOOR_FRAME", 180).max(HEADER);
-    let threads = setting("SOCKET_FLOOR_THREADS", 1).max(1);
+    let sockets = common::env_or("SOCKET_FLOOR_SOCKETS", 10_000);
+    let entries = common::env_or("SOCKET_FLOOR_ENTRIES", 40);
+    let rate = common::env_or("SOCKET_FLOOR_RATE", 2).max(1);
+    let frame_len = common::env_or("SOCKET_FLOOR_FRAME", 180).max(HEADER);
+    let threads = common::env_or("SOCKET_FLOOR_THREADS", 1).max(1);
     println!(
         "socket floor: {sockets} loopback sockets, {entries} entries at {rate}/s, {frame_len}-byte frames, {threads} sending thread(s)"
     );
@@ -134,19 +131,15 @@ fn sender() {
     }
 }
 
-/// Quantile of sorted values (nearest rank).
+/// Quantile `q` of sorted nanoseconds, in milliseconds.
 fn quantile(sorted: &[u64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1] as f64 / 1e6
+    common::quantile(sorted, q).map_or(f64::NAN, |ns| ns as f64 / 1e6)
 }
 
 fn reader(address: &str) {
-    let sockets = setting("SOCKET_FLOOR_SOCKETS", 10_000);
-    let entries = setting("SOCKET_FLOOR_ENTRIES", 40);
-    let frame_len = setting("SOCKET_FLOOR_FRAME", 180).max(HEADER);
+    let sockets = common::env_or("SOCKET_FLOOR_SOCKETS", 10_000);
+    let entries = common::env_or("SOCKET_FLOOR_ENTRIES", 40);
+    let frame_len = common::env_or("SOCKET_FLOOR_FRAME", 180).max(HEADER);
     let mut poll = Poll::new().expect("epoll");
     let mut streams = Vec::with_capacity(sockets);
     for index in 0..sockets {
