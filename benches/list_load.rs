@@ -100,13 +100,7 @@ impl Server {
 
     /// User + system CPU seconds of the server (`taskset` execs it, so the pid is the server's).
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .expect("server stat");
-        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 =
-            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-        ticks as f64 / 100.0
+        common::cpu_seconds(&self.child.id().to_string()).expect("server stat")
     }
 }
 

@@ -22,7 +22,7 @@
 //! `audit_load` `next` frame with its WebSocket header), `SOCKET_FLOOR_THREADS` (sending threads, 1).
 //! Each process holds N descriptors, so N up to the open-file limit minus a few works.
 
-#[allow(dead_code)] // only `env_or` and `quantile` are used here
+#[allow(dead_code)] // only `env_or`, `quantile` and `cpu_seconds` are used here
 mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -43,35 +43,51 @@ fn now_ns() -> u64 {
         .as_nanos() as u64
 }
 
-/// This process's CPU seconds (user + system), from `/proc/self/stat`.
+/// This process's CPU seconds.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at state, field 3.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the state.
-    match (ticks(11), ticks(12)) {
-        (Some(user), Some(system)) => (user + system) / 100.0,
-        _ => f64::NAN,
+    common::cpu_seconds("self").unwrap_or(f64::NAN)
+}
+
+/// The settings of a run, read from the environment by both processes (the reader inherits it).
+struct Settings {
+    sockets: usize,
+    entries: usize,
+    /// Entries per second.
+    rate: usize,
+    frame_len: usize,
+    threads: usize,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        Settings {
+            sockets: common::env_or("SOCKET_FLOOR_SOCKETS", 10_000),
+            entries: common::env_or("SOCKET_FLOOR_ENTRIES", 40),
+            rate: common::env_or("SOCKET_FLOOR_RATE", 2).max(1),
+            frame_len: common::env_or("SOCKET_FLOOR_FRAME", 180).max(HEADER),
+            threads: common::env_or("SOCKET_FLOOR_THREADS", 1).max(1),
+        }
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let settings = Settings::from_env();
     if let Some(at) = args.iter().position(|a| a == "--reader") {
         let address = args.get(at + 1).expect("--reader ADDRESS");
-        return reader(address);
+        return reader(&settings, address);
     }
-    sender();
+    sender(&settings);
 }
 
-fn sender() {
-    let sockets = common::env_or("SOCKET_FLOOR_SOCKETS", 10_000);
-    let entries = common::env_or("SOCKET_FLOOR_ENTRIES", 40);
-    let rate = common::env_or("SOCKET_FLOOR_RATE", 2).max(1);
-    let frame_len = common::env_or("SOCKET_FLOOR_FRAME", 180).max(HEADER);
-    let threads = common::env_or("SOCKET_FLOOR_THREADS", 1).max(1);
+fn sender(settings: &Settings) {
+    let &Settings {
+        sockets,
+        entries,
+        rate,
+        frame_len,
+        threads,
+    } = settings;
     println!(
         "socket floor: {sockets} loopback sockets, {entries} entries at {rate}/s, {frame_len}-byte frames, {threads} sending thread(s)"
     );
@@ -136,10 +152,13 @@ fn quantile(sorted: &[u64], q: f64) -> f64 {
     common::quantile(sorted, q).map_or(f64::NAN, |ns| ns as f64 / 1e6)
 }
 
-fn reader(address: &str) {
-    let sockets = common::env_or("SOCKET_FLOOR_SOCKETS", 10_000);
-    let entries = common::env_or("SOCKET_FLOOR_ENTRIES", 40);
-    let frame_len = common::env_or("SOCKET_FLOOR_FRAME", 180).max(HEADER);
+fn reader(settings: &Settings, address: &str) {
+    let &Settings {
+        sockets,
+        entries,
+        frame_len,
+        ..
+    } = settings;
     let mut poll = Poll::new().expect("epoll");
     let mut streams = Vec::with_capacity(sockets);
     for index in 0..sockets {

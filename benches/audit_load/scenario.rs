@@ -11,9 +11,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::common;
+use crate::common::cpu_seconds;
 use crate::http::{run_mutations_apart, Http};
 use crate::report::{self, mib, Measurements};
-use crate::server::{cpu_seconds, max_open_files, open_files, rss_bytes, start_server};
+use crate::server::{max_open_files, open_files, rss_bytes, start_server};
 use crate::subscriber::{subscriber, Outcome, Shared, CONNECT_TIMEOUT};
 use crate::Config;
 

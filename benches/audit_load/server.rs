@@ -83,16 +83,6 @@ pub fn max_open_files(pid: u32) -> Option<String> {
     Some(format!("{}/{}", fields.next()?, fields.next()?))
 }
 
-/// User + system CPU seconds of `pid` (or `self`), from `/proc/<pid>/stat` (USER_HZ = 100).
-pub fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
-}
-
 pub async fn start_server(url: &str, dir: &Path, fd_limit: u64) -> (ServerGuard, u16) {
     let port = free_port();
     let log = dir.join("server.log");

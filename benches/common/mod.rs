@@ -1,7 +1,7 @@
 //! What the load scripts share: their settings from the environment, the load database (a SQLite
 //! file, or a PostgreSQL database of their own at `LIFT_TEST_POSTGRES_URL`), the seeded `load`
-//! environment with its admin user, that user's token, one GraphQL POST, and quantiles of sorted
-//! figures.
+//! environment with its admin user, that user's token, one GraphQL POST, quantiles of sorted
+//! figures, and a process's CPU time.
 
 use std::path::Path;
 use std::time::Duration;
@@ -163,6 +163,17 @@ pub fn quantile<T: Copy>(values: &[T], q: f64) -> Option<T> {
     }
     let i = ((values.len() as f64 * q).ceil() as usize).clamp(1, values.len()) - 1;
     Some(values[i])
+}
+
+/// User + system CPU seconds of `pid` (or `self`), from `/proc/<pid>/stat` (USER_HZ = 100).
+#[allow(dead_code)] // api_load does not measure CPU
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// POSTs one GraphQL request with `token`; the `data`, or the `errors` as text.
